@@ -1,0 +1,262 @@
+//! The CSP envelope (CSP-REFERENCE §1.2): `WV-CSP-Message`, `Session`, `Transaction`.
+//!
+//! `Poll` lives in the TransactionDescriptor in 1.1 and in the Session from 1.2 on; the model
+//! has both places and keeps a decoded flag where it was found. Emitters choose by version.
+
+use super::macros::{csp_enum, csp_struct};
+use super::primitive::Primitive;
+use super::xml::{Child, DecodeError, DecodeReason, Limits, RawElement, XmlIn, XmlOut, XmlValue};
+use super::{Ns, Version};
+
+csp_enum! {
+    /// `SessionType`: Outband before login, Inband with a SessionID.
+    pub enum SessionType { Inband = "Inband", Outband = "Outband" }
+}
+
+csp_enum! {
+    /// `TransactionMode`.
+    pub enum TransactionMode { Request = "Request", Response = "Response" }
+}
+
+csp_struct! {
+    /// `SessionDescriptor (SessionType, SessionID?)`.
+    pub struct SessionDescriptor {
+        /// Inband or Outband.
+        session_type: Option<SessionType> = "SessionType",
+        /// The session's id (Inband).
+        session_id: Option<String> = "SessionID",
+    }
+}
+
+csp_struct! {
+    /// 1.3 `SegmentID (TransactionID, SegmentReference)`.
+    pub struct SegmentId {
+        /// Transaction the segment belongs to.
+        transaction_id: Option<String> = "TransactionID",
+        /// Reference of the segment.
+        segment_reference: Option<u32> = "SegmentReference",
+    }
+}
+
+csp_struct! {
+    /// 1.3 `SegmentInfo (SegmentCount, SegmentID)`.
+    pub struct SegmentInfo {
+        /// Number of segments.
+        segment_count: Option<u32> = "SegmentCount",
+        /// Which segment.
+        segment_id: Option<SegmentId> = "SegmentID",
+    }
+}
+
+csp_struct! {
+    /// `TransactionDescriptor (TransactionMode, TransactionID?, Poll? [1.1], SegmentInfo? [1.3])`.
+    pub struct TransactionDescriptor {
+        /// Request or Response.
+        mode: Option<TransactionMode> = "TransactionMode",
+        /// Transaction id (absent on Polling-Request).
+        transaction_id: Option<String> = "TransactionID",
+        /// 1.1 place of the Poll flag.
+        poll: Option<bool> = "Poll",
+        /// 1.3 segmentation.
+        segment_info: Option<SegmentInfo> = "SegmentInfo",
+    }
+}
+
+/// `TransactionContent`: exactly one primitive in a valid message; every child is kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransactionContent {
+    /// The primitives found, in order (normally one).
+    pub primitives: Vec<Primitive>,
+}
+
+impl TransactionContent {
+    /// Content holding one primitive.
+    pub fn new(p: Primitive) -> Self {
+        TransactionContent {
+            primitives: vec![p],
+        }
+    }
+}
+
+impl XmlValue for TransactionContent {
+    fn decode(
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<Option<Self>, DecodeError> {
+        let mut v = TransactionContent::default();
+        if !child.empty {
+            while let Some(c) = r.next_child(name)? {
+                v.primitives.push(Primitive::decode_child(r, &c)?);
+            }
+        }
+        Ok(Some(v))
+    }
+
+    fn encode(&self, name: &str, w: &mut XmlOut) {
+        w.open(name);
+        w.attribute("xmlns", Ns::Trc.uri(w.version));
+        for p in &self.primitives {
+            p.encode_into(w);
+        }
+        w.close(name);
+    }
+}
+
+impl XmlValue for RawElement {
+    fn decode(
+        r: &mut XmlIn<'_>,
+        _name: &str,
+        child: &Child<'_>,
+    ) -> Result<Option<Self>, DecodeError> {
+        r.capture(child).map(Some)
+    }
+    fn encode(&self, _name: &str, w: &mut XmlOut) {
+        RawElement::encode(self, w);
+    }
+}
+
+csp_struct! {
+    /// `Transaction (TransactionDescriptor, TransactionContent, ExtBlock*)`.
+    pub struct Transaction {
+        /// Mode and id.
+        descriptor: Option<TransactionDescriptor> = "TransactionDescriptor",
+        /// The primitive.
+        content: Option<TransactionContent> = "TransactionContent",
+        /// 1.2+ vendor extension blocks, kept whole.
+        ext_block: Vec<RawElement> = "ExtBlock",
+    }
+}
+
+csp_struct! {
+    /// `Session (SessionDescriptor, Transaction+, Poll? [1.2+], CIR? [1.2+])`.
+    pub struct Session {
+        /// Session type and id.
+        descriptor: Option<SessionDescriptor> = "SessionDescriptor",
+        /// One or more transactions.
+        transactions: Vec<Transaction> = "Transaction",
+        /// 1.2+ place of the Poll flag.
+        poll: Option<bool> = "Poll",
+        /// 1.2+ CIR channel state (F = broken).
+        cir: Option<bool> = "CIR",
+    }
+}
+
+/// A whole `WV-CSP-Message` in one CSP version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Message {
+    /// The version (from the root namespace on input; written as the namespaces on output).
+    pub version: Version,
+    /// The session element.
+    pub session: Session,
+    /// Unknown children of the root, kept.
+    pub unknown: Vec<RawElement>,
+}
+
+impl Message {
+    /// The first transaction, if any.
+    pub fn transaction(&self) -> Option<&Transaction> {
+        self.session.transactions.first()
+    }
+
+    /// The session id in the descriptor, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.descriptor.as_ref()?.session_id.as_deref()
+    }
+
+    /// Builds a one-transaction message.
+    pub fn single(
+        version: Version,
+        session_type: SessionType,
+        session_id: Option<String>,
+        mode: TransactionMode,
+        transaction_id: Option<String>,
+        primitive: Primitive,
+    ) -> Message {
+        Message {
+            version,
+            session: Session {
+                descriptor: Some(SessionDescriptor {
+                    session_type: Some(session_type),
+                    session_id,
+                    ..Default::default()
+                }),
+                transactions: vec![Transaction {
+                    descriptor: Some(TransactionDescriptor {
+                        mode: Some(mode),
+                        transaction_id,
+                        ..Default::default()
+                    }),
+                    content: Some(TransactionContent::new(primitive)),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Sets the Poll flag where this message's version puts it (TransactionDescriptor in
+    /// 1.1, Session from 1.2 on; CSP-REFERENCE §1.2).
+    pub fn set_poll(&mut self, poll: bool) {
+        if self.version == Version::V1_1 {
+            for t in &mut self.session.transactions {
+                t.descriptor.get_or_insert_with(Default::default).poll = Some(poll);
+            }
+        } else {
+            self.session.poll = Some(poll);
+        }
+    }
+
+    /// The Poll flag wherever it was put.
+    pub fn poll(&self) -> Option<bool> {
+        self.session
+            .poll
+            .or_else(|| self.transaction()?.descriptor.as_ref()?.poll)
+    }
+}
+
+pub(crate) fn decode_message(text: &str, limits: Limits) -> Result<Message, DecodeError> {
+    let mut r = XmlIn::new(text, limits);
+    let root = r.root()?;
+    if root.local() != "WV-CSP-Message" {
+        return Err(DecodeError::new(root.local(), DecodeReason::NotCsp));
+    }
+    let version = match root.attribute("xmlns") {
+        None => Version::V1_2,
+        Some(ns) if ns.trim().is_empty() => Version::V1_2,
+        Some(ns) => Version::from_namespace(&ns).ok_or_else(|| {
+            DecodeError::new("WV-CSP-Message", DecodeReason::UnsupportedVersion(ns))
+        })?,
+    };
+    let mut msg = Message {
+        version,
+        ..Default::default()
+    };
+    if !root.empty {
+        let mut got_session = false;
+        while let Some(c) = r.next_child("WV-CSP-Message")? {
+            if c.local() == "Session" && !got_session {
+                got_session = true;
+                msg.session = Session::decode(&mut r, "Session", &c)?.unwrap_or_default();
+            } else {
+                msg.unknown.push(r.capture(&c)?);
+            }
+        }
+    }
+    r.finish()?;
+    Ok(msg)
+}
+
+pub(crate) fn encode_message(msg: &Message) -> Vec<u8> {
+    let mut w = XmlOut::new(msg.version, 512);
+    w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    w.open("WV-CSP-Message");
+    w.attribute("xmlns", Ns::Csp.uri(msg.version));
+    msg.session.encode("Session", &mut w);
+    for u in &msg.unknown {
+        u.encode(&mut w);
+    }
+    w.close("WV-CSP-Message");
+    w.into_bytes()
+}

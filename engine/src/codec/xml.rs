@@ -1,0 +1,833 @@
+//! XML reading and writing under limits: the plumbing every CSP element codec is built on.
+//!
+//! Decoding is by local name (prefixes and namespaces are ignored, CSP-REFERENCE §10.1); the
+//! reader enforces depth, element-count and text-length limits so a hostile document cannot
+//! exhaust memory or the stack. Encoding writes straight into a byte buffer.
+
+use std::fmt;
+
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
+
+use super::Version;
+
+/// Bounds applied while decoding one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest element nesting accepted (the root counts as 1).
+    pub max_depth: u32,
+    /// Most elements accepted in one message.
+    pub max_elements: u32,
+    /// Longest text content of one element, in bytes.
+    pub max_text: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // CSP messages nest about 12 deep (presence attributes inside notifications);
+        // 48 leaves room for vendor extensions while keeping recursion shallow.
+        Limits {
+            max_depth: 48,
+            max_elements: 20_000,
+            max_text: 1 << 20,
+        }
+    }
+}
+
+/// Why a document could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeReason {
+    /// The bytes are not UTF-8.
+    NotUtf8,
+    /// The XML is not well formed (quick-xml's message).
+    Malformed(String),
+    /// The document ended inside an element.
+    UnexpectedEof,
+    /// There is no root element.
+    NoRoot,
+    /// The root element is not `WV-CSP-Message`.
+    NotCsp,
+    /// The root namespace names no CSP version this codec speaks.
+    UnsupportedVersion(String),
+    /// Nesting deeper than [`Limits::max_depth`].
+    TooDeep,
+    /// More elements than [`Limits::max_elements`].
+    TooManyElements,
+    /// Text longer than [`Limits::max_text`].
+    TextTooLong,
+    /// A typed value (integer, boolean) could not be read.
+    InvalidValue(String),
+    /// An entity reference other than the five predefined ones or a character reference.
+    UnknownEntity(String),
+}
+
+/// A decoding failure: the element where it happened and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Local name of the innermost element being read (empty before the root).
+    pub element: String,
+    /// What went wrong.
+    pub reason: DecodeReason,
+}
+
+impl DecodeError {
+    pub(crate) fn new(element: &str, reason: DecodeReason) -> Self {
+        DecodeError {
+            element: element.to_owned(),
+            reason,
+        }
+    }
+
+    /// The CSP status code a server answers this failure with (CSP-REFERENCE §3).
+    pub fn status_code(&self) -> u16 {
+        match self.reason {
+            DecodeReason::UnsupportedVersion(_) => 505,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for DecodeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeReason::NotUtf8 => f.write_str("not UTF-8"),
+            DecodeReason::Malformed(m) => write!(f, "malformed XML: {m}"),
+            DecodeReason::UnexpectedEof => f.write_str("document ends inside the element"),
+            DecodeReason::NoRoot => f.write_str("no root element"),
+            DecodeReason::NotCsp => f.write_str("root element is not WV-CSP-Message"),
+            DecodeReason::UnsupportedVersion(ns) => write!(f, "unsupported CSP namespace {ns:?}"),
+            DecodeReason::TooDeep => f.write_str("nesting too deep"),
+            DecodeReason::TooManyElements => f.write_str("too many elements"),
+            DecodeReason::TextTooLong => f.write_str("text too long"),
+            DecodeReason::InvalidValue(v) => write!(f, "invalid value {v:?}"),
+            DecodeReason::UnknownEntity(e) => write!(f, "unknown entity &{e};"),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.element.is_empty() {
+            write!(f, "{}", self.reason)
+        } else {
+            write!(f, "<{}>: {}", self.element, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The start tag of a child element that has just been read.
+pub struct Child<'a> {
+    start: BytesStart<'a>,
+    /// `true` for a self-closing tag (`<X/>`), which has no content and no end tag.
+    pub empty: bool,
+}
+
+impl Child<'_> {
+    /// The element's local name (prefix stripped).
+    pub fn local(&self) -> &str {
+        self.start.local_name().into_inner()
+    }
+
+    /// The value of attribute `key` (matched on its full name), unescaped.
+    pub fn attribute(&self, key: &str) -> Option<String> {
+        self.start
+            .attributes()
+            .with_checks(false)
+            .flatten()
+            .find_map(|a| {
+                let k: &str = a.key.as_ref();
+                if k == key {
+                    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .ok()
+                        .map(|v| v.into_owned())
+                } else {
+                    None
+                }
+            })
+    }
+
+    fn full_name(&self) -> &str {
+        self.start.name().into_inner()
+    }
+}
+
+/// A bounded pull reader over one XML document.
+pub struct XmlIn<'a> {
+    reader: Reader<&'a [u8]>,
+    limits: Limits,
+    depth: u32,
+    elements: u32,
+}
+
+impl<'a> XmlIn<'a> {
+    /// A reader over `input` enforcing `limits`.
+    pub fn new(input: &'a str, limits: Limits) -> Self {
+        let mut reader = Reader::from_str(input);
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        XmlIn {
+            reader,
+            limits,
+            depth: 0,
+            elements: 0,
+        }
+    }
+
+    fn event(&mut self, element: &str) -> Result<Event<'a>, DecodeError> {
+        self.reader
+            .read_event()
+            .map_err(|e| DecodeError::new(element, DecodeReason::Malformed(e.to_string())))
+    }
+
+    fn enter(&mut self, element: &str, empty: bool) -> Result<(), DecodeError> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(DecodeError::new(element, DecodeReason::TooManyElements));
+        }
+        if self.depth + 1 > self.limits.max_depth {
+            return Err(DecodeError::new(element, DecodeReason::TooDeep));
+        }
+        if !empty {
+            self.depth += 1;
+        }
+        Ok(())
+    }
+
+    /// Reads up to the root element and returns its start tag.
+    pub fn root(&mut self) -> Result<Child<'a>, DecodeError> {
+        loop {
+            match self.event("")? {
+                Event::Start(start) => {
+                    let child = Child {
+                        start,
+                        empty: false,
+                    };
+                    self.enter(child.local(), false)?;
+                    return Ok(child);
+                }
+                Event::Empty(start) => {
+                    let child = Child { start, empty: true };
+                    self.enter(child.local(), true)?;
+                    return Ok(child);
+                }
+                Event::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
+                Event::Text(t) => {
+                    if !t.xml10_content().trim().is_empty() {
+                        return Err(DecodeError::new(
+                            "",
+                            DecodeReason::Malformed("text before the root element".into()),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the next child start tag of the element `parent`, or `None` at its end tag.
+    /// Text between children is ignored (it is only layout whitespace in CSP).
+    pub fn next_child(&mut self, parent: &str) -> Result<Option<Child<'a>>, DecodeError> {
+        loop {
+            match self.event(parent)? {
+                Event::Start(start) => {
+                    let child = Child {
+                        start,
+                        empty: false,
+                    };
+                    self.enter(child.local(), false)?;
+                    return Ok(Some(child));
+                }
+                Event::Empty(start) => {
+                    let child = Child { start, empty: true };
+                    self.enter(child.local(), true)?;
+                    return Ok(Some(child));
+                }
+                Event::End(_) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    return Ok(None);
+                }
+                Event::Eof => return Err(DecodeError::new(parent, DecodeReason::UnexpectedEof)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads the text content of `child` (named `name`) up to its end tag. Character and
+    /// predefined entity references are resolved; nested elements are skipped.
+    pub fn read_text(&mut self, name: &str, child: &Child<'_>) -> Result<String, DecodeError> {
+        let mut text = String::new();
+        if child.empty {
+            return Ok(text);
+        }
+        loop {
+            match self.event(name)? {
+                Event::Text(t) => text.push_str(&t.xml10_content()),
+                Event::CData(c) => text.push_str(&c.xml10_content()),
+                Event::GeneralRef(r) => text.push(resolve_ref(name, &r)?),
+                Event::Start(start) => {
+                    let nested = Child {
+                        start,
+                        empty: false,
+                    };
+                    self.enter(nested.local(), false)?;
+                    self.skip(&nested)?;
+                }
+                Event::Empty(start) => {
+                    let nested = Child { start, empty: true };
+                    self.enter(nested.local(), true)?;
+                }
+                Event::End(_) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    break;
+                }
+                Event::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
+                _ => {}
+            }
+            if text.len() > self.limits.max_text {
+                return Err(DecodeError::new(name, DecodeReason::TextTooLong));
+            }
+        }
+        Ok(text)
+    }
+
+    /// Reads the next piece of an element that may hold text or children (1.2 text vs 1.3
+    /// structured forms of the same element): the text read on the way, then the next child
+    /// start tag or `None` at the element's end.
+    pub fn read_text_or_child(
+        &mut self,
+        name: &str,
+    ) -> Result<(String, Option<Child<'a>>), DecodeError> {
+        let mut text = String::new();
+        loop {
+            match self.event(name)? {
+                Event::Text(t) => text.push_str(&t.xml10_content()),
+                Event::CData(c) => text.push_str(&c.xml10_content()),
+                Event::GeneralRef(r) => text.push(resolve_ref(name, &r)?),
+                Event::Start(start) => {
+                    let child = Child {
+                        start,
+                        empty: false,
+                    };
+                    self.enter(child.local(), false)?;
+                    return Ok((text, Some(child)));
+                }
+                Event::Empty(start) => {
+                    let child = Child { start, empty: true };
+                    self.enter(child.local(), true)?;
+                    return Ok((text, Some(child)));
+                }
+                Event::End(_) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    return Ok((text, None));
+                }
+                Event::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
+                _ => {}
+            }
+            if text.len() > self.limits.max_text {
+                return Err(DecodeError::new(name, DecodeReason::TextTooLong));
+            }
+        }
+    }
+
+    /// Skips `child`'s content up to and including its end tag.
+    pub fn skip(&mut self, child: &Child<'_>) -> Result<(), DecodeError> {
+        if child.empty {
+            return Ok(());
+        }
+        let name = child.local().to_owned();
+        while let Some(grandchild) = self.next_child(&name)? {
+            self.skip(&grandchild)?;
+        }
+        Ok(())
+    }
+
+    /// Reads `child` whole into a [`RawElement`], for elements the typed model does not know.
+    pub fn capture(&mut self, child: &Child<'_>) -> Result<RawElement, DecodeError> {
+        let mut raw = RawElement {
+            name: child.full_name().to_owned(),
+            attributes: child
+                .start
+                .attributes()
+                .with_checks(false)
+                .flatten()
+                .map(|a| {
+                    let k: &str = a.key.as_ref();
+                    let v = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map(|v| v.into_owned())
+                        .unwrap_or_default();
+                    (k.to_owned(), v)
+                })
+                .collect(),
+            children: Vec::new(),
+        };
+        if child.empty {
+            return Ok(raw);
+        }
+        let name = child.local().to_owned();
+        let mut text = String::new();
+        loop {
+            match self.event(&name)? {
+                Event::Text(t) => text.push_str(&t.xml10_content()),
+                Event::CData(c) => text.push_str(&c.xml10_content()),
+                Event::GeneralRef(r) => text.push(resolve_ref(&name, &r)?),
+                Event::Start(start) => {
+                    flush_text(&mut text, &mut raw.children);
+                    let nested = Child {
+                        start,
+                        empty: false,
+                    };
+                    self.enter(nested.local(), false)?;
+                    let inner = self.capture(&nested)?;
+                    raw.children.push(RawNode::Element(inner));
+                }
+                Event::Empty(start) => {
+                    flush_text(&mut text, &mut raw.children);
+                    let nested = Child { start, empty: true };
+                    self.enter(nested.local(), true)?;
+                    let inner = self.capture(&nested)?;
+                    raw.children.push(RawNode::Element(inner));
+                }
+                Event::End(_) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    break;
+                }
+                Event::Eof => return Err(DecodeError::new(&name, DecodeReason::UnexpectedEof)),
+                _ => {}
+            }
+            if text.len() > self.limits.max_text {
+                return Err(DecodeError::new(&name, DecodeReason::TextTooLong));
+            }
+        }
+        flush_text(&mut text, &mut raw.children);
+        Ok(raw)
+    }
+
+    /// Checks that nothing but comments and whitespace follows the root element.
+    pub fn finish(&mut self) -> Result<(), DecodeError> {
+        loop {
+            match self.event("")? {
+                Event::Eof => return Ok(()),
+                Event::Text(t) if t.xml10_content().trim().is_empty() => {}
+                Event::Comment(_) | Event::PI(_) => {}
+                _ => {
+                    return Err(DecodeError::new(
+                        "",
+                        DecodeReason::Malformed("content after the root element".into()),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn resolve_ref(name: &str, r: &quick_xml::events::BytesRef<'_>) -> Result<char, DecodeError> {
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => return Ok(c),
+        Ok(None) => {}
+        Err(e) => {
+            return Err(DecodeError::new(
+                name,
+                DecodeReason::Malformed(e.to_string()),
+            ));
+        }
+    }
+    let entity: &str = r.as_ref();
+    match entity {
+        "amp" => Ok('&'),
+        "lt" => Ok('<'),
+        "gt" => Ok('>'),
+        "quot" => Ok('"'),
+        "apos" => Ok('\''),
+        other => Err(DecodeError::new(
+            name,
+            DecodeReason::UnknownEntity(other.to_owned()),
+        )),
+    }
+}
+
+/// Keeps text found in a raw element, dropping pure layout whitespace between children.
+fn flush_text(text: &mut String, children: &mut Vec<RawNode>) {
+    if !text.is_empty() {
+        let t = std::mem::take(text);
+        if !t.trim().is_empty() || children.is_empty() {
+            children.push(RawNode::Text(t));
+        }
+    }
+}
+
+/// An element the typed model does not know (a vendor extension, a newer version's element),
+/// kept whole so that re-encoding the message loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawElement {
+    /// The element's name as written (with any prefix).
+    pub name: String,
+    /// Its attributes in document order (name as written, unescaped value).
+    pub attributes: Vec<(String, String)>,
+    /// Its content in document order.
+    pub children: Vec<RawNode>,
+}
+
+/// A piece of a [`RawElement`]'s content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawNode {
+    /// A child element.
+    Element(RawElement),
+    /// Text (references resolved).
+    Text(String),
+}
+
+impl RawElement {
+    /// Writes the element back out.
+    pub fn encode(&self, w: &mut XmlOut) {
+        w.open(&self.name);
+        for (k, v) in &self.attributes {
+            w.attribute(k, v);
+        }
+        for child in &self.children {
+            match child {
+                RawNode::Element(e) => e.encode(w),
+                RawNode::Text(t) => w.text(t),
+            }
+        }
+        w.close(&self.name);
+    }
+
+    /// The element's local name (prefix stripped).
+    pub fn local_name(&self) -> &str {
+        self.name.rsplit(':').next().unwrap_or(&self.name)
+    }
+
+    /// The concatenated text content (direct text children only).
+    pub fn text(&self) -> String {
+        self.children
+            .iter()
+            .filter_map(|c| {
+                if let RawNode::Text(t) = c {
+                    Some(t.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+/// An XML writer into a byte buffer, aware of the CSP version it writes for.
+pub struct XmlOut {
+    buf: Vec<u8>,
+    /// The CSP version whose namespaces and layout are written.
+    pub version: Version,
+    open_tag: bool,
+}
+
+impl XmlOut {
+    /// A writer for `version` with room for `capacity` bytes.
+    pub fn new(version: Version, capacity: usize) -> Self {
+        XmlOut {
+            buf: Vec::with_capacity(capacity),
+            version,
+            open_tag: false,
+        }
+    }
+
+    /// The written bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    fn seal(&mut self) {
+        if self.open_tag {
+            self.buf.push(b'>');
+            self.open_tag = false;
+        }
+    }
+
+    /// Writes raw markup (the XML declaration).
+    pub fn raw(&mut self, s: &str) {
+        self.seal();
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    /// Starts element `name`; attributes may follow until content is written.
+    pub fn open(&mut self, name: &str) {
+        self.seal();
+        self.buf.push(b'<');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.open_tag = true;
+    }
+
+    /// Adds an attribute to the element just opened.
+    pub fn attribute(&mut self, key: &str, value: &str) {
+        if !self.open_tag {
+            return;
+        }
+        self.buf.push(b' ');
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"=\"");
+        escape_into(&mut self.buf, value, true);
+        self.buf.push(b'"');
+    }
+
+    /// Ends element `name` (self-closing when it got no content).
+    pub fn close(&mut self, name: &str) {
+        if self.open_tag {
+            self.buf.extend_from_slice(b"/>");
+            self.open_tag = false;
+        } else {
+            self.buf.extend_from_slice(b"</");
+            self.buf.extend_from_slice(name.as_bytes());
+            self.buf.push(b'>');
+        }
+    }
+
+    /// Writes escaped text content.
+    pub fn text(&mut self, text: &str) {
+        self.seal();
+        escape_into(&mut self.buf, text, false);
+    }
+
+    /// Writes `<name>text</name>`.
+    pub fn text_element(&mut self, name: &str, text: &str) {
+        self.open(name);
+        self.text(text);
+        self.close(name);
+    }
+}
+
+fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
+    let bytes = text.as_bytes();
+    let mut last = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let rep: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' if attribute => b"&quot;",
+            b'\r' => b"&#13;",
+            _ => continue,
+        };
+        buf.extend_from_slice(bytes.get(last..i).unwrap_or_default());
+        buf.extend_from_slice(rep);
+        last = i + 1;
+    }
+    buf.extend_from_slice(bytes.get(last..).unwrap_or_default());
+}
+
+/// A value that can be read from and written as one XML element.
+pub trait XmlValue: Sized {
+    /// Decodes the element whose start tag `child` (named `name`) was just read, up to its end.
+    /// `Ok(None)` means "absent": an empty element where a text value was expected.
+    fn decode(
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<Option<Self>, DecodeError>;
+    /// Writes the value as element `name`.
+    fn encode(&self, name: &str, w: &mut XmlOut);
+}
+
+/// A value carried as element text.
+pub trait TextValue: Sized {
+    /// Parses the element text; `Err` carries the offending text.
+    fn parse_text(text: String) -> Result<Self, String>;
+    /// Writes the value as element text.
+    fn write_text(&self, w: &mut XmlOut);
+}
+
+macro_rules! text_xml_value {
+    ($($t:ty),*) => {$(
+        impl $crate::codec::xml::XmlValue for $t {
+            fn decode(r: &mut $crate::codec::xml::XmlIn<'_>, name: &str, child: &$crate::codec::xml::Child<'_>) -> Result<Option<Self>, $crate::codec::xml::DecodeError> {
+                let text = r.read_text(name, child)?;
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                <$t as $crate::codec::xml::TextValue>::parse_text(text)
+                    .map(Some)
+                    .map_err(|v| $crate::codec::xml::DecodeError::new(name, $crate::codec::xml::DecodeReason::InvalidValue(v)))
+            }
+            fn encode(&self, name: &str, w: &mut $crate::codec::xml::XmlOut) {
+                w.open(name);
+                <$t as $crate::codec::xml::TextValue>::write_text(self, w);
+                w.close(name);
+            }
+        }
+    )*};
+}
+pub(crate) use text_xml_value;
+
+impl TextValue for String {
+    fn parse_text(text: String) -> Result<Self, String> {
+        Ok(text)
+    }
+    fn write_text(&self, w: &mut XmlOut) {
+        w.text(self);
+    }
+}
+
+impl TextValue for bool {
+    fn parse_text(text: String) -> Result<Self, String> {
+        match text.trim() {
+            "T" | "t" | "true" | "TRUE" | "True" | "1" => Ok(true),
+            "F" | "f" | "false" | "FALSE" | "False" | "0" => Ok(false),
+            _ => Err(text),
+        }
+    }
+    fn write_text(&self, w: &mut XmlOut) {
+        w.text(if *self { "T" } else { "F" });
+    }
+}
+
+/// Parses a CSP integer: decimal, or `0x` hexadecimal as libwbxml accepts (CSP-REFERENCE §6.5).
+fn parse_uint(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else {
+        t.parse().ok()
+    }
+}
+
+impl TextValue for u32 {
+    fn parse_text(text: String) -> Result<Self, String> {
+        parse_uint(&text)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or(text)
+    }
+    fn write_text(&self, w: &mut XmlOut) {
+        w.text(itoa_u64(u64::from(*self)).as_str());
+    }
+}
+
+impl TextValue for u64 {
+    fn parse_text(text: String) -> Result<Self, String> {
+        parse_uint(&text).ok_or(text)
+    }
+    fn write_text(&self, w: &mut XmlOut) {
+        w.text(itoa_u64(*self).as_str());
+    }
+}
+
+/// Formats without going through `fmt` machinery (hot path: codes and sizes in every reply).
+fn itoa_u64(mut v: u64) -> SmallNum {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    SmallNum { digits, start: i }
+}
+
+struct SmallNum {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl SmallNum {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.digits.get(self.start..).unwrap_or_default()).unwrap_or("0")
+    }
+}
+
+text_xml_value!(String, bool, u32, u64);
+
+/// An element with no content (`<Logout-Request/>`, `<MF/>`, service codes): present or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Empty;
+
+impl XmlValue for Empty {
+    fn decode(
+        r: &mut XmlIn<'_>,
+        _name: &str,
+        child: &Child<'_>,
+    ) -> Result<Option<Self>, DecodeError> {
+        r.skip(child)?;
+        Ok(Some(Empty))
+    }
+    fn encode(&self, name: &str, w: &mut XmlOut) {
+        w.open(name);
+        w.close(name);
+    }
+}
+
+/// How a struct field holds its element(s): `Option<T>` for one, `Vec<T>` for many.
+pub trait Field {
+    /// Whether another occurrence can be stored (an `Option` already set cannot; the repeat is
+    /// kept as a raw element instead, so nothing is lost).
+    fn accepts_more(&self) -> bool;
+    /// Decodes one occurrence.
+    fn decode_field(
+        &mut self,
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<(), DecodeError>;
+    /// Writes every held occurrence as element `name`.
+    fn encode_field(&self, name: &str, w: &mut XmlOut);
+}
+
+impl<T: XmlValue> Field for Option<T> {
+    fn accepts_more(&self) -> bool {
+        self.is_none()
+    }
+    fn decode_field(
+        &mut self,
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<(), DecodeError> {
+        *self = T::decode(r, name, child)?;
+        Ok(())
+    }
+    fn encode_field(&self, name: &str, w: &mut XmlOut) {
+        if let Some(v) = self {
+            v.encode(name, w);
+        }
+    }
+}
+
+impl<T: XmlValue> Field for Vec<T> {
+    fn accepts_more(&self) -> bool {
+        true
+    }
+    fn decode_field(
+        &mut self,
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<(), DecodeError> {
+        if let Some(v) = T::decode(r, name, child)? {
+            self.push(v);
+        }
+        Ok(())
+    }
+    fn encode_field(&self, name: &str, w: &mut XmlOut) {
+        for v in self {
+            v.encode(name, w);
+        }
+    }
+}
+
+impl<T: XmlValue> XmlValue for Box<T> {
+    fn decode(
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<Option<Self>, DecodeError> {
+        Ok(T::decode(r, name, child)?.map(Box::new))
+    }
+    fn encode(&self, name: &str, w: &mut XmlOut) {
+        (**self).encode(name, w);
+    }
+}
