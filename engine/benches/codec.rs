@@ -1,1 +1,161 @@
-fn main() {}
+//! Codec and engine benchmarks (criterion): decode+encode of every libwbxml sample, and a
+//! KeepAlive transaction through the native server engine (XML in, XML out).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use imps_engine::codec::access::{KeepAliveRequest, LoginRequest};
+use imps_engine::codec::{self, Limits, Message, Primitive, SessionType, TransactionMode, Version};
+use imps_engine::server::{AdminCommand, Config, Input, Output, Request, Server};
+
+fn samples() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/libwbxml-wv11");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn decode_encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_encode");
+    let all = samples();
+    let total: usize = all.iter().map(|(_, b)| b.len()).sum();
+    group.throughput(Throughput::Bytes(total as u64));
+    group.bench_function("all_libwbxml_samples", |b| {
+        b.iter(|| {
+            for (_, bytes) in &all {
+                let m = codec::decode(std::hint::black_box(bytes), Limits::default()).unwrap();
+                std::hint::black_box(codec::encode(&m));
+            }
+        })
+    });
+    for (name, bytes) in all
+        .iter()
+        .filter(|(n, _)| ["wv-004", "wv-011", "wv-040", "wv-056", "wv-100"].contains(&n.as_str()))
+    {
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), bytes, |b, bytes| {
+            b.iter(|| {
+                let m = codec::decode(std::hint::black_box(bytes), Limits::default()).unwrap();
+                std::hint::black_box(codec::encode(&m))
+            })
+        });
+    }
+    group.finish();
+}
+
+fn keep_alive(c: &mut Criterion) {
+    let mut config = Config::default();
+    config.login.hash_memory_kib = 8;
+    config.login.hash_iterations = 1;
+    let mut server = Server::new(config, [9; 32]);
+    server.handle(
+        0,
+        Input::Admin {
+            id: 1,
+            command: AdminCommand::ProvisionUser {
+                user_id: "alice".into(),
+                password: "pw".into(),
+            },
+        },
+    );
+    while server.poll_output().is_some() {}
+    let login = Message::single(
+        Version::V1_2,
+        SessionType::Outband,
+        None,
+        TransactionMode::Request,
+        Some("1".into()),
+        Primitive::LoginRequest(Box::new(LoginRequest {
+            user_id: Some("alice".into()),
+            password: Some("pw".into()),
+            ..Default::default()
+        })),
+    );
+    server.handle(
+        0,
+        Input::Request(Request {
+            conn: 1,
+            content_type: Version::V1_2.xml_content_type().into(),
+            body: codec::encode(&login),
+            wall_clock_ms: 0,
+            peer: None,
+        }),
+    );
+    let mut sid = None;
+    while let Some(o) = server.poll_output() {
+        if let Output::Reply(r) = o {
+            let m = codec::decode(&r.body, Limits::default()).unwrap();
+            if let Primitive::LoginResponse(l) = &m
+                .transaction()
+                .unwrap()
+                .content
+                .as_ref()
+                .unwrap()
+                .primitives[0]
+            {
+                sid = l.session_id.clone();
+            }
+        }
+    }
+    let sid = sid.expect("logged in");
+    // Distinct TransactionIDs so no request is answered from the replay cache.
+    let bodies: Vec<Vec<u8>> = (0..1024)
+        .map(|i| {
+            let m = Message::single(
+                Version::V1_2,
+                SessionType::Inband,
+                Some(sid.clone()),
+                TransactionMode::Request,
+                Some(format!("ka{i}")),
+                Primitive::KeepAliveRequest(Box::<KeepAliveRequest>::default()),
+            );
+            codec::encode(&m)
+        })
+        .collect();
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    let mut now = 1u64;
+    group.bench_function("keepalive_transaction", |b| {
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            now += 1;
+            server.handle(
+                now,
+                Input::Request(Request {
+                    conn: i as u64,
+                    content_type: "application/vnd.wv.csp.xml".into(),
+                    body: bodies[i].clone(),
+                    wall_clock_ms: 0,
+                    peer: None,
+                }),
+            );
+            while let Some(o) = server.poll_output() {
+                std::hint::black_box(o);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode_encode, keep_alive);
+criterion_main!(benches);

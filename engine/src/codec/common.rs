@@ -300,6 +300,24 @@ csp_enum! {
         History = "History",
         /// 1.3.
         MinimumAge = "MinimumAge",
+        /// 1.3 public profile: age.
+        PpAge = "PP_AGE",
+        /// 1.3 public profile: city.
+        PpCity = "PP_CITY",
+        /// 1.3 public profile: country.
+        PpCountry = "PP_COUNTRY",
+        /// 1.3 public profile: friendly name.
+        PpFriendlyName = "PP_FRIENDLY_NAME",
+        /// 1.3 public profile: free text.
+        PpFreeText = "PP_FREE_TEXT",
+        /// 1.3 public profile: gender.
+        PpGender = "PP_GENDER",
+        /// 1.3 public profile: intention.
+        PpIntention = "PP_INTENTION",
+        /// 1.3 public profile: interests and hobbies.
+        PpInterests = "PP_INTERESTS",
+        /// 1.3 public profile: marital status.
+        PpMaritalStatus = "PP_MARITAL_STATUS",
     }
 }
 

@@ -216,8 +216,8 @@ impl Message {
     }
 }
 
-pub(crate) fn decode_message(text: &str, limits: Limits) -> Result<Message, DecodeError> {
-    let mut r = XmlIn::new(text, limits);
+pub(crate) fn decode_message(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+    let mut r = XmlIn::new(input, limits);
     let root = r.root()?;
     if root.local() != "WV-CSP-Message" {
         return Err(DecodeError::new(root.local(), DecodeReason::NotCsp));
@@ -249,7 +249,7 @@ pub(crate) fn decode_message(text: &str, limits: Limits) -> Result<Message, Deco
 }
 
 pub(crate) fn encode_message(msg: &Message) -> Vec<u8> {
-    let mut w = XmlOut::new(msg.version, 512);
+    let mut w = XmlOut::new(msg.version, 1024);
     w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w.open("WV-CSP-Message");
     w.attribute("xmlns", Ns::Csp.uri(msg.version));

@@ -117,7 +117,7 @@ macro_rules! csp_enum {
         }
 
         impl $crate::codec::xml::TextValue for $name {
-            fn parse_text(text: String) -> Result<Self, String> {
+            fn parse_text(text: std::borrow::Cow<'_, str>) -> Result<Self, String> {
                 Ok(Self::parse(&text))
             }
             fn write_text(&self, w: &mut $crate::codec::xml::XmlOut) {
@@ -136,11 +136,11 @@ macro_rules! csp_primitives {
     (
         $( $(#[$vmeta:meta])* $variant:ident($ty:ty) = $xml:literal $(| $alias:literal)* ),* $(,)?
     ) => {
-        /// One CSP primitive: the single child of `TransactionContent`.
+        /// One CSP primitive: the single child of `TransactionContent`. Payloads are boxed:
+        /// primitive structs are large unions and the enum is moved around a lot.
         #[derive(Debug, Clone, PartialEq)]
-        #[allow(clippy::large_enum_variant)]
         pub enum Primitive {
-            $( $(#[$vmeta])* $variant($ty), )*
+            $( $(#[$vmeta])* $variant(Box<$ty>), )*
             /// An element that names no primitive this codec knows, kept whole.
             Unknown($crate::codec::xml::RawElement),
         }
@@ -161,9 +161,9 @@ macro_rules! csp_primitives {
                 Ok(match c.local() {
                     $(
                         $xml $(| $alias)* => {
-                            Primitive::$variant(
+                            Primitive::$variant(Box::new(
                                 <$ty as $crate::codec::xml::XmlValue>::decode(r, $xml, c)?.unwrap_or_default(),
-                            )
+                            ))
                         }
                     )*
                     _ => Primitive::Unknown(r.capture(c)?),
@@ -172,7 +172,7 @@ macro_rules! csp_primitives {
 
             pub(crate) fn encode_into(&self, w: &mut $crate::codec::xml::XmlOut) {
                 match self {
-                    $( Primitive::$variant(v) => <$ty as $crate::codec::xml::XmlValue>::encode(v, $xml, w), )*
+                    $( Primitive::$variant(v) => <$ty as $crate::codec::xml::XmlValue>::encode(&**v, $xml, w), )*
                     Primitive::Unknown(raw) => raw.encode(w),
                 }
             }

@@ -7,6 +7,7 @@
 //! decode as absent.
 
 pub mod access;
+pub mod access13;
 pub mod capability;
 pub mod common;
 pub mod envelope;
@@ -121,9 +122,7 @@ impl Ns {
 
 /// Decodes one XML CSP message under `limits`.
 pub fn decode(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
-    let text =
-        std::str::from_utf8(input).map_err(|_| DecodeError::new("", DecodeReason::NotUtf8))?;
-    envelope::decode_message(text, limits)
+    envelope::decode_message(input, limits)
 }
 
 /// Encodes `message` as XML in its own version.

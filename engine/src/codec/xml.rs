@@ -4,6 +4,7 @@
 //! reader enforces depth, element-count and text-length limits so a hostile document cannot
 //! exhaust memory or the stack. Encoding writes straight into a byte buffer.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use quick_xml::Reader;
@@ -122,12 +123,28 @@ pub struct Child<'a> {
     start: BytesStart<'a>,
     /// `true` for a self-closing tag (`<X/>`), which has no content and no end tag.
     pub empty: bool,
+    /// Byte range of the local name within the tag (found once: every codec matches on it).
+    local: (usize, usize),
+}
+
+impl<'a> Child<'a> {
+    fn new(start: BytesStart<'a>, empty: bool) -> Self {
+        let name = start.name().into_inner().as_bytes();
+        let from = name.iter().rposition(|&b| b == b':').map_or(0, |i| i + 1);
+        let local = (from, name.len());
+        Child {
+            start,
+            empty,
+            local,
+        }
+    }
 }
 
 impl Child<'_> {
     /// The element's local name (prefix stripped).
     pub fn local(&self) -> &str {
-        self.start.local_name().into_inner()
+        let tag: &str = self.start.as_ref();
+        tag.get(self.local.0..self.local.1).unwrap_or("")
     }
 
     /// The value of attribute `key` (matched on its full name), unescaped.
@@ -163,8 +180,10 @@ pub struct XmlIn<'a> {
 
 impl<'a> XmlIn<'a> {
     /// A reader over `input` enforcing `limits`.
-    pub fn new(input: &'a str, limits: Limits) -> Self {
-        let mut reader = Reader::from_str(input);
+    /// quick-xml checks UTF-8 on every piece it hands out, so the input is not validated
+    /// twice up front.
+    pub fn new(input: &'a [u8], limits: Limits) -> Self {
+        let mut reader = Reader::from_reader(input);
         let config = reader.config_mut();
         config.check_end_names = true;
         config.expand_empty_elements = false;
@@ -177,9 +196,13 @@ impl<'a> XmlIn<'a> {
     }
 
     fn event(&mut self, element: &str) -> Result<Event<'a>, DecodeError> {
-        self.reader
-            .read_event()
-            .map_err(|e| DecodeError::new(element, DecodeReason::Malformed(e.to_string())))
+        self.reader.read_event().map_err(|e| {
+            let reason = match e {
+                quick_xml::Error::Encoding(_) => DecodeReason::NotUtf8,
+                other => DecodeReason::Malformed(other.to_string()),
+            };
+            DecodeError::new(element, reason)
+        })
     }
 
     fn enter(&mut self, element: &str, empty: bool) -> Result<(), DecodeError> {
@@ -201,26 +224,21 @@ impl<'a> XmlIn<'a> {
         loop {
             match self.event("")? {
                 Event::Start(start) => {
-                    let child = Child {
-                        start,
-                        empty: false,
-                    };
+                    let child = Child::new(start, false);
                     self.enter(child.local(), false)?;
                     return Ok(child);
                 }
                 Event::Empty(start) => {
-                    let child = Child { start, empty: true };
+                    let child = Child::new(start, true);
                     self.enter(child.local(), true)?;
                     return Ok(child);
                 }
                 Event::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
-                Event::Text(t) => {
-                    if !t.xml10_content().trim().is_empty() {
-                        return Err(DecodeError::new(
-                            "",
-                            DecodeReason::Malformed("text before the root element".into()),
-                        ));
-                    }
+                Event::Text(t) if !t.xml10_content().trim().is_empty() => {
+                    return Err(DecodeError::new(
+                        "",
+                        DecodeReason::Malformed("text before the root element".into()),
+                    ));
                 }
                 _ => {}
             }
@@ -233,15 +251,12 @@ impl<'a> XmlIn<'a> {
         loop {
             match self.event(parent)? {
                 Event::Start(start) => {
-                    let child = Child {
-                        start,
-                        empty: false,
-                    };
+                    let child = Child::new(start, false);
                     self.enter(child.local(), false)?;
                     return Ok(Some(child));
                 }
                 Event::Empty(start) => {
-                    let child = Child { start, empty: true };
+                    let child = Child::new(start, true);
                     self.enter(child.local(), true)?;
                     return Ok(Some(child));
                 }
@@ -257,26 +272,28 @@ impl<'a> XmlIn<'a> {
 
     /// Reads the text content of `child` (named `name`) up to its end tag. Character and
     /// predefined entity references are resolved; nested elements are skipped.
-    pub fn read_text(&mut self, name: &str, child: &Child<'_>) -> Result<String, DecodeError> {
-        let mut text = String::new();
+    /// The text borrows from the input when it is one plain piece (the common case).
+    pub fn read_text(
+        &mut self,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<Cow<'a, str>, DecodeError> {
+        let mut text: Cow<'a, str> = Cow::Borrowed("");
         if child.empty {
             return Ok(text);
         }
         loop {
             match self.event(name)? {
-                Event::Text(t) => text.push_str(&t.xml10_content()),
-                Event::CData(c) => text.push_str(&c.xml10_content()),
-                Event::GeneralRef(r) => text.push(resolve_ref(name, &r)?),
+                Event::Text(t) => append(&mut text, t.xml10_content()),
+                Event::CData(c) => append(&mut text, c.xml10_content()),
+                Event::GeneralRef(r) => text.to_mut().push(resolve_ref(name, &r)?),
                 Event::Start(start) => {
-                    let nested = Child {
-                        start,
-                        empty: false,
-                    };
+                    let nested = Child::new(start, false);
                     self.enter(nested.local(), false)?;
                     self.skip(&nested)?;
                 }
                 Event::Empty(start) => {
-                    let nested = Child { start, empty: true };
+                    let nested = Child::new(start, true);
                     self.enter(nested.local(), true)?;
                 }
                 Event::End(_) => {
@@ -307,15 +324,12 @@ impl<'a> XmlIn<'a> {
                 Event::CData(c) => text.push_str(&c.xml10_content()),
                 Event::GeneralRef(r) => text.push(resolve_ref(name, &r)?),
                 Event::Start(start) => {
-                    let child = Child {
-                        start,
-                        empty: false,
-                    };
+                    let child = Child::new(start, false);
                     self.enter(child.local(), false)?;
                     return Ok((text, Some(child)));
                 }
                 Event::Empty(start) => {
-                    let child = Child { start, empty: true };
+                    let child = Child::new(start, true);
                     self.enter(child.local(), true)?;
                     return Ok((text, Some(child)));
                 }
@@ -376,17 +390,14 @@ impl<'a> XmlIn<'a> {
                 Event::GeneralRef(r) => text.push(resolve_ref(&name, &r)?),
                 Event::Start(start) => {
                     flush_text(&mut text, &mut raw.children);
-                    let nested = Child {
-                        start,
-                        empty: false,
-                    };
+                    let nested = Child::new(start, false);
                     self.enter(nested.local(), false)?;
                     let inner = self.capture(&nested)?;
                     raw.children.push(RawNode::Element(inner));
                 }
                 Event::Empty(start) => {
                     flush_text(&mut text, &mut raw.children);
-                    let nested = Child { start, empty: true };
+                    let nested = Child::new(start, true);
                     self.enter(nested.local(), true)?;
                     let inner = self.capture(&nested)?;
                     raw.children.push(RawNode::Element(inner));
@@ -421,6 +432,14 @@ impl<'a> XmlIn<'a> {
                 }
             }
         }
+    }
+}
+
+fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
+    if text.is_empty() {
+        *text = piece;
+    } else {
+        text.to_mut().push_str(&piece);
     }
 }
 
@@ -600,8 +619,17 @@ impl XmlOut {
 
 fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
     let bytes = text.as_bytes();
-    let mut last = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    // Most values need no escaping: find that out with SIMD scans and copy in one go.
+    let special = memchr::memchr3(b'&', b'<', b'>', bytes).or_else(|| {
+        memchr::memchr2(b'\r', b'"', bytes).filter(|&i| attribute || bytes.get(i) == Some(&b'\r'))
+    });
+    let Some(first) = special else {
+        buf.extend_from_slice(bytes);
+        return;
+    };
+    buf.extend_from_slice(bytes.get(..first).unwrap_or_default());
+    let mut last = first;
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let rep: &[u8] = match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
@@ -633,7 +661,7 @@ pub trait XmlValue: Sized {
 /// A value carried as element text.
 pub trait TextValue: Sized {
     /// Parses the element text; `Err` carries the offending text.
-    fn parse_text(text: String) -> Result<Self, String>;
+    fn parse_text(text: Cow<'_, str>) -> Result<Self, String>;
     /// Writes the value as element text.
     fn write_text(&self, w: &mut XmlOut);
 }
@@ -661,8 +689,8 @@ macro_rules! text_xml_value {
 pub(crate) use text_xml_value;
 
 impl TextValue for String {
-    fn parse_text(text: String) -> Result<Self, String> {
-        Ok(text)
+    fn parse_text(text: Cow<'_, str>) -> Result<Self, String> {
+        Ok(text.into_owned())
     }
     fn write_text(&self, w: &mut XmlOut) {
         w.text(self);
@@ -670,11 +698,11 @@ impl TextValue for String {
 }
 
 impl TextValue for bool {
-    fn parse_text(text: String) -> Result<Self, String> {
+    fn parse_text(text: Cow<'_, str>) -> Result<Self, String> {
         match text.trim() {
             "T" | "t" | "true" | "TRUE" | "True" | "1" => Ok(true),
             "F" | "f" | "false" | "FALSE" | "False" | "0" => Ok(false),
-            _ => Err(text),
+            _ => Err(text.into_owned()),
         }
     }
     fn write_text(&self, w: &mut XmlOut) {
@@ -693,10 +721,10 @@ fn parse_uint(text: &str) -> Option<u64> {
 }
 
 impl TextValue for u32 {
-    fn parse_text(text: String) -> Result<Self, String> {
+    fn parse_text(text: Cow<'_, str>) -> Result<Self, String> {
         parse_uint(&text)
             .and_then(|v| u32::try_from(v).ok())
-            .ok_or(text)
+            .ok_or_else(|| text.into_owned())
     }
     fn write_text(&self, w: &mut XmlOut) {
         w.text(itoa_u64(u64::from(*self)).as_str());
@@ -704,8 +732,8 @@ impl TextValue for u32 {
 }
 
 impl TextValue for u64 {
-    fn parse_text(text: String) -> Result<Self, String> {
-        parse_uint(&text).ok_or(text)
+    fn parse_text(text: Cow<'_, str>) -> Result<Self, String> {
+        parse_uint(&text).ok_or_else(|| text.into_owned())
     }
     fn write_text(&self, w: &mut XmlOut) {
         w.text(itoa_u64(*self).as_str());

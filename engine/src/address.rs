@@ -1,0 +1,191 @@
+//! IMPS addresses (CSP-REFERENCE §1.3): `wv:user@domain`, contact lists and groups with a
+//! resource part `wv:user/resource@domain`, server-owned groups `wv:/resource@domain`.
+//!
+//! Input rules (documented in the README): the `wv:` prefix is optional; addresses are
+//! case-insensitive (kept lower-case); an address without `@domain` is on this server's
+//! domain. The user part is 1–64 characters of `a-z 0-9 . _ - +` (a leading `+` is an
+//! MSISDN); the resource part is 1–64 characters of `a-z 0-9 . _ - + ~`; the domain is
+//! 1–253 characters of `a-z 0-9 . -`. `/` only separates the resource.
+
+use std::fmt;
+
+/// Longest user part.
+pub const MAX_USER: usize = 64;
+/// Longest resource part.
+pub const MAX_RESOURCE: usize = 64;
+/// Longest domain.
+pub const MAX_DOMAIN: usize = 253;
+
+/// A parsed address in canonical (lower-case) form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    /// User part (empty for server-owned resources such as `wv:/chat@domain`).
+    pub user: String,
+    /// Resource part (contact list or group name), if any.
+    pub resource: Option<String>,
+    /// Domain.
+    pub domain: String,
+}
+
+/// Why an address was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressError {
+    /// Nothing to parse, or an empty part.
+    Empty,
+    /// A character outside the allowed set.
+    BadCharacter,
+    /// A part longer than allowed.
+    TooLong,
+    /// A resource where a plain user was expected (or none where one was required).
+    WrongShape,
+}
+
+impl fmt::Display for AddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressError::Empty => "empty address part",
+            AddressError::BadCharacter => "character not allowed in an address",
+            AddressError::TooLong => "address part too long",
+            AddressError::WrongShape => "wrong kind of address",
+        })
+    }
+}
+
+fn user_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '+')
+}
+
+fn resource_char(c: char) -> bool {
+    user_char(c) || c == '~'
+}
+
+fn domain_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-')
+}
+
+impl Address {
+    /// Parses any address; `default_domain` applies when there is no `@domain`.
+    pub fn parse(input: &str, default_domain: &str) -> Result<Address, AddressError> {
+        let s = input.trim().to_ascii_lowercase();
+        let s = s.strip_prefix("wv:").unwrap_or(&s);
+        if s.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        let (local, domain) = match s.rsplit_once('@') {
+            Some((l, d)) => (l, d.to_owned()),
+            None => (s, default_domain.to_ascii_lowercase()),
+        };
+        let (user, resource) = match local.split_once('/') {
+            Some((u, r)) => (u, Some(r)),
+            None => (local, None),
+        };
+        if domain.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        if domain.len() > MAX_DOMAIN {
+            return Err(AddressError::TooLong);
+        }
+        if !domain.chars().all(domain_char) || domain.starts_with('.') || domain.ends_with('.') {
+            return Err(AddressError::BadCharacter);
+        }
+        if user.len() > MAX_USER {
+            return Err(AddressError::TooLong);
+        }
+        if !user.chars().all(user_char) {
+            return Err(AddressError::BadCharacter);
+        }
+        if let Some(r) = resource {
+            if r.is_empty() {
+                return Err(AddressError::Empty);
+            }
+            if r.len() > MAX_RESOURCE {
+                return Err(AddressError::TooLong);
+            }
+            if !r.chars().all(resource_char) {
+                return Err(AddressError::BadCharacter);
+            }
+        } else if user.is_empty() {
+            return Err(AddressError::Empty);
+        }
+        Ok(Address {
+            user: user.to_owned(),
+            resource: resource.map(str::to_owned),
+            domain,
+        })
+    }
+
+    /// Parses a plain user id (no resource part).
+    pub fn parse_user(input: &str, default_domain: &str) -> Result<Address, AddressError> {
+        let a = Address::parse(input, default_domain)?;
+        if a.resource.is_some() || a.user.is_empty() {
+            return Err(AddressError::WrongShape);
+        }
+        Ok(a)
+    }
+
+    /// The canonical user id of the owner: `wv:user@domain`.
+    pub fn user_id(&self) -> String {
+        format!("wv:{}@{}", self.user, self.domain)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.resource {
+            Some(r) => write!(f, "wv:{}/{}@{}", self.user, r, self.domain),
+            None => write!(f, "wv:{}@{}", self.user, self.domain),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        let d = "example.org";
+        assert_eq!(
+            Address::parse_user("wv:Alice@Example.ORG", d)
+                .unwrap()
+                .to_string(),
+            "wv:alice@example.org"
+        );
+        assert_eq!(
+            Address::parse_user("alice", d).unwrap().to_string(),
+            "wv:alice@example.org"
+        );
+        assert_eq!(
+            Address::parse_user("wv:alice", d).unwrap().to_string(),
+            "wv:alice@example.org"
+        );
+        assert_eq!(
+            Address::parse_user("+358401234", d).unwrap().user,
+            "+358401234"
+        );
+        let list = Address::parse("wv:john/My_friends@smith.com", d).unwrap();
+        assert_eq!(list.to_string(), "wv:john/my_friends@smith.com");
+        assert_eq!(list.user_id(), "wv:john@smith.com");
+        let g = Address::parse("wv:/chat@x.org", d).unwrap();
+        assert_eq!((g.user.as_str(), g.resource.as_deref()), ("", Some("chat")));
+    }
+
+    #[test]
+    fn refusals() {
+        let d = "x";
+        assert_eq!(Address::parse_user("", d), Err(AddressError::Empty));
+        assert_eq!(Address::parse_user("wv:", d), Err(AddressError::Empty));
+        assert_eq!(
+            Address::parse_user("a b", d),
+            Err(AddressError::BadCharacter)
+        );
+        assert_eq!(Address::parse_user("a/b", d), Err(AddressError::WrongShape));
+        assert_eq!(
+            Address::parse_user(&"a".repeat(65), d),
+            Err(AddressError::TooLong)
+        );
+        assert_eq!(Address::parse_user("a@", d), Err(AddressError::Empty));
+        assert_eq!(Address::parse("wv:/@x", d), Err(AddressError::Empty));
+    }
+}

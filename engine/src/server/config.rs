@@ -1,0 +1,179 @@
+//! Server configuration. Every field has a default, so an empty configuration runs a
+//! working server on domain `localhost`; hosts read it from TOML (see `imps.example.toml`).
+
+use serde::{Deserialize, Serialize};
+
+/// Everything an operator can set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// This server's domain: `wv:alice` means `wv:alice@<domain>`.
+    pub domain: String,
+    /// 32-byte key (64 hex digits) that seals stored passwords for digest login. Hosts
+    /// generate one at first start when none is configured.
+    pub server_key: Option<String>,
+    /// Login policies.
+    pub login: LoginConfig,
+    /// Session policies.
+    pub session: SessionConfig,
+    /// Message and parser limits.
+    pub limits: LimitsConfig,
+    /// What `GetSPInfo` answers.
+    pub service_provider: ServiceProviderInfo,
+    /// Communication Initiation Request channels the host offers (CSP-REFERENCE §5.3).
+    pub cir: CirConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            domain: "localhost".into(),
+            server_key: None,
+            login: LoginConfig::default(),
+            session: SessionConfig::default(),
+            limits: LimitsConfig::default(),
+            service_provider: ServiceProviderInfo::default(),
+            cir: CirConfig::default(),
+        }
+    }
+}
+
+/// Login policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Whether 4-way digest login (MD5, SHA-1) is offered; when off a digest request gets 543.
+    pub digest: bool,
+    /// Whether a 2-way login of an unknown user creates the account.
+    pub open_registration: bool,
+    /// Most accounts open registration creates per minute (server-wide).
+    pub registrations_per_minute: u32,
+    /// Argon2id memory cost in KiB for password hashes.
+    pub hash_memory_kib: u32,
+    /// Argon2id passes.
+    pub hash_iterations: u32,
+    /// Failed logins for one account (or from one client) within `failure_window_secs`
+    /// before further attempts are refused for `lockout_secs`.
+    pub max_failures: u32,
+    /// Window in which failures are counted, seconds.
+    pub failure_window_secs: u32,
+    /// How long a throttled account or client is refused, seconds.
+    pub lockout_secs: u32,
+    /// How long a digest challenge (nonce) stays valid, seconds.
+    pub nonce_validity_secs: u32,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        LoginConfig {
+            digest: true,
+            open_registration: false,
+            registrations_per_minute: 30,
+            // 4 MiB, 3 passes: tens of milliseconds natively and within the wasm guest's
+            // memory cap; raise it on servers with room.
+            hash_memory_kib: 4096,
+            hash_iterations: 3,
+            max_failures: 5,
+            failure_window_secs: 300,
+            lockout_secs: 60,
+            nonce_validity_secs: 120,
+        }
+    }
+}
+
+/// Session policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Sessions one user may hold at once; a login beyond it ends the oldest (601).
+    pub max_per_user: u32,
+    /// Smallest KeepAliveTime granted, seconds.
+    pub keep_alive_min_secs: u32,
+    /// Largest KeepAliveTime granted, seconds.
+    pub keep_alive_max_secs: u32,
+    /// KeepAliveTime when the client asks for none, seconds.
+    pub keep_alive_default_secs: u32,
+    /// Grace after KeepAliveTime before a silent session expires (network delays), seconds.
+    pub keep_alive_grace_secs: u32,
+    /// Smallest polling interval a client may use (`ServerPollMin`), seconds.
+    pub server_poll_min_secs: u32,
+    /// Replies remembered per session for repeated TransactionIDs.
+    pub transaction_cache: u32,
+    /// Server-initiated transactions that may wait for one session.
+    pub queue_limit: u32,
+    /// Transactions the server puts in one message at most (MultiTrans ceiling).
+    pub max_multi_trans: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_per_user: 5,
+            keep_alive_min_secs: 60,
+            keep_alive_max_secs: 1800,
+            keep_alive_default_secs: 300,
+            keep_alive_grace_secs: 10,
+            server_poll_min_secs: 10,
+            transaction_cache: 64,
+            queue_limit: 1000,
+            max_multi_trans: 10,
+        }
+    }
+}
+
+/// Message and parser limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body the engine reads, bytes; larger ones get a CSP status 400.
+    pub max_message_bytes: u32,
+    /// Deepest XML nesting accepted.
+    pub max_depth: u32,
+    /// Most XML elements in one message.
+    pub max_elements: u32,
+    /// Longest text of one element, bytes.
+    pub max_text_bytes: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_message_bytes: 1 << 20,
+            max_depth: 48,
+            max_elements: 20_000,
+            max_text_bytes: 1 << 20,
+        }
+    }
+}
+
+/// What `GetSPInfo` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceProviderInfo {
+    /// Provider name.
+    pub name: String,
+    /// Provider description.
+    pub description: Option<String>,
+    /// Provider web address.
+    pub url: Option<String>,
+}
+
+impl Default for ServiceProviderInfo {
+    fn default() -> Self {
+        ServiceProviderInfo {
+            name: "IMPS".into(),
+            description: Some("An open OMA IMPS / Wireless Village server".into()),
+            url: None,
+        }
+    }
+}
+
+/// CIR channels the host offers (it fills these in; the engine only negotiates them).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CirConfig {
+    /// Standalone TCP: address and port clients connect to (`STCP`).
+    pub stcp: Option<(String, u16)>,
+    /// Standalone HTTP: base URL; the session's CIR URL is this plus a per-session token (`SHTTP`).
+    pub shttp_base: Option<String>,
+}

@@ -1,0 +1,863 @@
+//! The IMPS server engine (DESIGN §1): a sans-IO state machine driven by
+//! [`Server::handle`], drained with [`Server::poll_output`], woken by [`Server::poll_timeout`].
+//!
+//! This module holds the driving surface, the request pipeline (decode, session lookup,
+//! TransactionID replay, service check, dispatch, reply with Poll flag and queued
+//! transactions) and the admin commands. The access features are in [`access`].
+
+mod access;
+pub mod auth;
+pub mod config;
+mod session;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::codec::capability::CirMethod;
+use crate::codec::common::{CspResult, Status};
+use crate::codec::{
+    self, Limits, Message, Primitive, SessionType, Transaction, TransactionContent,
+    TransactionDescriptor, TransactionMode, Version,
+};
+use crate::store::{self, Record, StorageBatch, StorageOp, Table};
+
+pub use config::Config;
+use session::{Queued, Session};
+
+/// Milliseconds on the host's monotonic clock.
+pub type Millis = u64;
+
+/// Function codes (CSP-REFERENCE §2.7) this server really implements; Service negotiation
+/// offers exactly these, and `AllFunctions` lists them.
+pub const IMPLEMENTED_FUNCTIONS: &[&str] = &["GETSPI"];
+
+/// An input to the server.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A CSP message from a client. The host answers `conn` with the [`Output::Reply`] that
+    /// carries the same `conn`.
+    Request(Request),
+    /// The deadline from [`Server::poll_timeout`] has passed.
+    Timeout,
+    /// Stored records, fed once at start before any request.
+    Restore(Vec<Record>),
+    /// An operator command; answered by [`Output::AdminResult`] with the same `id`.
+    Admin {
+        /// Correlation id chosen by the host.
+        id: u64,
+        /// The command.
+        command: AdminCommand,
+    },
+}
+
+/// One HTTP request body.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Host-chosen connection id to answer on.
+    pub conn: u64,
+    /// The request's `Content-Type`.
+    pub content_type: String,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Wall-clock time, milliseconds since the Unix epoch (for CSP `DateTime` values).
+    pub wall_clock_ms: i64,
+    /// The peer's address, if the host knows it (failed-login throttling per client).
+    pub peer: Option<String>,
+}
+
+/// Operator commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminCommand {
+    /// Creates the account or sets a new password.
+    ProvisionUser {
+        /// User id (any accepted spelling).
+        user_id: String,
+        /// Password.
+        password: String,
+    },
+    /// Deletes the account and ends its sessions.
+    DeleteUser {
+        /// User id.
+        user_id: String,
+    },
+    /// Ends every session of the user with Disconnect 601 (forced logout).
+    ForceLogout {
+        /// User id.
+        user_id: String,
+    },
+    /// Queues a message from the system to every session of a user (or of every user):
+    /// `SystemMessage-Request` for 1.3 sessions, a `NewMessage` from `wv:system@<domain>` before.
+    SystemMessage {
+        /// Recipient user id; `None` for everyone online.
+        user_id: Option<String>,
+        /// The text.
+        text: String,
+    },
+}
+
+/// An output of the server; drain with [`Server::poll_output`] after every `handle`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// The answer to the request that came on `conn`. Release it only after every
+    /// [`Output::Storage`] output before it is durable.
+    Reply(Reply),
+    /// Something waits for `session`: the host nudges its client through a CIR channel; the
+    /// client then polls (no input comes back).
+    WakeUp(WakeUp),
+    /// Changes to make durable, in order, before releasing later replies (see [`crate::store`]).
+    Storage(StorageBatch),
+    /// Something an operator may want to log or count.
+    Event(Event),
+    /// The outcome of an [`Input::Admin`] command.
+    AdminResult {
+        /// The command's id.
+        id: u64,
+        /// Success text or error text.
+        result: Result<String, String>,
+    },
+}
+
+/// A reply to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The connection of the request.
+    pub conn: u64,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
+    /// The CSP message (empty when nothing needs saying, e.g. a poll with nothing waiting).
+    pub body: Vec<u8>,
+}
+
+/// A request to nudge a client (CIR).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WakeUp {
+    /// The session to nudge.
+    pub session_id: String,
+    /// Its CSP version (CIR texts carry it: `WVCI 1.2 <cookie>`).
+    pub version: Version,
+    /// The client's SessionCookie.
+    pub cookie: Option<String>,
+    /// The per-session SHTTP CIR token.
+    pub cir_token: String,
+    /// CIR methods agreed with the client.
+    pub methods: Vec<CirMethod>,
+}
+
+/// Audit and metrics events. User ids appear in canonical form; hosts redact them in logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A session started.
+    LoggedIn {
+        /// User.
+        user: String,
+        /// Session id.
+        session: String,
+        /// CSP version.
+        version: Version,
+    },
+    /// A login failed with `code`.
+    LoginFailed {
+        /// User as sent (may not exist).
+        user: String,
+        /// CSP status code answered.
+        code: u16,
+    },
+    /// An account was created by open registration.
+    Registered {
+        /// User.
+        user: String,
+    },
+    /// A session ended with `code` (200 logout, 600 expired, 601 forced or replaced).
+    SessionEnded {
+        /// User.
+        user: String,
+        /// Session id.
+        session: String,
+        /// Why.
+        code: u16,
+    },
+    /// A stored record could not be read at restore.
+    RestoreSkipped {
+        /// Table.
+        table: Table,
+        /// Key.
+        key: String,
+    },
+}
+
+/// What [`Server::session_info`] tells about a session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    /// Canonical user id.
+    pub user: String,
+    /// CSP version of its login.
+    pub version: Version,
+    /// Granted KeepAliveTime, seconds.
+    pub keep_alive_secs: u32,
+    /// When it expires without traffic (monotonic ms).
+    pub expires_at: Millis,
+    /// Agreed delivery method, once capabilities are negotiated.
+    pub delivery_method: Option<crate::codec::capability::DeliveryMethod>,
+    /// Agreed ServerPollMin, seconds.
+    pub server_poll_min_secs: Option<u32>,
+    /// Agreed content length limit.
+    pub accepted_content_length: Option<u32>,
+    /// Agreed function codes.
+    pub services: Vec<&'static str>,
+    /// Server-initiated transactions waiting for acknowledgement.
+    pub queued: usize,
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Account {
+    pub user_id: String,
+    pub hash: auth::PasswordHash,
+    pub sealed: Option<Vec<u8>>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Throttle {
+    failures: u32,
+    window_start: Millis,
+    locked_until: Millis,
+}
+
+#[derive(Debug, Clone)]
+struct Challenge {
+    nonce: String,
+    schema: codec::access::DigestSchema,
+    expires: Millis,
+}
+
+/// The server state machine.
+pub struct Server {
+    config: Config,
+    limits: Limits,
+    seal_key: Option<[u8; 32]>,
+    rng: ChaCha20Rng,
+    now: Millis,
+    wall_clock_ms: i64,
+    accounts: BTreeMap<String, Account>,
+    sessions: BTreeMap<u64, Session>,
+    by_id: BTreeMap<String, u64>,
+    by_user: BTreeMap<String, Vec<u64>>,
+    expiries: BTreeSet<(Millis, u64)>,
+    /// Sessions ended by the server, so their next request learns why (600/601), until then.
+    ended: BTreeMap<String, (u16, Millis)>,
+    challenges: BTreeMap<String, Vec<Challenge>>,
+    throttles: BTreeMap<String, Throttle>,
+    registrations: VecDeque<Millis>,
+    outputs: VecDeque<Output>,
+    next_handle: u64,
+    next_batch: u64,
+    next_server_tid: u64,
+}
+
+impl Server {
+    /// A server with `config`, drawing all randomness (session ids, nonces, salts) from a
+    /// generator seeded with `seed`. The host supplies the seed from real entropy; tests and
+    /// replays supply a fixed one.
+    pub fn new(config: Config, seed: [u8; 32]) -> Server {
+        let limits = Limits {
+            max_depth: config.limits.max_depth,
+            max_elements: config.limits.max_elements,
+            max_text: config.limits.max_text_bytes as usize,
+        };
+        let seal_key = config.server_key.as_deref().and_then(auth::parse_key);
+        Server {
+            config,
+            limits,
+            seal_key,
+            rng: ChaCha20Rng::from_seed(seed),
+            now: 0,
+            wall_clock_ms: 0,
+            accounts: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            by_id: BTreeMap::new(),
+            by_user: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            ended: BTreeMap::new(),
+            challenges: BTreeMap::new(),
+            throttles: BTreeMap::new(),
+            registrations: VecDeque::new(),
+            outputs: VecDeque::new(),
+            next_handle: 1,
+            next_batch: 1,
+            next_server_tid: 1,
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of accounts.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// A read-only view of the session `session_id`.
+    pub fn session_info(&self, session_id: &str) -> Option<SessionInfo> {
+        let s = self
+            .by_id
+            .get(session_id)
+            .and_then(|h| self.sessions.get(h))?;
+        Some(SessionInfo {
+            user: s.user.clone(),
+            version: s.version,
+            keep_alive_secs: s.keep_alive_secs,
+            expires_at: s.expires_at,
+            delivery_method: s.agreed.as_ref().map(|a| a.delivery_method.clone()),
+            server_poll_min_secs: s.agreed.as_ref().map(|a| a.server_poll_min),
+            accepted_content_length: s.agreed.as_ref().and_then(|a| a.accepted_content_length),
+            services: s.services.clone().unwrap_or_default(),
+            queued: s.queue.len(),
+        })
+    }
+
+    /// Whether an account exists for `user_id` (any accepted spelling).
+    pub fn has_account(&self, user_id: &str) -> bool {
+        Address::parse_user(user_id, &self.config.domain)
+            .is_ok_and(|a| self.accounts.contains_key(&a.to_string()))
+    }
+
+    /// Feeds one input at monotonic time `now`. Drain [`Server::poll_output`] afterwards.
+    pub fn handle(&mut self, now: Millis, input: Input) {
+        self.now = self.now.max(now);
+        match input {
+            Input::Request(req) => {
+                self.wall_clock_ms = req.wall_clock_ms;
+                self.on_request(req);
+            }
+            Input::Timeout => self.on_timeout(),
+            Input::Restore(records) => self.on_restore(records),
+            Input::Admin { id, command } => {
+                let result = self.on_admin(command);
+                self.outputs.push_back(Output::AdminResult { id, result });
+            }
+        }
+    }
+
+    /// The next output, or `None` when drained.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to feed [`Input::Timeout`] next (session expiry), if anything is pending.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let session = self.expiries.iter().next().map(|(t, _)| *t);
+        let ended = self.ended.values().map(|(_, until)| *until).min();
+        match (session, ended) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // ---- plumbing -------------------------------------------------------------------
+
+    fn random_hex(&mut self, bytes: usize) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = vec![0u8; bytes];
+        self.rng.fill_bytes(&mut buf);
+        let mut s = String::with_capacity(bytes * 2);
+        for b in buf {
+            s.push(char::from(
+                HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+            ));
+            s.push(char::from(
+                HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+            ));
+        }
+        s
+    }
+
+    fn store(&mut self, ops: Vec<StorageOp>) {
+        if ops.is_empty() {
+            return;
+        }
+        let id = self.next_batch;
+        self.next_batch += 1;
+        self.outputs
+            .push_back(Output::Storage(StorageBatch { id, ops }));
+    }
+
+    fn account_op(account: &Account) -> StorageOp {
+        StorageOp::Put {
+            table: Table::Accounts,
+            key: account.user_id.clone(),
+            value: store::encode_record(account),
+        }
+    }
+
+    fn on_restore(&mut self, records: Vec<Record>) {
+        for r in records {
+            match r.table {
+                Table::Accounts => match store::decode_record::<Account>(Table::Accounts, &r.value)
+                {
+                    Some(a) => {
+                        self.accounts.insert(a.user_id.clone(), a);
+                    }
+                    None => self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                        table: r.table,
+                        key: r.key,
+                    })),
+                },
+                Table::Meta => {}
+            }
+        }
+    }
+
+    fn on_timeout(&mut self) {
+        let now = self.now;
+        while let Some(&(at, handle)) = self.expiries.iter().next() {
+            if at > now {
+                break;
+            }
+            self.end_session(handle, 600);
+        }
+        self.ended.retain(|_, (_, until)| *until > now);
+        self.challenges.retain(|_, list| {
+            list.retain(|c| c.expires > now);
+            !list.is_empty()
+        });
+        let window = u64::from(self.config.login.failure_window_secs) * 1000;
+        self.throttles
+            .retain(|_, t| t.locked_until > now || t.window_start + window > now);
+    }
+
+    /// Ends a session: it is forgotten, and its next request learns `code` (unless 200).
+    fn end_session(&mut self, handle: u64, code: u16) {
+        let Some(s) = self.sessions.remove(&handle) else {
+            return;
+        };
+        self.expiries.remove(&(s.expires_at, handle));
+        self.by_id.remove(&s.id);
+        if let Some(list) = self.by_user.get_mut(&s.user) {
+            list.retain(|h| *h != handle);
+            if list.is_empty() {
+                self.by_user.remove(&s.user);
+            }
+        }
+        if code != 200 {
+            // Remember why for one keep-alive period so a returning client gets 600/601, not 604.
+            let until = self.now + u64::from(s.keep_alive_secs) * 1000 + 60_000;
+            self.ended.insert(s.id.clone(), (code, until));
+            self.outputs.push_back(Output::WakeUp(WakeUp {
+                session_id: s.id.clone(),
+                version: s.version,
+                cookie: s.cookie.clone(),
+                cir_token: s.cir_token.clone(),
+                methods: s
+                    .agreed
+                    .as_ref()
+                    .map(|a| a.cir_methods.clone())
+                    .unwrap_or_default(),
+            }));
+        }
+        self.outputs.push_back(Output::Event(Event::SessionEnded {
+            user: s.user,
+            session: s.id,
+            code,
+        }));
+    }
+
+    fn touch(&mut self, handle: u64) {
+        let grace = u64::from(self.config.session.keep_alive_grace_secs) * 1000;
+        let now = self.now;
+        if let Some(s) = self.sessions.get_mut(&handle) {
+            let new = now + u64::from(s.keep_alive_secs) * 1000 + grace;
+            if new != s.expires_at {
+                self.expiries.remove(&(s.expires_at, handle));
+                s.expires_at = new;
+                self.expiries.insert((new, handle));
+            }
+        }
+    }
+
+    /// Queues a server-initiated transaction for a session and asks the host to wake it.
+    /// Returns false when the queue is full (the caller answers 507).
+    pub(crate) fn enqueue(&mut self, handle: u64, primitive: Primitive) -> bool {
+        let tid = format!("s{}", self.next_server_tid);
+        self.next_server_tid += 1;
+        let limit = self.config.session.queue_limit as usize;
+        let Some(s) = self.sessions.get_mut(&handle) else {
+            return false;
+        };
+        if s.queue.len() >= limit {
+            return false;
+        }
+        s.queue.push_back(Queued {
+            tid,
+            primitive,
+            deliveries: 0,
+        });
+        let wake = WakeUp {
+            session_id: s.id.clone(),
+            version: s.version,
+            cookie: s.cookie.clone(),
+            cir_token: s.cir_token.clone(),
+            methods: s
+                .agreed
+                .as_ref()
+                .map(|a| a.cir_methods.clone())
+                .unwrap_or_default(),
+        };
+        self.outputs.push_back(Output::WakeUp(wake));
+        true
+    }
+
+    // ---- admin ----------------------------------------------------------------------
+
+    fn on_admin(&mut self, command: AdminCommand) -> Result<String, String> {
+        let domain = self.config.domain.clone();
+        let user_of = |id: &str| {
+            Address::parse_user(id, &domain)
+                .map(|a| a.to_string())
+                .map_err(|e| format!("{id:?}: {e}"))
+        };
+        match command {
+            AdminCommand::ProvisionUser { user_id, password } => {
+                let user = user_of(&user_id)?;
+                let account = self
+                    .new_account(&user, &password)
+                    .ok_or("could not hash the password")?;
+                let existed = self
+                    .accounts
+                    .insert(user.clone(), account.clone())
+                    .is_some();
+                self.store(vec![Self::account_op(&account)]);
+                Ok(if existed {
+                    format!("password of {user} set")
+                } else {
+                    format!("account {user} created")
+                })
+            }
+            AdminCommand::DeleteUser { user_id } => {
+                let user = user_of(&user_id)?;
+                if self.accounts.remove(&user).is_none() {
+                    return Err(format!("no account {user}"));
+                }
+                for h in self.by_user.get(&user).cloned().unwrap_or_default() {
+                    self.end_session(h, 601);
+                }
+                self.store(vec![StorageOp::Delete {
+                    table: Table::Accounts,
+                    key: user.clone(),
+                }]);
+                Ok(format!("account {user} deleted"))
+            }
+            AdminCommand::ForceLogout { user_id } => {
+                let user = user_of(&user_id)?;
+                let handles = self.by_user.get(&user).cloned().unwrap_or_default();
+                let n = handles.len();
+                for h in handles {
+                    self.end_session(h, 601);
+                }
+                Ok(format!("{n} session(s) of {user} ended"))
+            }
+            AdminCommand::SystemMessage { user_id, text } => {
+                let handles: Vec<u64> = match user_id {
+                    Some(id) => {
+                        let user = user_of(&id)?;
+                        self.by_user.get(&user).cloned().unwrap_or_default()
+                    }
+                    None => self.sessions.keys().copied().collect(),
+                };
+                let mut queued = 0;
+                for h in handles {
+                    let Some(version) = self.sessions.get(&h).map(|s| s.version) else {
+                        continue;
+                    };
+                    let p = access::system_message(self, version, &text);
+                    if self.enqueue(h, p) {
+                        queued += 1;
+                    }
+                }
+                Ok(format!("queued for {queued} session(s)"))
+            }
+        }
+    }
+
+    pub(crate) fn new_account(&mut self, user: &str, password: &str) -> Option<Account> {
+        let l = &self.config.login;
+        let (m, t) = (l.hash_memory_kib, l.hash_iterations);
+        let hash = auth::PasswordHash::new(password, m, t, &mut self.rng)?;
+        let key = self.seal_key;
+        let sealed = key.and_then(|k| auth::seal(&k, user, password, &mut self.rng));
+        Some(Account {
+            user_id: user.to_owned(),
+            hash,
+            sealed,
+            created_ms: self.wall_clock_ms,
+        })
+    }
+
+    // ---- requests -------------------------------------------------------------------
+
+    fn on_request(&mut self, req: Request) {
+        let content_type = media_type(&req.content_type);
+        if is_wbxml(content_type) {
+            // WBXML arrives with its own issue; answer in XML so the client learns why.
+            let v = Version::V1_2;
+            self.error_reply(
+                req.conn,
+                v,
+                v.xml_content_type(),
+                None,
+                415,
+                "WBXML is not supported yet; use XML",
+            );
+            return;
+        }
+        if req.body.len() > self.config.limits.max_message_bytes as usize {
+            let (version, tid) = sniff(&req.body);
+            let reply_type = reply_content_type(content_type, version);
+            self.error_reply(req.conn, version, reply_type, tid, 400, "message too large");
+            return;
+        }
+        match codec::decode(&req.body, self.limits) {
+            Ok(msg) => {
+                let reply_type = reply_content_type(content_type, msg.version);
+                self.process(req.conn, reply_type, msg, req.peer.as_deref());
+            }
+            Err(e) => {
+                let (version, tid) = sniff(&req.body);
+                let reply_type = reply_content_type(content_type, version);
+                self.error_reply(
+                    req.conn,
+                    version,
+                    reply_type,
+                    tid,
+                    e.status_code(),
+                    &e.to_string(),
+                );
+            }
+        }
+    }
+
+    fn error_reply(
+        &mut self,
+        conn: u64,
+        version: Version,
+        content_type: &'static str,
+        tid: Option<String>,
+        code: u16,
+        text: &str,
+    ) {
+        let msg = Message::single(
+            version,
+            SessionType::Outband,
+            None,
+            TransactionMode::Response,
+            tid,
+            Primitive::Status(Box::new(Status::new(code, text))),
+        );
+        let body = codec::encode(&msg);
+        self.outputs.push_back(Output::Reply(Reply {
+            conn,
+            content_type,
+            body,
+        }));
+    }
+
+    fn process(&mut self, conn: u64, reply_type: &'static str, msg: Message, peer: Option<&str>) {
+        let version = msg.version;
+        let sid = msg.session_id().map(str::to_owned);
+        let handle = sid.as_deref().and_then(|id| self.by_id.get(id).copied());
+        let first_tid = msg
+            .transaction()
+            .and_then(|t| t.descriptor.as_ref()?.transaction_id.clone());
+        let single_request = msg.session.transactions.len() == 1
+            && msg
+                .transaction()
+                .and_then(|t| t.descriptor.as_ref()?.mode.clone())
+                != Some(TransactionMode::Response);
+
+        // A repeated TransactionID gets the stored reply and is not executed again.
+        if let (Some(h), Some(tid), true) = (handle, first_tid.as_deref(), single_request)
+            && let Some(s) = self.sessions.get(&h)
+            && let Some(body) = s.cached_reply(tid)
+        {
+            let reply = Reply {
+                conn,
+                content_type: s.content_type,
+                body: body.to_vec(),
+            };
+            self.touch(h);
+            self.outputs.push_back(Output::Reply(reply));
+            return;
+        }
+
+        if msg.session.transactions.is_empty() {
+            self.error_reply(
+                conn,
+                version,
+                reply_type,
+                None,
+                400,
+                "message has no transaction",
+            );
+            return;
+        }
+
+        let mut ctx = access::Ctx {
+            conn,
+            version,
+            reply_type,
+            session_id: sid,
+            handle,
+            peer: peer.map(str::to_owned),
+            responses: Vec::new(),
+            deliver_queue: false,
+            ended_code: None,
+        };
+        for t in msg.session.transactions {
+            access::transaction(self, &mut ctx, t);
+        }
+        self.finish(ctx, single_request.then_some(first_tid).flatten());
+    }
+
+    /// Builds and emits the reply message for a processed request.
+    fn finish(&mut self, ctx: access::Ctx, cache_tid: Option<String>) {
+        let handle = ctx.handle.filter(|h| self.sessions.contains_key(h));
+        let (version, content_type, session_id) = match handle.and_then(|h| self.sessions.get(&h)) {
+            Some(s) => (s.version, s.content_type, Some(s.id.clone())),
+            None => (
+                ctx.version,
+                ctx.reply_type,
+                ctx.session_id.clone().filter(|_| ctx.ended_code.is_some()),
+            ),
+        };
+        let mut transactions = ctx.responses;
+        let mut poll = false;
+        if let Some(h) = handle
+            && let Some(s) = self.sessions.get_mut(&h)
+        {
+            {
+                if ctx.deliver_queue {
+                    let room = s.multi_trans().saturating_sub(transactions.len()).max(1);
+                    for q in s.queue.iter_mut().take(room) {
+                        q.deliveries += 1;
+                        transactions.push(Transaction {
+                            descriptor: Some(TransactionDescriptor {
+                                mode: Some(TransactionMode::Request),
+                                transaction_id: Some(q.tid.clone()),
+                                ..Default::default()
+                            }),
+                            content: Some(TransactionContent::new(q.primitive.clone())),
+                            ..Default::default()
+                        });
+                    }
+                    let delivered = transactions.iter().filter(|t| is_server_request(t)).count();
+                    poll = s.queue.len() > delivered;
+                } else {
+                    poll = !s.queue.is_empty();
+                }
+            }
+        }
+        if transactions.is_empty() {
+            // A poll with nothing waiting, or acknowledgements only: an empty 200 answer
+            // (CSP-REFERENCE §1.4, §5.1).
+            self.outputs.push_back(Output::Reply(Reply {
+                conn: ctx.conn,
+                content_type,
+                body: Vec::new(),
+            }));
+            return;
+        }
+        let session_type = if session_id.is_some() {
+            SessionType::Inband
+        } else {
+            SessionType::Outband
+        };
+        let mut msg = Message {
+            version,
+            session: codec::Session {
+                descriptor: Some(codec::SessionDescriptor {
+                    session_type: Some(session_type),
+                    session_id,
+                    ..Default::default()
+                }),
+                transactions,
+                ..Default::default()
+            },
+            unknown: Vec::new(),
+        };
+        msg.set_poll(poll);
+        let body = codec::encode(&msg);
+        if let (Some(h), Some(tid)) = (handle, cache_tid) {
+            let limit = self.config.session.transaction_cache as usize;
+            if let Some(s) = self.sessions.get_mut(&h) {
+                s.remember(&tid, &body, limit);
+            }
+        }
+        self.outputs.push_back(Output::Reply(Reply {
+            conn: ctx.conn,
+            content_type,
+            body,
+        }));
+    }
+}
+
+fn is_server_request(t: &Transaction) -> bool {
+    t.descriptor.as_ref().and_then(|d| d.mode.clone()) == Some(TransactionMode::Request)
+}
+
+/// The media type without parameters.
+fn media_type(ct: &str) -> &str {
+    ct.split(';').next().unwrap_or("").trim()
+}
+
+fn is_wbxml(ct: &str) -> bool {
+    ct.eq_ignore_ascii_case("application/vnd.wv.csp.wbxml")
+        || ct.eq_ignore_ascii_case("application/vnd.wv.csp+wbxml")
+}
+
+/// Replies use the XML content type the client sent, or the version's own one.
+fn reply_content_type(ct: &str, version: Version) -> &'static str {
+    if ct.eq_ignore_ascii_case("application/vnd.wv.csp.xml") {
+        "application/vnd.wv.csp.xml"
+    } else if ct.eq_ignore_ascii_case("application/vnd.wv.csp+xml") {
+        "application/vnd.wv.csp+xml"
+    } else {
+        version.xml_content_type()
+    }
+}
+
+/// Best-effort version and TransactionID of a message that could not be decoded, so the
+/// error reply is in a form the client can read.
+fn sniff(body: &[u8]) -> (Version, Option<String>) {
+    let head = body.get(..body.len().min(4096)).unwrap_or(body);
+    let text = String::from_utf8_lossy(head);
+    let version = if text.contains("CSP1.1") {
+        Version::V1_1
+    } else if text.contains("CSP1.3") {
+        Version::V1_3
+    } else {
+        Version::V1_2
+    };
+    let tid = text.find("<TransactionID>").and_then(|start| {
+        let rest = text.get(start + "<TransactionID>".len()..)?;
+        let end = rest.find('<')?;
+        let id = rest.get(..end)?.trim();
+        (!id.is_empty() && id.len() <= 128 && !id.contains('&')).then(|| id.to_owned())
+    });
+    (version, tid)
+}
+
+/// A `Result` with `code` and `text`.
+pub(crate) fn result(code: u16, text: &str) -> CspResult {
+    CspResult::new(code, text)
+}

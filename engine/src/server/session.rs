@@ -1,0 +1,110 @@
+//! Per-session state (CSP-REFERENCE §1.4–§1.5, §10.4): version and content type of the
+//! login, keep-alive, negotiated capabilities and services, the queue of server-initiated
+//! transactions awaiting acknowledgement, and the cache of recent replies by TransactionID.
+
+use std::collections::VecDeque;
+
+use crate::codec::Primitive;
+use crate::codec::Version;
+use crate::codec::capability::{CirMethod, DeliveryMethod};
+
+use super::Millis;
+
+/// A server-initiated transaction waiting for the client's acknowledgement.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    /// Server-chosen TransactionID.
+    pub tid: String,
+    /// What is delivered.
+    pub primitive: Primitive,
+    /// Times delivered so far (redelivered until acknowledged).
+    pub deliveries: u32,
+}
+
+/// What capability negotiation agreed.
+#[derive(Debug, Clone)]
+pub(crate) struct Agreed {
+    pub delivery_method: DeliveryMethod,
+    pub multi_trans: u32,
+    pub server_poll_min: u32,
+    pub accepted_content_length: Option<u32>,
+    pub cir_methods: Vec<CirMethod>,
+}
+
+/// One logged-in session.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    /// The SessionID given to the client (128 random bits, hex).
+    pub id: String,
+    /// Canonical user id.
+    pub user: String,
+    /// CSP version of the login; every reply and queued message is shaped for it.
+    pub version: Version,
+    /// Content type replies carry.
+    pub content_type: &'static str,
+    /// Granted KeepAliveTime, seconds.
+    pub keep_alive_secs: u32,
+    /// When the session expires without traffic.
+    pub expires_at: Millis,
+    /// Client's SessionCookie (echoed in SMS CIR).
+    pub cookie: Option<String>,
+    /// Per-session token for the SHTTP CIR URL.
+    pub cir_token: String,
+    /// Capability negotiation result (None until ClientCapability or a 1.3 login with it).
+    pub agreed: Option<Agreed>,
+    /// Agreed function codes (None until Service negotiation).
+    pub services: Option<Vec<&'static str>>,
+    /// Server-initiated transactions not yet acknowledged, oldest first.
+    pub queue: VecDeque<Queued>,
+    /// Recent replies by client TransactionID (with its hash, compared first), oldest first.
+    pub replies: VecDeque<(u64, String, Vec<u8>)>,
+}
+
+impl Session {
+    /// The reply remembered for client transaction `tid`.
+    pub fn cached_reply(&self, tid: &str) -> Option<&[u8]> {
+        let h = fnv1a(tid);
+        self.replies
+            .iter()
+            .rev()
+            .find(|(th, t, _)| *th == h && t == tid)
+            .map(|(_, _, r)| r.as_slice())
+    }
+
+    /// Remembers `reply` for `tid`, keeping at most `limit`.
+    pub fn remember(&mut self, tid: &str, reply: &[u8], limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        while self.replies.len() >= limit {
+            self.replies.pop_front();
+        }
+        self.replies
+            .push_back((fnv1a(tid), tid.to_owned(), reply.to_vec()));
+    }
+
+    /// Removes the queued transaction `tid`; whether it was there.
+    pub fn acknowledge(&mut self, tid: &str) -> bool {
+        match self.queue.iter().position(|q| q.tid == tid) {
+            Some(i) => {
+                self.queue.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Transactions per message the client agreed to (at least 1).
+    pub fn multi_trans(&self) -> usize {
+        self.agreed
+            .as_ref()
+            .map_or(1, |a| a.multi_trans.max(1) as usize)
+    }
+}
+
+/// FNV-1a: a fixed (not randomly seeded) hash, so behaviour is the same in every host.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

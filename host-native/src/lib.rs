@@ -1,0 +1,50 @@
+//! `imps-host`: the native host of the IMPS engine (DESIGN §1).
+//!
+//! It owns everything the sans-IO engine must not touch: sockets ([`http`]), the clock, the
+//! OS entropy, files ([`config`], [`sqlite`]) and the thread that drives the engine
+//! ([`driver`]). The binary `imps` ([`serve`], [`codec_tool`]) is a thin command line over it.
+
+pub mod codec_tool;
+pub mod config;
+pub mod driver;
+pub mod http;
+pub mod redact;
+pub mod serve;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// A CSP message carrying one `Status` with `code` and `text`, as the host answers by itself
+/// (body over the hard cap, engine gone, storage failure). Returns the content type and body.
+pub fn csp_status(
+    version: imps_engine::codec::Version,
+    code: u16,
+    text: &str,
+) -> (&'static str, Vec<u8>) {
+    use imps_engine::codec::common::Status;
+    use imps_engine::codec::{self, Message, Primitive, SessionType, TransactionMode};
+    let msg = Message::single(
+        version,
+        SessionType::Outband,
+        None,
+        TransactionMode::Response,
+        None,
+        Primitive::Status(Status::new(code, text).into()),
+    );
+    (version.xml_content_type(), codec::encode(&msg))
+}
+
+/// Best-effort CSP version of a message from the first bytes of its body (for answers the
+/// host builds itself); CSP 1.2 when nothing names another version.
+pub fn sniff_version(head: &[u8]) -> imps_engine::codec::Version {
+    use imps_engine::codec::Version;
+    let head = head.get(..head.len().min(4096)).unwrap_or(head);
+    let text = String::from_utf8_lossy(head);
+    if text.contains("CSP1.1") {
+        Version::V1_1
+    } else if text.contains("CSP1.3") {
+        Version::V1_3
+    } else {
+        Version::V1_2
+    }
+}

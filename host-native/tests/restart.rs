@@ -1,0 +1,42 @@
+//! Accounts survive a clean restart of `imps serve` (SIGTERM, then the same data directory).
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::ImpsServer;
+
+#[test]
+fn accounts_and_server_key_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = ImpsServer::start(dir.path(), &["--open-registration"]);
+    assert_eq!(
+        first.login("wv:Alice", "s3cret").0,
+        200,
+        "open registration creates the account"
+    );
+    let key_path = first.data.join("server.key");
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    let mode = std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "server.key is private");
+    assert!(first.terminate(), "SIGTERM ends imps serve with status 0");
+
+    // Restart without open registration: the account comes from the SQLite store.
+    let second = ImpsServer::start(dir.path(), &[]);
+    assert_eq!(
+        std::fs::read_to_string(&key_path).unwrap(),
+        key,
+        "the key is generated once"
+    );
+    assert_eq!(
+        second.login("alice", "s3cret").0,
+        200,
+        "the stored account logs in (any spelling)"
+    );
+    assert_eq!(
+        second.login("wv:alice@localhost", "wrong").0,
+        409,
+        "a wrong password still fails"
+    );
+    assert!(second.terminate());
+}
