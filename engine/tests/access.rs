@@ -606,13 +606,13 @@ fn addresses_are_case_insensitive_and_foreign_domains_get_516() {
 }
 
 #[test]
-fn logout_answers_disconnect_in_1_1_and_status_later() {
+fn logout_answers_disconnect_in_every_version() {
     let mut sim = Sim::new(test_config(), 16);
     sim.provision("alice", "pw");
     for (v, expect_disconnect) in [
         (Version::V1_1, true),
-        (Version::V1_2, false),
-        (Version::V1_3, false),
+        (Version::V1_2, true),
+        (Version::V1_3, true),
     ] {
         let c = sim.add_client(cfg(v, "alice", "pw", LoginScheme::Password));
         sim.command(c, Command::Login);

@@ -146,6 +146,9 @@ macro_rules! csp_primitives {
         }
 
         impl Primitive {
+            /// The element name of every primitive this codec knows, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$( $xml, )*];
+
             /// The element name of the primitive as this codec writes it.
             pub fn name(&self) -> &str {
                 match self {

@@ -233,21 +233,17 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         Primitive::PollingRequest(_) => ctx.deliver_queue = true,
         Primitive::KeepAliveRequest(req) => keep_alive(s, ctx, h, tid, *req),
         Primitive::LogoutRequest(_) => {
-            let version = s.sessions.get(&h).map_or(ctx.version, |sess| sess.version);
             s.end_session(h, 200);
             ctx.ended_code = Some(200);
-            // Baraza answers Disconnect to 1.1 clients and Status to later ones (§1.5.7).
-            if version == Version::V1_1 {
-                ctx.respond(
-                    tid,
-                    Primitive::Disconnect(Box::new(Disconnect {
-                        result: Some(result(200, "logged out")),
-                        ..Default::default()
-                    })),
-                );
-            } else {
-                ctx.status(tid, 200, "logged out");
-            }
+            // The logout transaction is Logout-Request → Disconnect in every version (as the
+            // issue asks and IV does); Baraza's Status for 1.2/1.3 is accepted by our client.
+            ctx.respond(
+                tid,
+                Primitive::Disconnect(Box::new(Disconnect {
+                    result: Some(result(200, "logged out")),
+                    ..Default::default()
+                })),
+            );
         }
         Primitive::ClientCapabilityRequest(req) => client_capability(s, ctx, h, tid, *req),
         Primitive::ServiceRequest(req) => service(s, ctx, h, tid, *req),
