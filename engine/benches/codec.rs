@@ -7,12 +7,12 @@
     clippy::indexing_slicing
 )]
 
+mod support;
+
 use std::path::PathBuf;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use imps_engine::codec::access::{KeepAliveRequest, LoginRequest};
-use imps_engine::codec::{self, Limits, Message, Primitive, SessionType, TransactionMode, Version};
-use imps_engine::server::{AdminCommand, Config, Input, Output, Request, Server};
+use imps_engine::codec::{self, Limits};
 
 fn samples() -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/libwbxml-wv11");
@@ -63,74 +63,7 @@ fn decode_encode(c: &mut Criterion) {
 }
 
 fn keep_alive(c: &mut Criterion) {
-    let mut config = Config::default();
-    config.login.hash_memory_kib = 8;
-    config.login.hash_iterations = 1;
-    let mut server = Server::new(config, [9; 32]);
-    server.handle(
-        0,
-        Input::Admin {
-            id: 1,
-            command: AdminCommand::ProvisionUser {
-                user_id: "alice".into(),
-                password: "pw".into(),
-            },
-        },
-    );
-    while server.poll_output().is_some() {}
-    let login = Message::single(
-        Version::V1_2,
-        SessionType::Outband,
-        None,
-        TransactionMode::Request,
-        Some("1".into()),
-        Primitive::LoginRequest(Box::new(LoginRequest {
-            user_id: Some("alice".into()),
-            password: Some("pw".into()),
-            ..Default::default()
-        })),
-    );
-    server.handle(
-        0,
-        Input::Request(Request {
-            conn: 1,
-            content_type: Version::V1_2.xml_content_type().into(),
-            body: codec::encode(&login),
-            wall_clock_ms: 0,
-            peer: None,
-        }),
-    );
-    let mut sid = None;
-    while let Some(o) = server.poll_output() {
-        if let Output::Reply(r) = o {
-            let m = codec::decode(&r.body, Limits::default()).unwrap();
-            if let Primitive::LoginResponse(l) = &m
-                .transaction()
-                .unwrap()
-                .content
-                .as_ref()
-                .unwrap()
-                .primitives[0]
-            {
-                sid = l.session_id.clone();
-            }
-        }
-    }
-    let sid = sid.expect("logged in");
-    // Distinct TransactionIDs so no request is answered from the replay cache.
-    let bodies: Vec<Vec<u8>> = (0..1024)
-        .map(|i| {
-            let m = Message::single(
-                Version::V1_2,
-                SessionType::Inband,
-                Some(sid.clone()),
-                TransactionMode::Request,
-                Some(format!("ka{i}")),
-                Primitive::KeepAliveRequest(Box::<KeepAliveRequest>::default()),
-            );
-            codec::encode(&m)
-        })
-        .collect();
+    let (mut server, bodies) = support::keep_alive_setup();
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(1));
     let mut i = 0usize;
@@ -139,16 +72,7 @@ fn keep_alive(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % bodies.len();
             now += 1;
-            server.handle(
-                now,
-                Input::Request(Request {
-                    conn: i as u64,
-                    content_type: "application/vnd.wv.csp.xml".into(),
-                    body: bodies[i].clone(),
-                    wall_clock_ms: 0,
-                    peer: None,
-                }),
-            );
+            server.handle(now, support::request(i as u64, bodies[i].clone()));
             while let Some(o) = server.poll_output() {
                 std::hint::black_box(o);
             }

@@ -299,7 +299,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
-    use imps_engine::codec::{self, Limits, Primitive};
+    use imps_engine::codec::{self, Limits};
     use imps_engine::server::Config;
     use imps_engine::store::{MemoryStore, Record};
 
@@ -358,20 +358,7 @@ mod tests {
 
     fn code(reply: &HostReply) -> u32 {
         let msg = codec::decode(&reply.body, Limits::default()).unwrap();
-        let p = msg
-            .transaction()
-            .unwrap()
-            .content
-            .as_ref()
-            .unwrap()
-            .primitives
-            .first()
-            .unwrap();
-        match p {
-            Primitive::Status(s) => s.code(),
-            Primitive::LoginResponse(r) => r.result.as_ref().unwrap().code(),
-            other => panic!("unexpected {other:?}"),
-        }
+        msg.primitive().unwrap().result_code().unwrap()
     }
 
     #[tokio::test]

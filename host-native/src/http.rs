@@ -173,16 +173,7 @@ mod tests {
         assert_eq!(status, 200);
         let msg = codec::decode(&body, Limits::default()).unwrap();
         assert_eq!(msg.version, imps_engine::codec::Version::V1_3);
-        match msg
-            .transaction()
-            .unwrap()
-            .content
-            .as_ref()
-            .unwrap()
-            .primitives
-            .first()
-            .unwrap()
-        {
+        match msg.primitive().unwrap() {
             Primitive::Status(s) => assert_eq!(s.code(), 500),
             other => panic!("unexpected {other:?}"),
         }

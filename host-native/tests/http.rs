@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{CT_XML, ImpsServer, NS_CSP12, NS_TRC12, first_primitive, message};
+use common::{CT_XML, ImpsServer, NS_CSP12, NS_TRC12, message};
 use imps_engine::codec::{Primitive, Version};
 
 fn server() -> (tempfile::TempDir, ImpsServer) {
@@ -76,7 +76,7 @@ fn message_without_namespace_is_read_as_1_2() {
         "a message without namespace is answered as CSP 1.2"
     );
     assert!(
-        matches!(first_primitive(&msg), Some(Primitive::LoginResponse(_))),
+        matches!(msg.primitive(), Some(Primitive::LoginResponse(_))),
         "{msg:?}"
     );
     assert_eq!(code, 200, "open registration logs the new user in");

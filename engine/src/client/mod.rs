@@ -580,7 +580,7 @@ impl Client {
             }
             return;
         }
-        let code = result_code(&p);
+        let code = p.result_code();
         if matches!(code, Some(600 | 601 | 604)) && !matches!(what, Pending::Login) {
             self.disconnected(code.unwrap_or(604));
             return;
@@ -773,13 +773,4 @@ fn listed(f: Option<&Functions>) -> Vec<String> {
     f.and_then(|f| f.wv_csp_feat.as_ref())
         .map(service::listed_codes)
         .unwrap_or_default()
-}
-
-fn result_code(p: &Primitive) -> Option<u32> {
-    match p {
-        Primitive::Status(s) => Some(s.code()),
-        Primitive::Disconnect(d) => d.result.as_ref().map(CspResult::code),
-        Primitive::KeepAliveResponse(k) => k.result.as_ref().map(CspResult::code),
-        _ => None,
-    }
 }

@@ -159,6 +159,11 @@ impl Message {
         self.session.transactions.first()
     }
 
+    /// The first primitive of the first transaction, if any.
+    pub fn primitive(&self) -> Option<&Primitive> {
+        self.transaction()?.content.as_ref()?.primitives.first()
+    }
+
     /// The session id in the descriptor, if any.
     pub fn session_id(&self) -> Option<&str> {
         self.session.descriptor.as_ref()?.session_id.as_deref()

@@ -230,3 +230,29 @@ csp_primitives! {
     /// `GetJoinedUsers-Response` (1.2).
     GetJoinedUsersResponse(GetJoinedUsersResponse) = "GetJoinedUsers-Response",
 }
+
+impl Primitive {
+    /// The `Result` a primitive carries, for the primitives that have one.
+    pub fn result(&self) -> Option<&super::common::CspResult> {
+        match self {
+            Primitive::Status(p) => p.result.as_ref(),
+            Primitive::LoginResponse(p) => p.result.as_ref(),
+            Primitive::Disconnect(p) => p.result.as_ref(),
+            Primitive::KeepAliveResponse(p) => p.result.as_ref(),
+            Primitive::GetPublicProfileResponse(p) => p.result.as_ref(),
+            Primitive::ListManageResponse(p) => p.result.as_ref(),
+            Primitive::GetPresenceResponse(p) => p.result.as_ref(),
+            Primitive::GetAttributeListResponse(p) => p.result.as_ref(),
+            Primitive::SendMessageResponse(p) => p.result.as_ref(),
+            Primitive::DeliveryReportRequest(p) => p.result.as_ref(),
+            Primitive::ExtendConversationResponse(p) => p.result.as_ref(),
+            Primitive::LeaveGroupResponse(p) => p.result.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The status code of [`Primitive::result`], if any.
+    pub fn result_code(&self) -> Option<u32> {
+        self.result().map(super::common::CspResult::code)
+    }
+}

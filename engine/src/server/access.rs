@@ -419,16 +419,7 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
         if ok {
             login_success(s, ctx, tid, user, req);
         } else {
-            login_failure(
-                s,
-                ctx,
-                tid,
-                user,
-                &keys,
-                req.client_id,
-                409,
-                "invalid user or password",
-            );
+            bad_credentials(s, ctx, tid, user, &keys, req.client_id);
         }
         return;
     }
@@ -471,16 +462,7 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
                 }
                 login_success(s, ctx, tid, user, req);
             }
-            None => login_failure(
-                s,
-                ctx,
-                tid,
-                user,
-                &keys,
-                req.client_id,
-                409,
-                "invalid user or password",
-            ),
+            None => bad_credentials(s, ctx, tid, user, &keys, req.client_id),
         }
         return;
     }
@@ -549,17 +531,17 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
     );
 }
 
-#[allow(clippy::too_many_arguments)]
-fn login_failure(
+/// A wrong password, unknown user or bad digest: one answer (409) for all, so it tells
+/// nothing; the failure counts towards throttling the account and the client.
+fn bad_credentials(
     s: &mut Server,
     ctx: &mut Ctx,
     tid: Option<String>,
     user: String,
     keys: &[Option<String>; 2],
     client_id: Option<ClientId>,
-    code: u16,
-    text: &str,
 ) {
+    let (code, text) = (409, "invalid user or password");
     let now = s.now;
     let window = u64::from(s.config.login.failure_window_secs) * 1000;
     let lockout = u64::from(s.config.login.lockout_secs) * 1000;

@@ -454,17 +454,7 @@ impl Server {
             // Remember why for one keep-alive period so a returning client gets 600/601, not 604.
             let until = self.now + u64::from(s.keep_alive_secs) * 1000 + 60_000;
             self.ended.insert(s.id.clone(), (code, until));
-            self.outputs.push_back(Output::WakeUp(WakeUp {
-                session_id: s.id.clone(),
-                version: s.version,
-                cookie: s.cookie.clone(),
-                cir_token: s.cir_token.clone(),
-                methods: s
-                    .agreed
-                    .as_ref()
-                    .map(|a| a.cir_methods.clone())
-                    .unwrap_or_default(),
-            }));
+            self.outputs.push_back(Output::WakeUp(wake_up(&s)));
         }
         self.outputs.push_back(Output::Event(Event::SessionEnded {
             user: s.user,
@@ -503,17 +493,7 @@ impl Server {
             primitive,
             deliveries: 0,
         });
-        let wake = WakeUp {
-            session_id: s.id.clone(),
-            version: s.version,
-            cookie: s.cookie.clone(),
-            cir_token: s.cir_token.clone(),
-            methods: s
-                .agreed
-                .as_ref()
-                .map(|a| a.cir_methods.clone())
-                .unwrap_or_default(),
-        };
+        let wake = wake_up(s);
         self.outputs.push_back(Output::WakeUp(wake));
         true
     }
@@ -808,6 +788,21 @@ impl Server {
             content_type,
             body,
         }));
+    }
+}
+
+/// The nudge the host gives `s`'s client.
+fn wake_up(s: &Session) -> WakeUp {
+    WakeUp {
+        session_id: s.id.clone(),
+        version: s.version,
+        cookie: s.cookie.clone(),
+        cir_token: s.cir_token.clone(),
+        methods: s
+            .agreed
+            .as_ref()
+            .map(|a| a.cir_methods.clone())
+            .unwrap_or_default(),
     }
 }
 

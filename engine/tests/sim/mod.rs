@@ -298,21 +298,11 @@ impl Sim {
 
 /// The first primitive of a reply.
 pub fn first(msg: &Message) -> &Primitive {
-    &msg.transaction()
-        .unwrap()
-        .content
-        .as_ref()
-        .unwrap()
-        .primitives[0]
+    msg.primitive().unwrap()
 }
 
 /// The status/result code of a primitive that carries one.
 pub fn code_of(p: &Primitive) -> u32 {
-    match p {
-        Primitive::Status(s) => s.code(),
-        Primitive::LoginResponse(r) => r.result.as_ref().unwrap().code(),
-        Primitive::KeepAliveResponse(r) => r.result.as_ref().unwrap().code(),
-        Primitive::Disconnect(r) => r.result.as_ref().unwrap().code(),
-        other => panic!("no code in {}", other.name()),
-    }
+    p.result_code()
+        .unwrap_or_else(|| panic!("no code in {}", p.name()))
 }

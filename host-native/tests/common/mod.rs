@@ -179,7 +179,7 @@ impl ImpsServer {
         let reply = self.csp(&message(None, "Request", Some("login-1"), &prim));
         assert_eq!(reply.status, 200);
         let msg = reply.decode();
-        match first_primitive(&msg) {
+        match msg.primitive() {
             Some(Primitive::LoginResponse(r)) => (
                 r.result.as_ref().map_or(0, |r| r.code()),
                 r.session_id.clone(),
@@ -232,25 +232,12 @@ impl HttpReply {
             self.content_type
         );
         let msg = self.decode();
-        let p = first_primitive(&msg).unwrap_or_else(|| panic!("reply has no primitive: {msg:?}"));
-        result_code(p).unwrap_or_else(|| panic!("reply primitive carries no Result: {p:?}"))
+        let p = msg
+            .primitive()
+            .unwrap_or_else(|| panic!("reply has no primitive: {msg:?}"));
+        p.result_code()
+            .unwrap_or_else(|| panic!("reply primitive carries no Result: {p:?}"))
     }
-}
-
-pub fn first_primitive(msg: &Message) -> Option<&Primitive> {
-    msg.transaction()?.content.as_ref()?.primitives.first()
-}
-
-/// The Result code a reply primitive carries.
-pub fn result_code(p: &Primitive) -> Option<u32> {
-    let r = match p {
-        Primitive::Status(s) => s.result.as_ref(),
-        Primitive::LoginResponse(r) => r.result.as_ref(),
-        Primitive::KeepAliveResponse(r) => r.result.as_ref(),
-        Primitive::Disconnect(r) => r.result.as_ref(),
-        _ => None,
-    };
-    r.map(|r| r.code())
 }
 
 /// A CSP 1.2 message with one transaction; Inband when `session_id` is given.
