@@ -114,7 +114,7 @@ impl XmlValue for AcceptedContentType {
             }
             out.content_type = Some(text);
         }
-        Ok(Some(out))
+        Ok((out != AcceptedContentType::default()).then_some(out))
     }
 
     fn encode(&self, name: &str, w: &mut XmlOut) {

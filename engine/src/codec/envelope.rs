@@ -227,7 +227,12 @@ pub(crate) fn decode_message(input: &[u8], limits: Limits) -> Result<Message, De
     if root.local() != "WV-CSP-Message" {
         return Err(DecodeError::new(root.local(), DecodeReason::NotCsp));
     }
-    let version = match root.attribute("xmlns") {
+    // The namespace of the root's own prefix, if it has one (`<p:WV-CSP-Message xmlns:p=…>`).
+    let ns_attribute = match root.prefix() {
+        Some(prefix) => format!("xmlns:{prefix}"),
+        None => "xmlns".to_owned(),
+    };
+    let version = match root.attribute(&ns_attribute) {
         None => Version::V1_2,
         Some(ns) if ns.trim().is_empty() => Version::V1_2,
         Some(ns) => Version::from_namespace(&ns).ok_or_else(|| {

@@ -161,14 +161,21 @@ impl XmlValue for SearchPairList {
                 "SearchPair" => v.search_pair.decode_field(r, "SearchPair", &c)?,
                 "SearchElement" => {
                     if let Some(e) = SearchElement::decode(r, "SearchElement", &c)?
-                        && let Some(p) = v.open_pair(|p| p.search_element.is_some())
+                        && let Some(p) = v.open_pair(|p| {
+                            // Written in the order Element, String, PairID: a pair that has
+                            // any of them already is complete for an Element.
+                            p.search_element.is_some()
+                                || p.search_string.is_some()
+                                || p.pair_id.is_some()
+                        })
                     {
                         p.search_element = Some(e);
                     }
                 }
                 "SearchString" => {
                     if let Some(s) = String::decode(r, "SearchString", &c)?
-                        && let Some(p) = v.open_pair(|p| p.search_string.is_some())
+                        && let Some(p) =
+                            v.open_pair(|p| p.search_string.is_some() || p.pair_id.is_some())
                     {
                         p.search_string = Some(s);
                     }

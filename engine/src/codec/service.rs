@@ -83,12 +83,12 @@ fn decode_feat(r: &mut XmlIn<'_>, c: &Child<'_>) -> Result<WvCspFeat, DecodeErro
     }
     while let Some(f) = r.next_child("WVCSPFeat")? {
         let mut feature = Feature {
-            name: f.local().to_owned(),
+            name: f.writable_local()?.to_owned(),
             items: Vec::new(),
         };
         if !f.empty {
             while let Some(item) = r.next_child(&feature.name)? {
-                let name = item.local().to_owned();
+                let name = item.writable_local()?.to_owned();
                 if name.ends_with("Func") {
                     let mut function = Function {
                         name,
@@ -96,7 +96,7 @@ fn decode_feat(r: &mut XmlIn<'_>, c: &Child<'_>) -> Result<WvCspFeat, DecodeErro
                     };
                     if !item.empty {
                         while let Some(code) = r.next_child(&function.name)? {
-                            function.codes.push(code.local().to_owned());
+                            function.codes.push(code.writable_local()?.to_owned());
                             r.skip(&code)?;
                         }
                     }

@@ -147,6 +147,28 @@ impl Child<'_> {
         tag.get(self.local.0..self.local.1).unwrap_or("")
     }
 
+    /// The local name, refused unless it can be written back as an element name (for codecs
+    /// that keep element names they do not know, such as the service tree).
+    pub fn writable_local(&self) -> Result<&str, DecodeError> {
+        let local = self.local();
+        if is_name(local) {
+            Ok(local)
+        } else {
+            Err(DecodeError::new(
+                local,
+                DecodeReason::Malformed("invalid element name".into()),
+            ))
+        }
+    }
+
+    /// The element's prefix, if its name has one.
+    pub fn prefix(&self) -> Option<&str> {
+        let tag: &str = self.start.as_ref();
+        (self.local.0 > 0)
+            .then(|| tag.get(..self.local.0 - 1))
+            .flatten()
+    }
+
     /// The value of attribute `key` (matched on its full name), unescaped.
     pub fn attribute(&self, key: &str) -> Option<String> {
         self.start
@@ -307,6 +329,7 @@ impl<'a> XmlIn<'a> {
                 return Err(DecodeError::new(name, DecodeReason::TextTooLong));
             }
         }
+        check_text(name, &text)?;
         Ok(text)
     }
 
@@ -326,15 +349,18 @@ impl<'a> XmlIn<'a> {
                 Event::Start(start) => {
                     let child = Child::new(start, false);
                     self.enter(child.local(), false)?;
+                    check_text(name, &text)?;
                     return Ok((text, Some(child)));
                 }
                 Event::Empty(start) => {
                     let child = Child::new(start, true);
                     self.enter(child.local(), true)?;
+                    check_text(name, &text)?;
                     return Ok((text, Some(child)));
                 }
                 Event::End(_) => {
                     self.depth = self.depth.saturating_sub(1);
+                    check_text(name, &text)?;
                     return Ok((text, None));
                 }
                 Event::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
@@ -360,22 +386,29 @@ impl<'a> XmlIn<'a> {
 
     /// Reads `child` whole into a [`RawElement`], for elements the typed model does not know.
     pub fn capture(&mut self, child: &Child<'_>) -> Result<RawElement, DecodeError> {
+        // Raw elements are written back as they came, so their names and values must be ones
+        // that can be written back: refuse what would not survive (fuzzing found these).
+        let name = child.full_name();
+        let bad = |what: &str| DecodeError::new(name, DecodeReason::Malformed(what.to_owned()));
+        if !is_name(name) {
+            return Err(bad("invalid element name"));
+        }
+        let mut attributes = Vec::new();
+        for a in child.start.attributes().with_checks(false) {
+            let a = a.map_err(|e| bad(&e.to_string()))?;
+            let k: &str = a.key.as_ref();
+            if !is_name(k) {
+                return Err(bad("invalid attribute name"));
+            }
+            let v = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| bad(&e.to_string()))?;
+            check_text(name, &v)?;
+            attributes.push((k.to_owned(), v.into_owned()));
+        }
         let mut raw = RawElement {
-            name: child.full_name().to_owned(),
-            attributes: child
-                .start
-                .attributes()
-                .with_checks(false)
-                .flatten()
-                .map(|a| {
-                    let k: &str = a.key.as_ref();
-                    let v = a
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map(|v| v.into_owned())
-                        .unwrap_or_default();
-                    (k.to_owned(), v)
-                })
-                .collect(),
+            name: name.to_owned(),
+            attributes,
             children: Vec::new(),
         };
         if child.empty {
@@ -389,14 +422,14 @@ impl<'a> XmlIn<'a> {
                 Event::CData(c) => text.push_str(&c.xml10_content()),
                 Event::GeneralRef(r) => text.push(resolve_ref(&name, &r)?),
                 Event::Start(start) => {
-                    flush_text(&mut text, &mut raw.children);
+                    flush_text(&name, &mut text, &mut raw.children)?;
                     let nested = Child::new(start, false);
                     self.enter(nested.local(), false)?;
                     let inner = self.capture(&nested)?;
                     raw.children.push(RawNode::Element(inner));
                 }
                 Event::Empty(start) => {
-                    flush_text(&mut text, &mut raw.children);
+                    flush_text(&name, &mut text, &mut raw.children)?;
                     let nested = Child::new(start, true);
                     self.enter(nested.local(), true)?;
                     let inner = self.capture(&nested)?;
@@ -413,7 +446,7 @@ impl<'a> XmlIn<'a> {
                 return Err(DecodeError::new(&name, DecodeReason::TextTooLong));
             }
         }
-        flush_text(&mut text, &mut raw.children);
+        flush_text(&name, &mut text, &mut raw.children)?;
         Ok(raw)
     }
 
@@ -469,13 +502,29 @@ fn resolve_ref(name: &str, r: &quick_xml::events::BytesRef<'_>) -> Result<char, 
 }
 
 /// Keeps text found in a raw element, dropping pure layout whitespace between children.
-fn flush_text(text: &mut String, children: &mut Vec<RawNode>) {
+fn check_text(element: &str, text: &str) -> Result<(), DecodeError> {
+    if has_forbidden_control(text) {
+        return Err(DecodeError::new(
+            element,
+            DecodeReason::Malformed("control character not allowed in XML".into()),
+        ));
+    }
+    Ok(())
+}
+
+fn flush_text(
+    element: &str,
+    text: &mut String,
+    children: &mut Vec<RawNode>,
+) -> Result<(), DecodeError> {
+    check_text(element, text)?;
     if !text.is_empty() {
         let t = std::mem::take(text);
         if !t.trim().is_empty() || children.is_empty() {
             children.push(RawNode::Text(t));
         }
     }
+    Ok(())
 }
 
 /// An element the typed model does not know (a vendor extension, a newer version's element),
@@ -619,11 +668,20 @@ impl XmlOut {
 
 fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
     let bytes = text.as_bytes();
-    // Most values need no escaping: find that out with SIMD scans and copy in one go.
-    let special = memchr::memchr3(b'&', b'<', b'>', bytes).or_else(|| {
-        memchr::memchr2(b'\r', b'"', bytes).filter(|&i| attribute || bytes.get(i) == Some(&b'\r'))
-    });
-    let Some(first) = special else {
+    // Most values need no escaping: find that out with fast scans and copy in one go.
+    // Control bytes: `\r` always (a literal one would read back as `\n`), `\t` and `\n` in
+    // attributes (normalised to spaces when read back), other C0 bytes are not XML at all.
+    let is_control = |b: u8| b < 0x20 && (attribute || (b != b'\t' && b != b'\n'));
+    let candidates = [
+        memchr::memchr3(b'&', b'<', b'>', bytes),
+        if attribute {
+            memchr::memchr(b'"', bytes)
+        } else {
+            None
+        },
+        bytes.iter().position(|&b| is_control(b)),
+    ];
+    let Some(first) = candidates.into_iter().flatten().min() else {
         buf.extend_from_slice(bytes);
         return;
     };
@@ -636,6 +694,10 @@ fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
             b'>' => b"&gt;",
             b'"' if attribute => b"&quot;",
             b'\r' => b"&#13;",
+            b'\n' if attribute => b"&#10;",
+            b'\t' if attribute => b"&#9;",
+            // Not representable in XML 1.0: the replacement character stands in.
+            b if is_control(b) => "\u{FFFD}".as_bytes(),
             _ => continue,
         };
         buf.extend_from_slice(bytes.get(last..i).unwrap_or_default());
@@ -643,6 +705,25 @@ fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
         last = i + 1;
     }
     buf.extend_from_slice(bytes.get(last..).unwrap_or_default());
+}
+
+/// Whether `s` holds a C0 control character XML 1.0 does not allow (all but tab, LF, CR).
+fn has_forbidden_control(s: &str) -> bool {
+    s.bytes()
+        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+}
+
+/// Whether `name` can be written back as an element or attribute name: non-empty, and none
+/// of the bytes that would end or break a tag.
+pub(crate) fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.bytes().any(|b| {
+            b <= b' '
+                || matches!(
+                    b,
+                    b'<' | b'>' | b'&' | b'"' | b'\'' | b'=' | b'/' | b'!' | b'?'
+                )
+        })
 }
 
 /// A value that can be read from and written as one XML element.
@@ -857,5 +938,43 @@ impl<T: XmlValue> XmlValue for Box<T> {
     }
     fn encode(&self, name: &str, w: &mut XmlOut) {
         (**self).encode(name, w);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn escaped(text: &str, attribute: bool) -> String {
+        let mut buf = Vec::new();
+        escape_into(&mut buf, text, attribute);
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn prefixed_root_takes_the_version_of_its_prefix() {
+        let doc = br#"<p:WV-CSP-Message xmlns:p="http://www.openmobilealliance.org/DTD/IMPS-CSP1.3"><p:Session/></p:WV-CSP-Message>"#;
+        let m = crate::codec::decode(doc, Limits::default()).unwrap();
+        assert_eq!(m.version, crate::codec::Version::V1_3);
+    }
+
+    #[test]
+    fn control_characters_are_refused_on_input_and_replaced_on_output() {
+        let doc = "<WV-CSP-Message><Session><SessionDescriptor><SessionID>a&#1;b</SessionID></SessionDescriptor></Session></WV-CSP-Message>";
+        let e = crate::codec::decode(doc.as_bytes(), Limits::default()).unwrap_err();
+        assert_eq!(e.element, "SessionID");
+        assert_eq!(escaped("a\u{1}b\tc", false), "a\u{FFFD}b\tc");
+        assert_eq!(escaped("a\tb\nc", true), "a&#9;b&#10;c");
+    }
+
+    #[test]
+    fn escaping_finds_the_first_special_byte_of_any_kind() {
+        assert_eq!(escaped("plain", false), "plain");
+        assert_eq!(escaped("a\"b\rc", false), "a\"b&#13;c");
+        assert_eq!(escaped("\r x & y", false), "&#13; x &amp; y");
+        assert_eq!(escaped("<\r>", false), "&lt;&#13;&gt;");
+        assert_eq!(escaped("q\"&", true), "q&quot;&amp;");
+        assert_eq!(escaped("\"", false), "\"");
     }
 }

@@ -1,0 +1,35 @@
+//! The codec's promise, checked on one input. Shared by the `decode` fuzz target, the
+//! `engine_inputs` driver (on every reply) and `engine/tests/fuzz_regressions.rs`:
+//! no panic on any input; decode → encode → decode gives an equal message; encoding that
+//! again gives identical bytes.
+
+use imps_engine::codec::{self, Limits, Message};
+
+/// Decodes `data` under default limits. When it decodes, checks the round trip and returns
+/// the message; panics when the promise is broken.
+pub fn decode_roundtrip(data: &[u8]) -> Option<Message> {
+    let first = codec::decode(data, Limits::default()).ok()?;
+    let bytes = codec::encode(&first);
+    let second = match codec::decode(&bytes, Limits::default()) {
+        Ok(m) => m,
+        Err(e) => panic!(
+            "the encoding of a decoded message does not decode: {e}\nencoding: {}",
+            String::from_utf8_lossy(&bytes)
+        ),
+    };
+    if first != second {
+        panic!(
+            "decode → encode → decode changed the message\nfirst:  {first:?}\nsecond: {second:?}\nencoding: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    let again = codec::encode(&second);
+    if again != bytes {
+        panic!(
+            "encoding is not stable\nfirst:  {}\nsecond: {}",
+            String::from_utf8_lossy(&bytes),
+            String::from_utf8_lossy(&again)
+        );
+    }
+    Some(first)
+}
