@@ -424,15 +424,16 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
         return;
     }
 
+    // Both steps of the 4-way login from here on.
+    if !s.config.login.digest {
+        return reply(
+            ctx,
+            req.client_id,
+            543,
+            "digest login is switched off; send a Password",
+        );
+    }
     if let Some(digest) = req.digest_bytes.clone() {
-        if !s.config.login.digest {
-            return reply(
-                ctx,
-                req.client_id,
-                543,
-                "digest login is switched off; send a Password",
-            );
-        }
         let password = match (s.accounts.get(&user), s.seal_key) {
             (Some(acc), Some(key)) => acc
                 .sealed
@@ -447,8 +448,7 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
                 if c.expires <= now {
                     continue;
                 }
-                let expected =
-                    auth::digest(&c.schema, &c.nonce, &pw).and_then(|e| auth::b64_decode(&e));
+                let expected = auth::digest_bytes(&c.schema, &c.nonce, &pw);
                 if expected.is_some_and(|e| auth::ct_eq(&e, &given)) {
                     matched = Some(i);
                     break;
@@ -468,14 +468,6 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
     }
 
     // First step of the 4-way login: choose a scheme and send a nonce (401).
-    if !s.config.login.digest {
-        return reply(
-            ctx,
-            req.client_id,
-            543,
-            "digest login is switched off; send a Password",
-        );
-    }
     let schema = if req.digest_schema.is_empty() {
         Some(DigestSchema::Md5)
     } else {

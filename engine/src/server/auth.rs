@@ -130,25 +130,30 @@ pub fn open(key: &[u8; 32], user: &str, sealed: &[u8]) -> Option<String> {
     String::from_utf8(pt).ok()
 }
 
-/// `base64(H(nonce ‖ password))` with the bytes taken as ISO-8859-1 where they fit
+/// `H(nonce ‖ password)` with the characters taken as ISO-8859-1 bytes where they fit
 /// (CSP-REFERENCE §1.5, as the Android client computes it); `None` for schemes without a digest.
-pub fn digest(schema: &DigestSchema, nonce: &str, password: &str) -> Option<String> {
+pub fn digest_bytes(schema: &DigestSchema, nonce: &str, password: &str) -> Option<Vec<u8>> {
     let mut input: Vec<u8> = Vec::with_capacity(nonce.len() + password.len());
     for c in nonce.chars().chain(password.chars()) {
-        let cp = c as u32;
-        if cp <= 0xFF {
-            input.push(cp as u8);
-        } else {
-            let mut buf = [0u8; 4];
-            input.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        match u8::try_from(u32::from(c)) {
+            Ok(latin1) => input.push(latin1),
+            Err(_) => {
+                let mut buf = [0u8; 4];
+                input.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
         }
     }
-    let bytes: Vec<u8> = match schema {
-        DigestSchema::Md5 => Md5::digest(&input).to_vec(),
-        DigestSchema::Sha => Sha1::digest(&input).to_vec(),
-        _ => return None,
-    };
-    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+    match schema {
+        DigestSchema::Md5 => Some(Md5::digest(&input).to_vec()),
+        DigestSchema::Sha => Some(Sha1::digest(&input).to_vec()),
+        _ => None,
+    }
+}
+
+/// `DigestBytes` as sent: `base64(H(nonce ‖ password))`.
+pub fn digest(schema: &DigestSchema, nonce: &str, password: &str) -> Option<String> {
+    digest_bytes(schema, nonce, password)
+        .map(|d| base64::engine::general_purpose::STANDARD.encode(d))
 }
 
 /// Decodes base64 leniently (padding optional, whitespace ignored).
