@@ -22,17 +22,20 @@ pub enum Table {
     Meta,
     /// User accounts: key = canonical user id.
     Accounts,
+    /// Contact lists: key = canonical list id `wv:owner/name@domain`.
+    ContactLists,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 2] = [Table::Meta, Table::Accounts];
+    pub const ALL: [Table; 3] = [Table::Meta, Table::Accounts, Table::ContactLists];
 
     /// Stable table name for backends.
     pub fn name(self) -> &'static str {
         match self {
             Table::Meta => "meta",
             Table::Accounts => "accounts",
+            Table::ContactLists => "contact_lists",
         }
     }
 

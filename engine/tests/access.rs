@@ -14,7 +14,7 @@ use imps_engine::codec::access::{
 };
 use imps_engine::codec::common::Status;
 use imps_engine::codec::{Message, Primitive, SessionType, TransactionMode, Version};
-use imps_engine::server::AdminCommand;
+use imps_engine::server::{AdminCommand, IMPLEMENTED_FUNCTIONS};
 use sim::{Sim, code_of, first, test_config};
 
 fn cfg(version: Version, user: &str, pw: &str, scheme: LoginScheme) -> ClientConfig {
@@ -58,7 +58,17 @@ fn two_client_scenario(seed: u64) -> Sim {
             ClientEvent::Ready { agreed, .. } => Some(agreed.clone()),
             _ => None,
         });
-        assert_eq!(agreed.unwrap(), vec!["GETSPI".to_string()]);
+        let mut agreed = agreed.unwrap();
+        agreed.sort();
+        let mut implemented: Vec<String> = IMPLEMENTED_FUNCTIONS
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        implemented.sort();
+        assert_eq!(
+            agreed, implemented,
+            "everything implemented is agreed, nothing more"
+        );
     }
     assert_eq!(sim.server.session_count(), 2);
 
@@ -261,7 +271,8 @@ fn primitives_outside_the_agreed_services_get_506() {
     let a = sim.add_client(cfg(Version::V1_2, "alice", "pw", LoginScheme::Password));
     sim.command(a, Command::Login);
     let sid = sim.clients[a].session_id().unwrap().to_owned();
-    let get_list = Primitive::GetListRequest(Box::default());
+    // Not implemented yet: never agreed.
+    let get_list = Primitive::GetPresenceRequest(Box::default());
     let r = sim
         .raw(&Sim::request(
             Version::V1_2,
@@ -644,7 +655,11 @@ fn login_1_3_negotiates_capabilities_and_services_inside_the_login() {
     assert!(ready(&sim, c));
     let sid = sim.clients[c].session_id().unwrap().to_owned();
     let info = sim.server.session_info(&sid).unwrap();
-    assert_eq!(info.services, vec!["GETSPI"]);
+    let mut services = info.services.clone();
+    services.sort_unstable();
+    let mut implemented = IMPLEMENTED_FUNCTIONS.to_vec();
+    implemented.sort_unstable();
+    assert_eq!(services, implemented);
     assert!(
         info.delivery_method.is_some(),
         "capabilities agreed in the login"
@@ -655,4 +670,28 @@ fn login_1_3_negotiates_capabilities_and_services_inside_the_login() {
             .iter()
             .any(|t| t.contains("ClientCapability-Request"))
     );
+}
+
+#[test]
+fn only_the_functions_a_client_asked_for_are_agreed() {
+    let mut sim = Sim::new(test_config(), 18);
+    sim.provision("alice", "pw");
+    let mut c = cfg(Version::V1_2, "alice", "pw", LoginScheme::Password);
+    c.functions = Some(vec!["GETSPI"]);
+    let a = sim.add_client(c);
+    sim.command(a, Command::Login);
+    let sid = sim.clients[a].session_id().unwrap().to_owned();
+    assert_eq!(
+        sim.server.session_info(&sid).unwrap().services,
+        vec!["GETSPI"]
+    );
+    let r = sim
+        .raw(&Sim::request(
+            Version::V1_2,
+            Some(&sid),
+            Some("g"),
+            Primitive::GetListRequest(Box::default()),
+        ))
+        .unwrap();
+    assert_eq!(code_of(first(&r)), 506, "implemented, but not asked for");
 }

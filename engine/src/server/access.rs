@@ -18,7 +18,7 @@ use crate::codec::{
 };
 
 use super::session::{Agreed, Session};
-use super::{Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, result};
+use super::{Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, contact_list, result};
 
 /// What a request being processed has produced so far.
 pub(crate) struct Ctx {
@@ -253,8 +253,36 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
                 Primitive::GetSpInfoResponse(Box::new(sp_info(s, req.client_id))),
             );
         }
+        Primitive::GetListRequest(_) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, contact_list::get_list(s, &user, version));
+        }
+        Primitive::CreateListRequest(req) => {
+            let (user, version) = owner(s, h);
+            let answer = contact_list::create_list(s, &user, version, &req);
+            ctx.respond(tid, answer);
+        }
+        Primitive::DeleteListRequest(req) => {
+            let (user, _) = owner(s, h);
+            let answer = contact_list::delete_list(s, &user, &req);
+            ctx.respond(tid, answer);
+        }
+        Primitive::ListManageRequest(req) => {
+            let (user, version) = owner(s, h);
+            let answer = contact_list::list_manage(s, &user, version, &req);
+            ctx.respond(tid, answer);
+        }
         _ => ctx.status(tid, 501, &format!("{name} is not implemented yet")),
     }
+}
+
+/// The session's user and CSP version.
+fn owner(s: &Server, h: u64) -> (String, Version) {
+    s.sessions
+        .get(&h)
+        .map_or((String::new(), Version::V1_2), |x| {
+            (x.user.clone(), x.version)
+        })
 }
 
 fn session_of(s: &mut Server, ctx: &mut Ctx, tid: Option<String>) -> Option<u64> {

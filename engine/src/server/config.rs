@@ -22,6 +22,8 @@ pub struct Config {
     pub service_provider: ServiceProviderInfo,
     /// Communication Initiation Request channels the host offers (CSP-REFERENCE §5.3).
     pub cir: CirConfig,
+    /// Contact list limits.
+    pub contact_lists: ContactListConfig,
 }
 
 impl Default for Config {
@@ -34,6 +36,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             service_provider: ServiceProviderInfo::default(),
             cir: CirConfig::default(),
+            contact_lists: ContactListConfig::default(),
         }
     }
 }
@@ -176,4 +179,23 @@ pub struct CirConfig {
     pub stcp: Option<(String, u16)>,
     /// Standalone HTTP: base URL; the session's CIR URL is this plus a per-session token (`SHTTP`).
     pub shttp_base: Option<String>,
+}
+
+/// Contact list limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactListConfig {
+    /// Lists one user may own (753 beyond).
+    pub max_lists: u32,
+    /// Contacts one list may hold (754 beyond).
+    pub max_contacts: u32,
+}
+
+impl Default for ContactListConfig {
+    fn default() -> Self {
+        ContactListConfig {
+            max_lists: 20,
+            max_contacts: 500,
+        }
+    }
 }

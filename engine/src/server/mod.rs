@@ -8,6 +8,7 @@
 mod access;
 pub mod auth;
 pub mod config;
+mod contact_list;
 mod session;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -33,7 +34,7 @@ pub type Millis = u64;
 
 /// Function codes (CSP-REFERENCE §2.7) this server really implements; Service negotiation
 /// offers exactly these, and `AllFunctions` lists them.
-pub const IMPLEMENTED_FUNCTIONS: &[&str] = &["GETSPI"];
+pub const IMPLEMENTED_FUNCTIONS: &[&str] = &["GETSPI", "GCLI", "CCLI", "DCLI", "MCLS"];
 
 /// An input to the server.
 #[derive(Debug, Clone)]
@@ -244,6 +245,7 @@ pub struct Server {
     now: Millis,
     wall_clock_ms: i64,
     accounts: BTreeMap<String, Account>,
+    lists: contact_list::Lists,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -278,6 +280,7 @@ impl Server {
             now: 0,
             wall_clock_ms: 0,
             accounts: BTreeMap::new(),
+            lists: BTreeMap::new(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -414,6 +417,15 @@ impl Server {
                         key: r.key,
                     })),
                 },
+                Table::ContactLists => {
+                    match store::decode_record::<contact_list::ContactList>(r.table, &r.value) {
+                        Some(list) => contact_list::restore(&mut self.lists, list),
+                        None => self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        })),
+                    }
+                }
                 Table::Meta => {}
             }
         }
@@ -532,10 +544,14 @@ impl Server {
                 for h in self.by_user.get(&user).cloned().unwrap_or_default() {
                     self.end_session(h, 601);
                 }
-                self.store(vec![StorageOp::Delete {
+                let mut ops = vec![StorageOp::Delete {
                     table: Table::Accounts,
                     key: user.clone(),
-                }]);
+                }];
+                // The account's own data goes with it. (Its membership in other users'
+                // lists stays: the owner decides what to keep, as with any address book.)
+                ops.extend(contact_list::remove_owner(&mut self.lists, &user));
+                self.store(ops);
                 Ok(format!("account {user} deleted"))
             }
             AdminCommand::ForceLogout { user_id } => {
