@@ -13,7 +13,9 @@ use imps_engine::client::{ClientConfig, Command, LoginScheme};
 use imps_engine::codec::common::{
     NickList, NickName, Properties, Property, PropertyName, RemoveNickList,
 };
-use imps_engine::codec::presence::{CreateListRequest, DeleteListRequest, ListManageRequest};
+use imps_engine::codec::presence::{
+    CreateListRequest, DeleteListRequest, ListManageRequest, ListManageResponse,
+};
 use imps_engine::codec::{Message, Primitive, Version};
 use imps_engine::server::AdminCommand;
 use sim::{Sim, code_of, first, test_config};
@@ -79,6 +81,20 @@ fn manage(list: &str, f: impl FnOnce(&mut ListManageRequest)) -> Primitive {
     Primitive::ListManageRequest(Box::new(r))
 }
 
+/// The ListManage-Response to a ReceiveList=T request: the list's members and properties.
+fn members(sim: &mut Sim, version: Version, sid: &str, list: &str) -> ListManageResponse {
+    let r = ask(
+        sim,
+        version,
+        sid,
+        manage(list, |m| m.receive_list = Some(true)),
+    );
+    match first(&r) {
+        Primitive::ListManageResponse(lm) => (**lm).clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn get_list(sim: &mut Sim, version: Version, sid: &str) -> (Vec<String>, Option<String>) {
     let r = ask(sim, version, sid, Primitive::GetListRequest(Box::default()));
     match first(&r) {
@@ -123,15 +139,7 @@ fn lists_are_created_listed_managed_and_deleted_with_one_default() {
     assert_eq!(lists, vec!["wv:alice/colleagues@example.org".to_string()]);
 
     // Members with ReceiveList.
-    let r = ask(
-        &mut sim,
-        v,
-        &sid,
-        manage("wv:alice/friends", |m| m.receive_list = Some(true)),
-    );
-    let Primitive::ListManageResponse(lm) = first(&r) else {
-        panic!("{r:?}")
-    };
+    let lm = members(&mut sim, v, &sid, "wv:alice/friends");
     assert_eq!(lm.result.as_ref().unwrap().code(), 200);
     let nicks = lm.nick_list.as_ref().unwrap();
     assert_eq!(
@@ -178,15 +186,7 @@ fn lists_are_created_listed_managed_and_deleted_with_one_default() {
             })
         }),
     );
-    let r = ask(
-        &mut sim,
-        v,
-        &sid,
-        manage("wv:alice/friends", |m| m.receive_list = Some(true)),
-    );
-    let Primitive::ListManageResponse(lm) = first(&r) else {
-        panic!("{r:?}")
-    };
+    let lm = members(&mut sim, v, &sid, "wv:alice/friends");
     let nicks = lm.nick_list.as_ref().unwrap();
     assert_eq!(nicks.user_id, vec!["wv:carol@example.org".to_string()]);
     assert_eq!(nicks.nick_name[0].name.as_deref(), Some("Dave D"));
@@ -440,15 +440,7 @@ fn lists_survive_a_restart_and_go_with_a_deleted_account() {
     let (lists, default) = get_list(&mut sim, v, &sid);
     assert_eq!(lists, vec!["wv:alice/friends@example.org".to_string()]);
     assert_eq!(default.as_deref(), Some("wv:alice/work@example.org"));
-    let r = ask(
-        &mut sim,
-        v,
-        &sid,
-        manage("wv:alice/friends", |m| m.receive_list = Some(true)),
-    );
-    let Primitive::ListManageResponse(lm) = first(&r) else {
-        panic!("{r:?}")
-    };
+    let lm = members(&mut sim, v, &sid, "wv:alice/friends");
     assert_eq!(lm.nick_list.as_ref().unwrap().user_id.len(), 2);
 
     sim.admin(AdminCommand::DeleteUser {

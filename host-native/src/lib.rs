@@ -21,30 +21,13 @@ pub fn csp_status(
     code: u16,
     text: &str,
 ) -> (&'static str, Vec<u8>) {
-    use imps_engine::codec::common::Status;
-    use imps_engine::codec::{self, Message, Primitive, SessionType, TransactionMode};
-    let msg = Message::single(
-        version,
-        SessionType::Outband,
-        None,
-        TransactionMode::Response,
-        None,
-        Primitive::Status(Status::new(code, text).into()),
-    );
+    use imps_engine::codec::{self, Message};
+    let msg = Message::status(version, None, code, text);
     (version.xml_content_type(), codec::encode(&msg))
 }
 
 /// Best-effort CSP version of a message from the first bytes of its body (for answers the
 /// host builds itself); CSP 1.2 when nothing names another version.
 pub fn sniff_version(head: &[u8]) -> imps_engine::codec::Version {
-    use imps_engine::codec::Version;
-    let head = head.get(..head.len().min(4096)).unwrap_or(head);
-    let text = String::from_utf8_lossy(head);
-    if text.contains("CSP1.1") {
-        Version::V1_1
-    } else if text.contains("CSP1.3") {
-        Version::V1_3
-    } else {
-        Version::V1_2
-    }
+    imps_engine::codec::sniff(head).0
 }

@@ -201,6 +201,24 @@ impl Message {
         }
     }
 
+    /// An Outband answer carrying one `Status` with `code` and `text` (errors before or
+    /// outside a session).
+    pub fn status(
+        version: Version,
+        transaction_id: Option<String>,
+        code: u16,
+        text: &str,
+    ) -> Message {
+        Message::single(
+            version,
+            SessionType::Outband,
+            None,
+            TransactionMode::Response,
+            transaction_id,
+            Primitive::Status(Box::new(super::common::Status::new(code, text))),
+        )
+    }
+
     /// Sets the Poll flag where this message's version puts it (TransactionDescriptor in
     /// 1.1, Session from 1.2 on; CSP-REFERENCE §1.2).
     pub fn set_poll(&mut self, poll: bool) {

@@ -125,6 +125,28 @@ pub fn decode(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
     envelope::decode_message(input, limits)
 }
 
+/// Best-effort version and TransactionID of a body that could not be decoded (or was not
+/// read), so an error reply is in a form its client can read: the version named by the
+/// first 4 KiB (`CSP1.1`, `CSP1.3`), else 1.2.
+pub fn sniff(body: &[u8]) -> (Version, Option<String>) {
+    let head = body.get(..body.len().min(4096)).unwrap_or(body);
+    let text = String::from_utf8_lossy(head);
+    let version = if text.contains("CSP1.1") {
+        Version::V1_1
+    } else if text.contains("CSP1.3") {
+        Version::V1_3
+    } else {
+        Version::V1_2
+    };
+    let tid = text.find("<TransactionID>").and_then(|start| {
+        let rest = text.get(start + "<TransactionID>".len()..)?;
+        let end = rest.find('<')?;
+        let id = rest.get(..end)?.trim();
+        (!id.is_empty() && id.len() <= 128 && !id.contains('&')).then(|| id.to_owned())
+    });
+    (version, tid)
+}
+
 /// Encodes `message` as XML in its own version.
 pub fn encode(message: &Message) -> Vec<u8> {
     envelope::encode_message(message)

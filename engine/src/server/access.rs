@@ -21,13 +21,14 @@ use super::session::{Agreed, Session};
 use super::{Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, contact_list, result};
 
 /// What a request being processed has produced so far.
-pub(crate) struct Ctx {
+pub(crate) struct Ctx<'a> {
     pub conn: u64,
     pub version: Version,
     pub reply_type: &'static str,
     pub session_id: Option<String>,
     pub handle: Option<u64>,
-    pub peer: Option<String>,
+    /// The peer's address (for login throttling), borrowed from the request.
+    pub peer: Option<&'a str>,
     pub responses: Vec<Transaction>,
     /// Deliver queued server-initiated transactions in this reply (poll, acknowledgement).
     pub deliver_queue: bool,
@@ -35,7 +36,7 @@ pub(crate) struct Ctx {
     pub ended_code: Option<u16>,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     fn respond(&mut self, tid: Option<String>, p: Primitive) {
         self.responses.push(Transaction {
             descriptor: Some(TransactionDescriptor {
@@ -385,7 +386,7 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
         Err(AddressError::Empty) => return reply(ctx, req.client_id, 402, "UserID missing"),
         Err(e) => return reply(ctx, req.client_id, 402, &format!("invalid UserID: {e}")),
     };
-    let keys = throttle_keys(&user, ctx.peer.as_deref(), req.client_id.as_ref());
+    let keys = throttle_keys(&user, ctx.peer, req.client_id.as_ref());
     let now = s.now;
     let locked = keys
         .iter()

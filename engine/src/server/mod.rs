@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::codec::capability::CirMethod;
-use crate::codec::common::{CspResult, Status};
+use crate::codec::common::CspResult;
 use crate::codec::{
     self, Limits, Message, Primitive, SessionType, Transaction, TransactionContent,
     TransactionDescriptor, TransactionMode, Version,
@@ -618,7 +618,7 @@ impl Server {
             return;
         }
         if req.body.len() > self.config.limits.max_message_bytes as usize {
-            let (version, tid) = sniff(&req.body);
+            let (version, tid) = codec::sniff(&req.body);
             let reply_type = reply_content_type(content_type, version);
             self.error_reply(req.conn, version, reply_type, tid, 400, "message too large");
             return;
@@ -629,7 +629,7 @@ impl Server {
                 self.process(req.conn, reply_type, msg, req.peer.as_deref());
             }
             Err(e) => {
-                let (version, tid) = sniff(&req.body);
+                let (version, tid) = codec::sniff(&req.body);
                 let reply_type = reply_content_type(content_type, version);
                 self.error_reply(
                     req.conn,
@@ -652,15 +652,7 @@ impl Server {
         code: u16,
         text: &str,
     ) {
-        let msg = Message::single(
-            version,
-            SessionType::Outband,
-            None,
-            TransactionMode::Response,
-            tid,
-            Primitive::Status(Box::new(Status::new(code, text))),
-        );
-        let body = codec::encode(&msg);
+        let body = codec::encode(&Message::status(version, tid, code, text));
         self.outputs.push_back(Output::Reply(Reply {
             conn,
             content_type,
@@ -714,7 +706,7 @@ impl Server {
             reply_type,
             session_id: sid,
             handle,
-            peer: peer.map(str::to_owned),
+            peer,
             responses: Vec::new(),
             deliver_queue: false,
             ended_code: None,
@@ -845,27 +837,6 @@ fn reply_content_type(ct: &str, version: Version) -> &'static str {
     } else {
         version.xml_content_type()
     }
-}
-
-/// Best-effort version and TransactionID of a message that could not be decoded, so the
-/// error reply is in a form the client can read.
-fn sniff(body: &[u8]) -> (Version, Option<String>) {
-    let head = body.get(..body.len().min(4096)).unwrap_or(body);
-    let text = String::from_utf8_lossy(head);
-    let version = if text.contains("CSP1.1") {
-        Version::V1_1
-    } else if text.contains("CSP1.3") {
-        Version::V1_3
-    } else {
-        Version::V1_2
-    };
-    let tid = text.find("<TransactionID>").and_then(|start| {
-        let rest = text.get(start + "<TransactionID>".len()..)?;
-        let end = rest.find('<')?;
-        let id = rest.get(..end)?.trim();
-        (!id.is_empty() && id.len() <= 128 && !id.contains('&')).then(|| id.to_owned())
-    });
-    (version, tid)
 }
 
 /// A `Result` with `code` and `text`.
