@@ -24,11 +24,24 @@ pub enum Table {
     Accounts,
     /// Contact lists: key = canonical list id `wv:owner/name@domain`.
     ContactLists,
+    /// Published presence attributes: key = user id.
+    Presence,
+    /// Presence subscriptions: key = watcher's user id.
+    Subscriptions,
+    /// Attribute lists and reactive authorizations: key = publisher's user id.
+    Authorizations,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 3] = [Table::Meta, Table::Accounts, Table::ContactLists];
+    pub const ALL: [Table; 6] = [
+        Table::Meta,
+        Table::Accounts,
+        Table::ContactLists,
+        Table::Presence,
+        Table::Subscriptions,
+        Table::Authorizations,
+    ];
 
     /// Stable table name for backends.
     pub fn name(self) -> &'static str {
@@ -36,6 +49,9 @@ impl Table {
             Table::Meta => "meta",
             Table::Accounts => "accounts",
             Table::ContactLists => "contact_lists",
+            Table::Presence => "presence",
+            Table::Subscriptions => "subscriptions",
+            Table::Authorizations => "authorizations",
         }
     }
 

@@ -18,7 +18,10 @@ use crate::codec::{
 };
 
 use super::session::{Agreed, Session};
-use super::{Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, contact_list, result};
+use super::{
+    Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, authorization, contact_list,
+    presence, result,
+};
 
 /// What a request being processed has produced so far.
 pub(crate) struct Ctx<'a> {
@@ -219,11 +222,15 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
     };
     s.touch(h);
     if let Some(code) = code {
-        let agreed = s
-            .sessions
-            .get(&h)
-            .and_then(|sess| sess.services.as_ref())
-            .is_some_and(|codes| codes.contains(&code));
+        let sess = s.sessions.get(&h);
+        // 1.3 keeps the attribute-list primitives but has no service code for them
+        // (CSP-REFERENCE §2.7): they come with the presence feature itself.
+        let codeless = matches!(code, "CALI" | "DALI" | "GALS")
+            && sess.is_some_and(|x| x.version == Version::V1_3);
+        let agreed = codeless
+            || sess
+                .and_then(|sess| sess.services.as_ref())
+                .is_some_and(|codes| codes.contains(&code));
         if !agreed {
             ctx.status(tid, 506, &format!("service not agreed: {name}"));
             return;
@@ -272,6 +279,53 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
             let (user, version) = owner(s, h);
             let answer = contact_list::list_manage(s, &user, version, &req);
             ctx.respond(tid, answer);
+        }
+        Primitive::SubscribePresenceRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, presence::subscribe(s, &user, &req));
+        }
+        Primitive::UnsubscribePresenceRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, presence::unsubscribe(s, &user, &req));
+        }
+        Primitive::GetPresenceRequest(req) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, presence::get_presence(s, &user, version, &req));
+        }
+        Primitive::UpdatePresenceRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, presence::update_presence(s, &user, &req));
+        }
+        Primitive::GetWatcherListRequest(req) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, presence::watcher_list(s, &user, version, &req));
+        }
+        Primitive::CreateAttributeListRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, authorization::create_attribute_list(s, &user, &req));
+        }
+        Primitive::DeleteAttributeListRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, authorization::delete_attribute_list(s, &user, &req));
+        }
+        Primitive::GetAttributeListRequest(req) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(
+                tid,
+                authorization::get_attribute_list(s, &user, version, &req),
+            );
+        }
+        Primitive::PresenceAuthUser(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, authorization::presence_auth_user(s, &user, &req));
+        }
+        Primitive::CancelAuthRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, authorization::cancel_auth(s, &user, &req));
+        }
+        Primitive::GetReactiveAuthStatusRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, authorization::reactive_status(s, &user, &req));
         }
         _ => ctx.status(tid, 501, &format!("{name} is not implemented yet")),
     }
@@ -622,7 +676,7 @@ fn login_success(
         .filter(|l| l.len() >= max)
         .and_then(|l| l.first().copied())
     {
-        s.end_session(oldest, 601);
+        s.end_session_quietly(oldest, 601);
     }
     let id = s.random_hex(16);
     let cir_token = s.random_hex(16);
@@ -669,6 +723,7 @@ fn login_success(
     s.by_id.insert(id.clone(), handle);
     s.by_user.entry(user.clone()).or_default().push(handle);
     s.touch(handle);
+    presence::session_started(s, &user, handle);
     s.outputs.push_back(Output::Event(Event::LoggedIn {
         user,
         session: id,

@@ -24,6 +24,8 @@ pub struct Config {
     pub cir: CirConfig,
     /// Contact list limits.
     pub contact_lists: ContactListConfig,
+    /// Presence notification policy and limits.
+    pub presence: PresenceConfig,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             service_provider: ServiceProviderInfo::default(),
             cir: CirConfig::default(),
             contact_lists: ContactListConfig::default(),
+            presence: PresenceConfig::default(),
         }
     }
 }
@@ -196,6 +199,29 @@ impl Default for ContactListConfig {
         ContactListConfig {
             max_lists: 20,
             max_contacts: 500,
+        }
+    }
+}
+
+/// Presence notification policy and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PresenceConfig {
+    /// Least time between two notifications about one user, milliseconds; changes in between
+    /// are coalesced into one notification carrying only the changed attributes.
+    pub notify_interval_ms: u64,
+    /// Attribute lists (per-user plus per-contact-list entries) one user may keep (755 beyond).
+    pub max_attribute_lists: u32,
+    /// Largest published presence of one user, in bytes of its CSP encoding (751 beyond).
+    pub max_published_bytes: u32,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig {
+            notify_interval_ms: 1000,
+            max_attribute_lists: 1000,
+            max_published_bytes: 16 * 1024,
         }
     }
 }

@@ -86,10 +86,10 @@ pub(crate) fn remove_owner(lists: &mut Lists, owner: &str) -> Vec<StorageOp> {
 }
 
 /// Why a request about a list failed.
-struct Refusal(u16, String);
+pub(crate) struct Refusal(pub u16, pub String);
 
 /// Parses a list id that `owner` may use: `wv:<owner>/<name>@<domain>`.
-fn own_list_id(s: &Server, owner: &str, raw: Option<&str>) -> Result<String, Refusal> {
+pub(crate) fn own_list_id(s: &Server, owner: &str, raw: Option<&str>) -> Result<String, Refusal> {
     let raw = raw.ok_or_else(|| Refusal(402, "ContactList missing".into()))?;
     let a = Address::parse(raw, &s.config.domain)
         .map_err(|e| Refusal(402, format!("invalid ContactList {raw:?}: {e}")))?;
@@ -376,6 +376,9 @@ pub(crate) fn delete_list(s: &mut Server, owner: &str, req: &DeleteListRequest) 
         s.lists.remove(owner);
     }
     s.store(ops);
+    // Membership of the list no longer grants its attribute list.
+    super::authorization::list_deleted(s, owner, &gone.id);
+    super::presence::list_changed(s, owner, None);
     status(200, "")
 }
 
@@ -429,6 +432,9 @@ pub(crate) fn list_manage(
         }
     }
     s.store(ops);
+    if changed {
+        super::presence::list_changed(s, owner, Some(&id));
+    }
     let Some(list) = s.lists.get(owner).and_then(|m| m.get(&id)) else {
         return status(500, "contact list vanished");
     };

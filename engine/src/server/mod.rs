@@ -6,9 +6,12 @@
 //! transactions) and the admin commands. The access features are in [`access`].
 
 mod access;
+mod attributes;
 pub mod auth;
+mod authorization;
 pub mod config;
 mod contact_list;
+mod presence;
 mod session;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -34,7 +37,10 @@ pub type Millis = u64;
 
 /// Function codes (CSP-REFERENCE §2.7) this server really implements; Service negotiation
 /// offers exactly these, and `AllFunctions` lists them.
-pub const IMPLEMENTED_FUNCTIONS: &[&str] = &["GETSPI", "GCLI", "CCLI", "DCLI", "MCLS"];
+pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
+    "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
+    "UPDPR", "CALI", "DALI", "GALS",
+];
 
 /// An input to the server.
 #[derive(Debug, Clone)]
@@ -246,6 +252,7 @@ pub struct Server {
     wall_clock_ms: i64,
     accounts: BTreeMap<String, Account>,
     lists: contact_list::Lists,
+    presence: presence::PresenceState,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -281,6 +288,7 @@ impl Server {
             wall_clock_ms: 0,
             accounts: BTreeMap::new(),
             lists: BTreeMap::new(),
+            presence: presence::PresenceState::default(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -362,10 +370,8 @@ impl Server {
     pub fn poll_timeout(&self) -> Option<Millis> {
         let session = self.expiries.iter().next().map(|(t, _)| *t);
         let ended = self.ended.values().map(|(_, until)| *until).min();
-        match (session, ended) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let presence = self.presence.next_due();
+        [session, ended, presence].into_iter().flatten().min()
     }
 
     // ---- plumbing -------------------------------------------------------------------
@@ -426,9 +432,18 @@ impl Server {
                         })),
                     }
                 }
+                Table::Presence | Table::Subscriptions | Table::Authorizations => {
+                    if !presence::restore(self, r.table, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
                 Table::Meta => {}
             }
         }
+        presence::finish_restore(self);
     }
 
     fn on_timeout(&mut self) {
@@ -439,6 +454,7 @@ impl Server {
             }
             self.end_session(handle, 600);
         }
+        presence::on_timeout(self);
         self.ended.retain(|_, (_, until)| *until > now);
         self.challenges.retain(|_, list| {
             list.retain(|c| c.expires > now);
@@ -451,9 +467,14 @@ impl Server {
 
     /// Ends a session: it is forgotten, and its next request learns `code` (unless 200).
     fn end_session(&mut self, handle: u64, code: u16) {
-        let Some(s) = self.sessions.remove(&handle) else {
-            return;
-        };
+        if let Some(user) = self.end_session_quietly(handle, code) {
+            presence::refresh_online(self, &user);
+        }
+    }
+
+    /// Ends a session without telling watchers (a login replacing it will); returns its user.
+    fn end_session_quietly(&mut self, handle: u64, code: u16) -> Option<String> {
+        let s = self.sessions.remove(&handle)?;
         self.expiries.remove(&(s.expires_at, handle));
         self.by_id.remove(&s.id);
         if let Some(list) = self.by_user.get_mut(&s.user) {
@@ -469,10 +490,11 @@ impl Server {
             self.outputs.push_back(Output::WakeUp(wake_up(&s)));
         }
         self.outputs.push_back(Output::Event(Event::SessionEnded {
-            user: s.user,
+            user: s.user.clone(),
             session: s.id,
             code,
         }));
+        Some(s.user)
     }
 
     fn touch(&mut self, handle: u64) {
@@ -551,6 +573,7 @@ impl Server {
                 // The account's own data goes with it. (Its membership in other users'
                 // lists stays: the owner decides what to keep, as with any address book.)
                 ops.extend(contact_list::remove_owner(&mut self.lists, &user));
+                ops.extend(presence::remove_user(self, &user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
             }
