@@ -24,11 +24,18 @@ pub enum Table {
     Accounts,
     /// Contact lists: key = canonical list id `wv:owner/name@domain`.
     ContactLists,
+    /// Block and grant lists: key = canonical owner user id.
+    BlockLists,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 3] = [Table::Meta, Table::Accounts, Table::ContactLists];
+    pub const ALL: [Table; 4] = [
+        Table::Meta,
+        Table::Accounts,
+        Table::ContactLists,
+        Table::BlockLists,
+    ];
 
     /// Stable table name for backends.
     pub fn name(self) -> &'static str {
@@ -36,6 +43,7 @@ impl Table {
             Table::Meta => "meta",
             Table::Accounts => "accounts",
             Table::ContactLists => "contact_lists",
+            Table::BlockLists => "block_lists",
         }
     }
 

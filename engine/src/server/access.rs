@@ -18,7 +18,9 @@ use crate::codec::{
 };
 
 use super::session::{Agreed, Session};
-use super::{Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, contact_list, result};
+use super::{
+    Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, block_list, contact_list, result,
+};
 
 /// What a request being processed has produced so far.
 pub(crate) struct Ctx<'a> {
@@ -271,6 +273,17 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         Primitive::ListManageRequest(req) => {
             let (user, version) = owner(s, h);
             let answer = contact_list::list_manage(s, &user, version, &req);
+            ctx.respond(tid, answer);
+        }
+        Primitive::GetBlockedListRequest(_) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, block_list::get_blocked_list(s, &user, version));
+        }
+        Primitive::BlockEntityRequest(req) => {
+            let (user, version) = owner(s, h);
+            // The bool tells the presence feature to re-evaluate the owner's watchers; there
+            // is nothing to re-evaluate until presence delivery exists.
+            let (answer, _blocks_changed) = block_list::block_entity(s, &user, version, &req);
             ctx.respond(tid, answer);
         }
         _ => ctx.status(tid, 501, &format!("{name} is not implemented yet")),

@@ -24,6 +24,8 @@ pub struct Config {
     pub cir: CirConfig,
     /// Contact list limits.
     pub contact_lists: ContactListConfig,
+    /// Block and grant list limits.
+    pub block_lists: BlockListConfig,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             service_provider: ServiceProviderInfo::default(),
             cir: CirConfig::default(),
             contact_lists: ContactListConfig::default(),
+            block_lists: BlockListConfig::default(),
         }
     }
 }
@@ -197,5 +200,20 @@ impl Default for ContactListConfig {
             max_lists: 20,
             max_contacts: 500,
         }
+    }
+}
+
+/// Block and grant list limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockListConfig {
+    /// Entries (users, groups, screen names, contact lists, applications) one block list or
+    /// one grant list may hold; a BlockEntity-Request that would exceed it gets 754.
+    pub max_entries: u32,
+}
+
+impl Default for BlockListConfig {
+    fn default() -> Self {
+        BlockListConfig { max_entries: 500 }
     }
 }

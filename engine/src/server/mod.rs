@@ -7,6 +7,7 @@
 
 mod access;
 pub mod auth;
+mod block_list;
 pub mod config;
 mod contact_list;
 mod session;
@@ -34,7 +35,8 @@ pub type Millis = u64;
 
 /// Function codes (CSP-REFERENCE §2.7) this server really implements; Service negotiation
 /// offers exactly these, and `AllFunctions` lists them.
-pub const IMPLEMENTED_FUNCTIONS: &[&str] = &["GETSPI", "GCLI", "CCLI", "DCLI", "MCLS"];
+pub const IMPLEMENTED_FUNCTIONS: &[&str] =
+    &["GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GLBLU", "BLENT"];
 
 /// An input to the server.
 #[derive(Debug, Clone)]
@@ -246,6 +248,8 @@ pub struct Server {
     wall_clock_ms: i64,
     accounts: BTreeMap<String, Account>,
     lists: contact_list::Lists,
+    /// Block and grant lists of users who changed them from the defaults.
+    blocks: block_list::Blocks,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -281,6 +285,7 @@ impl Server {
             wall_clock_ms: 0,
             accounts: BTreeMap::new(),
             lists: BTreeMap::new(),
+            blocks: BTreeMap::new(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -426,6 +431,15 @@ impl Server {
                         })),
                     }
                 }
+                Table::BlockLists => {
+                    match store::decode_record::<block_list::BlockRecord>(r.table, &r.value) {
+                        Some(record) => block_list::restore(&mut self.blocks, record),
+                        None => self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        })),
+                    }
+                }
                 Table::Meta => {}
             }
         }
@@ -551,6 +565,7 @@ impl Server {
                 // The account's own data goes with it. (Its membership in other users'
                 // lists stays: the owner decides what to keep, as with any address book.)
                 ops.extend(contact_list::remove_owner(&mut self.lists, &user));
+                ops.extend(block_list::remove_owner(&mut self.blocks, &user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
             }
