@@ -30,17 +30,20 @@ pub enum Table {
     Subscriptions,
     /// Attribute lists and reactive authorizations: key = publisher's user id.
     Authorizations,
+    /// Block and grant lists: key = canonical owner user id.
+    BlockLists,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Meta,
         Table::Accounts,
         Table::ContactLists,
         Table::Presence,
         Table::Subscriptions,
         Table::Authorizations,
+        Table::BlockLists,
     ];
 
     /// Stable table name for backends.
@@ -52,6 +55,7 @@ impl Table {
             Table::Presence => "presence",
             Table::Subscriptions => "subscriptions",
             Table::Authorizations => "authorizations",
+            Table::BlockLists => "block_lists",
         }
     }
 

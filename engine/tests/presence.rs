@@ -685,3 +685,61 @@ fn unsupported_attribute_gets_750() {
         .unwrap();
     assert_eq!(code_of(sim::first(&r)), 750);
 }
+
+#[test]
+fn blocked_users_are_never_asked_about_and_see_nothing() {
+    use imps_engine::codec::common::EntityList;
+    use imps_engine::codec::im::{AccessList, BlockLists};
+    let block = |user: &str, add: bool| {
+        let list = EntityList {
+            user_id: vec![user.to_owned()],
+            ..Default::default()
+        };
+        Primitive::BlockEntityRequest(Box::new(BlockLists {
+            block_list: Some(AccessList {
+                in_use: Some(true),
+                add_list: add.then(|| list.clone()),
+                remove_list: (!add).then_some(list),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    };
+    let mut sim = new_sim();
+    let (a, b) = alice_and_bob(&mut sim, Version::V1_2, Version::V1_2);
+    let d = login(&mut sim, "dave", Version::V1_2);
+    assert_eq!(code_of(&req(&mut sim, a, block("dave", true))), 200);
+    take(&mut sim, d);
+    assert_eq!(code_of(&req(&mut sim, d, subscribe(&[ALICE]))), 200);
+    assert!(
+        take(&mut sim, a).is_empty(),
+        "dave's request never reaches alice"
+    );
+    assert!(notified(&mut sim, d).is_empty());
+
+    // Blocking a watcher who is authorized stops its notifications; unblocking sends the
+    // authorized values at once.
+    req(&mut sim, b, subscribe(&[ALICE]));
+    take(&mut sim, b);
+    assert_eq!(code_of(&req(&mut sim, a, block(BOB, true))), 200);
+    sim.advance(2_000);
+    req(&mut sim, a, update(text("secret")));
+    assert!(notified(&mut sim, b).is_empty());
+    let get = Primitive::GetPresenceRequest(Box::new(GetPresenceRequest {
+        user: vec![User::id(ALICE)],
+        ..Default::default()
+    }));
+    let Primitive::GetPresenceResponse(gp) = req(&mut sim, b, get) else {
+        panic!()
+    };
+    assert!(gp.presence[0].presence_sub_list.is_empty());
+    assert_eq!(code_of(&req(&mut sim, a, block(BOB, false))), 200);
+    let got = notified(&mut sim, b);
+    assert_eq!(got.len(), 1);
+    let l = sub_list(&got[0]);
+    assert_eq!(
+        l.status_text.unwrap().presence_value.as_deref(),
+        Some("secret")
+    );
+    assert!(l.status_mood.is_none());
+}

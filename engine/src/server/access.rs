@@ -19,8 +19,8 @@ use crate::codec::{
 
 use super::session::{Agreed, Session};
 use super::{
-    Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, authorization, contact_list,
-    presence, result,
+    Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, authorization, block_list,
+    contact_list, presence, result,
 };
 
 /// What a request being processed has produced so far.
@@ -326,6 +326,19 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         Primitive::GetReactiveAuthStatusRequest(req) => {
             let (user, _) = owner(s, h);
             ctx.respond(tid, authorization::reactive_status(s, &user, &req));
+        }
+        Primitive::GetBlockedListRequest(_) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, block_list::get_blocked_list(s, &user, version));
+        }
+        Primitive::BlockEntityRequest(req) => {
+            let (user, version) = owner(s, h);
+            let (answer, changed) = block_list::block_entity(s, &user, version, &req);
+            if changed {
+                // Blocking hides presence at once; unblocking shows what is authorized.
+                presence::reauthorize(s, &user, None);
+            }
+            ctx.respond(tid, answer);
         }
         _ => ctx.status(tid, 501, &format!("{name} is not implemented yet")),
     }

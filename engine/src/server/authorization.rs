@@ -110,8 +110,8 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
 }
 
 /// Whether `publisher`'s block or grant list keeps `watcher` out.
-fn blocked(_s: &Server, _publisher: &str, _watcher: &str) -> bool {
-    false
+fn blocked(s: &Server, publisher: &str, watcher: &str) -> bool {
+    super::block_list::blocks(s, publisher, watcher)
 }
 
 /// The proactive entry governing `watcher` (see the module doc), if any.

@@ -26,6 +26,8 @@ pub struct Config {
     pub contact_lists: ContactListConfig,
     /// Presence notification policy and limits.
     pub presence: PresenceConfig,
+    /// Block and grant list limits.
+    pub block_lists: BlockListConfig,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
             cir: CirConfig::default(),
             contact_lists: ContactListConfig::default(),
             presence: PresenceConfig::default(),
+            block_lists: BlockListConfig::default(),
         }
     }
 }
@@ -223,5 +226,20 @@ impl Default for PresenceConfig {
             max_attribute_lists: 1000,
             max_published_bytes: 16 * 1024,
         }
+    }
+}
+
+/// Block and grant list limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockListConfig {
+    /// Entries (users, groups, screen names, contact lists, applications) one block list or
+    /// one grant list may hold; a BlockEntity-Request that would exceed it gets 754.
+    pub max_entries: u32,
+}
+
+impl Default for BlockListConfig {
+    fn default() -> Self {
+        BlockListConfig { max_entries: 500 }
     }
 }

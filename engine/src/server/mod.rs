@@ -9,6 +9,7 @@ mod access;
 mod attributes;
 pub mod auth;
 mod authorization;
+mod block_list;
 pub mod config;
 mod contact_list;
 mod presence;
@@ -39,7 +40,7 @@ pub type Millis = u64;
 /// offers exactly these, and `AllFunctions` lists them.
 pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
     "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
-    "UPDPR", "CALI", "DALI", "GALS",
+    "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT",
 ];
 
 /// An input to the server.
@@ -253,6 +254,8 @@ pub struct Server {
     accounts: BTreeMap<String, Account>,
     lists: contact_list::Lists,
     presence: presence::PresenceState,
+    /// Block and grant lists of users who changed them from the defaults.
+    blocks: block_list::Blocks,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -289,6 +292,7 @@ impl Server {
             accounts: BTreeMap::new(),
             lists: BTreeMap::new(),
             presence: presence::PresenceState::default(),
+            blocks: BTreeMap::new(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -440,6 +444,15 @@ impl Server {
                         }));
                     }
                 }
+                Table::BlockLists => {
+                    match store::decode_record::<block_list::BlockRecord>(r.table, &r.value) {
+                        Some(record) => block_list::restore(&mut self.blocks, record),
+                        None => self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        })),
+                    }
+                }
                 Table::Meta => {}
             }
         }
@@ -574,6 +587,7 @@ impl Server {
                 // lists stays: the owner decides what to keep, as with any address book.)
                 ops.extend(contact_list::remove_owner(&mut self.lists, &user));
                 ops.extend(presence::remove_user(self, &user));
+                ops.extend(block_list::remove_owner(&mut self.blocks, &user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
             }
