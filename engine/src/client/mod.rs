@@ -1,7 +1,10 @@
 //! The CSP client session (CSP-REFERENCE §1.4, §1.5): login with either scheme, capability
 //! and service negotiation, keep-alive scheduling, polling and wake-up handling, and
 //! acknowledgement of server-initiated transactions. Same driving surface as the server:
-//! [`Client::handle`], [`Client::poll_output`], [`Client::poll_timeout`].
+//! [`Client::handle`], [`Client::poll_output`], [`Client::poll_timeout`]. The presence side
+//! (request builders, the contacts' presence view) is in [`presence`].
+
+pub mod presence;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -14,6 +17,7 @@ use crate::codec::access::{
 };
 use crate::codec::capability::{Bearer, CapabilityList, ClientType, DeliveryMethod};
 use crate::codec::common::{ClientId, ContentEncoding, CspResult, Status};
+use crate::codec::presence_attrs::PresenceSubList;
 use crate::codec::service::{self, Functions, WvCspFeat};
 use crate::codec::{
     self, Limits, Message, Primitive, SessionType, Transaction, TransactionContent,
@@ -194,6 +198,25 @@ pub enum ClientEvent {
         /// What happened.
         message: String,
     },
+    /// A user's presence changed: one per `Presence` in a PresenceNotification-Request or a
+    /// GetPresence-Response, after the generic event. [`Client::presence`] already holds the
+    /// merged result.
+    Presence {
+        /// The user, as the server wrote it (canonical `wv:user@domain`).
+        user_id: String,
+        /// The attributes as received; `Qualifier` F marks a withdrawn attribute. Boxed: an
+        /// attribute list is large and every event would pay for it.
+        changed: Box<PresenceSubList>,
+    },
+    /// Someone asks to see our presence: a ≤ 1.2 PresenceAuth-Request (answer with
+    /// [`presence::authorize`]) or a 1.3 Notification-Request `ANU`, one per watcher (answer
+    /// with [`presence::create_attribute_list`]). Follows the generic event.
+    AuthorizationRequest {
+        /// The watcher.
+        user_id: String,
+        /// The attributes asked for (empty = not said); boxed like `changed`.
+        attributes: Box<PresenceSubList>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +257,7 @@ pub struct Client {
     next_request: u64,
     next_tid: u64,
     agreed: Vec<String>,
+    presence: presence::PresenceView,
 }
 
 impl Client {
@@ -257,6 +281,7 @@ impl Client {
             next_request: 1,
             next_tid: 1,
             agreed: Vec::new(),
+            presence: presence::PresenceView::default(),
         }
     }
 
@@ -273,6 +298,17 @@ impl Client {
     /// The client's SessionCookie.
     pub fn cookie(&self) -> &str {
         &self.cookie
+    }
+
+    /// The last known presence of `user_id` (any case, `wv:` optional), merged from every
+    /// notification and GetPresence answer of this session.
+    pub fn presence(&self, user_id: &str) -> Option<&PresenceSubList> {
+        self.presence.get(user_id)
+    }
+
+    /// Every user whose presence this session heard of, by lower-case `wv:` id.
+    pub fn contacts_presence(&self) -> impl Iterator<Item = (&str, &PresenceSubList)> {
+        self.presence.iter()
     }
 
     /// Feeds one input at monotonic time `now`; drain [`Client::poll_output`] afterwards.
@@ -375,6 +411,7 @@ impl Client {
                     return;
                 }
                 self.phase = Phase::LoggingIn;
+                self.presence.clear();
                 let mut req = self.login_base();
                 match self.config.scheme {
                     LoginScheme::Password => req.password = Some(self.config.password.clone()),
@@ -501,6 +538,8 @@ impl Client {
         self.phase = Phase::Idle;
         self.keep_alive_due = None;
         self.poll_due = None;
+        // Nothing keeps the view current any more; stale presence would mislead.
+        self.presence.clear();
         self.event(ClientEvent::Disconnected { code });
     }
 
@@ -574,7 +613,11 @@ impl Client {
             } else {
                 0
             };
+            let typed = presence::observe(&mut self.presence, &p);
             self.event(ClientEvent::ServerRequest(p));
+            for e in typed {
+                self.event(e);
+            }
             if ends {
                 self.disconnected(code);
             }
@@ -626,10 +669,14 @@ impl Client {
                 self.disconnected(200)
             }
             (Pending::App(tid), p) => {
+                let typed = presence::observe(&mut self.presence, &p);
                 self.event(ClientEvent::Response {
                     transaction_id: tid.clone(),
                     primitive: p,
                 });
+                for e in typed {
+                    self.event(e);
+                }
             }
             (_, Primitive::Status(s)) => {
                 self.event(ClientEvent::Error {
