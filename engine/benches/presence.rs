@@ -1,0 +1,2 @@
+//! Presence fan-out and memory benchmarks (placeholder filled in below).
+fn main() {}
