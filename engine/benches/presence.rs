@@ -1,2 +1,293 @@
-//! Presence fan-out and memory benchmarks (placeholder filled in below).
-fn main() {}
+//! Presence benchmarks (issue targets): one UpdatePresence fanned out to 1,000 authorized
+//! watchers (< 1 ms to produce every notification), and heap memory per registered user with
+//! 18 contacts (≤ 2 KiB), measured with a counting allocator.
+#![allow(
+    unsafe_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use imps_engine::client::presence as build;
+use imps_engine::client::{Client, ClientConfig, ClientInput, ClientOutput, Command, LoginScheme};
+use imps_engine::codec::common::NickList;
+use imps_engine::codec::presence::CreateListRequest;
+use imps_engine::codec::presence_attrs::{PresenceSubList, StatusText, UserAvailability};
+use imps_engine::codec::{self, Message, Primitive, SessionType, TransactionMode, Version};
+use imps_engine::server::{AdminCommand, Config, Input, Output, Server};
+
+/// Counts live heap bytes so the memory figure is exact, not sampled from the OS.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn config() -> Config {
+    let mut c = Config::default();
+    c.domain = "example.org".into();
+    c.login.hash_memory_kib = 8;
+    c.login.hash_iterations = 1;
+    c.session.queue_limit = 100_000;
+    c.session.max_per_user = 1;
+    // Every update is its own notification (coalescing would hide the per-update cost).
+    c.presence.notify_interval_ms = 0;
+    c.contact_lists.max_contacts = 2_000;
+    c
+}
+
+fn provision(server: &mut Server, user: &str) {
+    server.handle(
+        0,
+        Input::Admin {
+            id: 0,
+            command: AdminCommand::ProvisionUser {
+                user_id: user.into(),
+                password: "pw".into(),
+            },
+        },
+    );
+    while server.poll_output().is_some() {}
+}
+
+/// Runs a client against the server until it has nothing more to send; returns the answers.
+fn drive(server: &mut Server, client: &mut Client) -> Vec<Primitive> {
+    let mut answers = Vec::new();
+    let mut inbox = VecDeque::new();
+    loop {
+        while let Some(o) = client.poll_output() {
+            match o {
+                ClientOutput::Send(out) => {
+                    server.handle(0, support::request(out.request_id, out.body));
+                    while let Some(o) = server.poll_output() {
+                        if let Output::Reply(r) = o {
+                            inbox.push_back((r.conn, r.body));
+                        }
+                    }
+                }
+                ClientOutput::Event(imps_engine::client::ClientEvent::Response {
+                    primitive,
+                    ..
+                }) => answers.push(primitive),
+                ClientOutput::Event(_) => {}
+            }
+        }
+        let Some((request_id, body)) = inbox.pop_front() else {
+            return answers;
+        };
+        client.handle(0, ClientInput::Response { request_id, body });
+    }
+}
+
+fn login(server: &mut Server, user: &str) -> Client {
+    let mut c = Client::new(
+        ClientConfig::new(Version::V1_2, user, "pw", LoginScheme::Password),
+        [7; 32],
+    );
+    c.handle(0, ClientInput::Command(Command::Login));
+    drive(server, &mut c);
+    assert!(c.is_ready(), "{user} logged in");
+    c
+}
+
+fn ask(server: &mut Server, c: &mut Client, p: Primitive) -> Primitive {
+    c.handle(0, ClientInput::Command(Command::Request(p)));
+    drive(server, c).pop().expect("an answer")
+}
+
+fn update(text: &str) -> Primitive {
+    build::update_presence(
+        Version::V1_2,
+        PresenceSubList {
+            status_text: Some(StatusText::with_value(text)),
+            user_availability: Some(UserAvailability::with_value("AVAILABLE")),
+            ..Default::default()
+        },
+    )
+}
+
+/// A publisher with a default attribute list granting everything and `n` watchers, each
+/// logged in and subscribed; returns the server and UpdatePresence bodies for the publisher.
+fn fan_out_setup(n: usize) -> (Server, Vec<Vec<u8>>, Vec<String>) {
+    let mut server = Server::new(config(), [3; 32]);
+    provision(&mut server, "pub");
+    let mut publisher = login(&mut server, "pub");
+    let grant = build::create_attribute_list(
+        Version::V1_2,
+        build::names(&build::AttrName::ALL),
+        &[],
+        &[],
+        true,
+        None,
+    );
+    ask(&mut server, &mut publisher, grant);
+    let mut watchers = Vec::new();
+    for i in 0..n {
+        let user = format!("w{i}");
+        provision(&mut server, &user);
+        let mut w = login(&mut server, &user);
+        let sub = build::subscribe(Version::V1_2, &["wv:pub@example.org"], &[], None, None);
+        ask(&mut server, &mut w, sub);
+        // The initial notification is acknowledged by polling it away.
+        w.handle(0, ClientInput::Command(Command::Poll));
+        drive(&mut server, &mut w);
+        watchers.push(w.session_id().unwrap().to_owned());
+    }
+    let sid = publisher.session_id().unwrap().to_owned();
+    let bodies = (0..256)
+        .map(|i| {
+            codec::encode(&Message::single(
+                Version::V1_2,
+                SessionType::Inband,
+                Some(sid.clone()),
+                TransactionMode::Request,
+                Some(format!("u{i}")),
+                update(&format!("status {i}")),
+            ))
+        })
+        .collect();
+    (server, bodies, watchers)
+}
+
+fn fan_out(c: &mut Criterion) {
+    const WATCHERS: usize = 1_000;
+    let mut group = c.benchmark_group("presence");
+    group.sample_size(10);
+    group.bench_function("update_presence_to_1000_watchers", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                // A fresh server every 256 updates keeps the (unacknowledged) queues small.
+                let (mut server, bodies, watchers) = fan_out_setup(WATCHERS);
+                let mut updates = 0;
+                for body in bodies.into_iter().take((iters - done) as usize) {
+                    let input = support::request(1, body);
+                    let start = Instant::now();
+                    server.handle(0, input);
+                    while server.poll_output().is_some() {}
+                    total += start.elapsed();
+                    done += 1;
+                    updates += 1;
+                }
+                // Every watcher got every update (queued, not yet polled).
+                for sid in &watchers {
+                    assert_eq!(server.session_info(sid).unwrap().queued, updates);
+                }
+            }
+            total
+        });
+    });
+    group.finish();
+}
+
+/// Heap bytes per registered (not logged-in) user who has one contact list of 18 mutual
+/// contacts, subscribes to them, grants them OnlineStatus/StatusText/UserAvailability through
+/// an attribute list on that list, and has published a status text and availability.
+fn memory_per_user() -> f64 {
+    const USERS: usize = 2_000;
+    let mut server = Server::new(config(), [5; 32]);
+    let before = LIVE.load(Ordering::Relaxed);
+    for i in 0..USERS {
+        provision(&mut server, &format!("u{i}"));
+    }
+    let provisioned = LIVE.load(Ordering::Relaxed);
+    println!(
+        "  accounts: {} bytes/user",
+        (provisioned - before) as usize / USERS
+    );
+    let attrs = build::names(&[
+        build::AttrName::OnlineStatus,
+        build::AttrName::StatusText,
+        build::AttrName::UserAvailability,
+    ]);
+    let mut mark = provisioned;
+    for phase in [
+        "contact list",
+        "attribute list",
+        "published presence",
+        "subscriptions",
+    ] {
+        for i in 0..USERS {
+            let mut c = login(&mut server, &format!("u{i}"));
+            let list = format!("wv:u{i}/friends@example.org");
+            let p = match phase {
+                "contact list" => {
+                    let contacts: Vec<String> = (1..=9)
+                        .flat_map(|d| [(i + d) % USERS, (i + USERS - d) % USERS])
+                        .map(|j| format!("wv:u{j}@example.org"))
+                        .collect();
+                    Primitive::CreateListRequest(Box::new(CreateListRequest {
+                        contact_list: Some(list.clone()),
+                        nick_list: Some(NickList {
+                            user_id: contacts,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }))
+                }
+                "attribute list" => build::create_attribute_list(
+                    Version::V1_2,
+                    attrs.clone(),
+                    &[],
+                    &[&list],
+                    false,
+                    None,
+                ),
+                "published presence" => update("here"),
+                _ => build::subscribe(Version::V1_2, &[], &[&list], None, None),
+            };
+            ask(&mut server, &mut c, p);
+            c.handle(0, ClientInput::Command(Command::Logout));
+            drive(&mut server, &mut c);
+        }
+        while server.poll_output().is_some() {}
+        let now = LIVE.load(Ordering::Relaxed);
+        println!("  {phase}: {} bytes/user", (now - mark) as usize / USERS);
+        mark = now;
+    }
+    while server.poll_output().is_some() {}
+    let after = LIVE.load(Ordering::Relaxed);
+    assert_eq!(server.session_count(), 0);
+    let per_user = (after - before) as f64 / USERS as f64;
+    drop(server);
+    per_user
+}
+
+fn main() {
+    let per_user = memory_per_user();
+    println!(
+        "presence/memory_per_registered_user_18_contacts: {per_user:.0} bytes (target ≤ 2048)"
+    );
+    let mut c = Criterion::default().configure_from_args();
+    fan_out(&mut c);
+    c.final_summary();
+}

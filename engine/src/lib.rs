@@ -10,3 +10,4 @@ pub mod codec;
 pub mod datetime;
 pub mod server;
 pub mod store;
+pub mod vecmap;

@@ -14,7 +14,7 @@ use imps_engine::codec::access::{
 };
 use imps_engine::codec::common::Status;
 use imps_engine::codec::{Message, Primitive, SessionType, TransactionMode, Version};
-use imps_engine::server::{AdminCommand, IMPLEMENTED_FUNCTIONS};
+use imps_engine::server::AdminCommand;
 use sim::{Sim, code_of, first, test_config};
 
 fn cfg(version: Version, user: &str, pw: &str, scheme: LoginScheme) -> ClientConfig {
@@ -34,13 +34,8 @@ fn login_failed_code(sim: &Sim, idx: usize) -> Option<u32> {
 
 /// The implemented function codes that `version`'s service tree has.
 fn implemented_in(version: Version) -> Vec<String> {
-    let in_tree: Vec<&str> = imps_engine::codec::service::tree(version)
+    imps_engine::server::implemented_functions(version)
         .iter()
-        .flat_map(|row| row.3.iter().copied())
-        .collect();
-    IMPLEMENTED_FUNCTIONS
-        .iter()
-        .filter(|c| in_tree.contains(c))
         .map(|c| c.to_string())
         .collect()
 }

@@ -122,14 +122,14 @@ fn two_clients_over_http_login_negotiate_keep_alive_poll_logout_and_survive_rest
     );
     alice.run(Command::Login);
     bob.run(Command::Login);
-    for c in [&alice, &bob] {
+    for (c, version) in [(&alice, Version::V1_2), (&bob, Version::V1_1)] {
         let agreed = c.events.iter().find_map(|e| match e {
             ClientEvent::Ready { agreed, .. } => Some(agreed.clone()),
             _ => None,
         });
         let mut agreed = agreed.unwrap_or_default();
         agreed.sort();
-        let mut implemented: Vec<String> = imps_engine::server::IMPLEMENTED_FUNCTIONS
+        let mut implemented: Vec<String> = imps_engine::server::implemented_functions(version)
             .iter()
             .map(|c| c.to_string())
             .collect();

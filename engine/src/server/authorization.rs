@@ -23,8 +23,6 @@
 //! login. A 1.3 publisher answers by creating an attribute list for the watcher, which also
 //! settles the pending request.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::codec::access13::{NotificationRequest, NotificationType};
@@ -37,6 +35,7 @@ use crate::codec::presence::{
 };
 use crate::codec::{Primitive, Version};
 use crate::store::{self, StorageOp, Table};
+use crate::vecmap::VecMap;
 
 use super::attributes::{self, AttrSet};
 use super::presence::{self, local_user, outcome, own_list};
@@ -63,9 +62,9 @@ pub(crate) struct Reactive {
 pub(crate) struct Auth {
     pub owner: String,
     pub default: Option<Grant>,
-    pub users: BTreeMap<String, Grant>,
-    pub lists: BTreeMap<String, Grant>,
-    pub reactive: BTreeMap<String, Reactive>,
+    pub users: VecMap<String, Grant>,
+    pub lists: VecMap<String, Grant>,
+    pub reactive: VecMap<String, Reactive>,
 }
 
 fn status(code: u16, text: &str) -> Primitive {
@@ -124,7 +123,7 @@ fn proactive(s: &Server, auth: &Auth, publisher: &str, watcher: &str) -> Option<
         for (list, g) in &auth.lists {
             let member = own
                 .get(list)
-                .is_some_and(|l| l.members.iter().any(|m| m.user_id == watcher));
+                .is_some_and(|l| l.members.iter().any(|m| &*m.user_id == watcher));
             if member {
                 let prev = found.unwrap_or_default();
                 found = Some(Grant {
@@ -185,8 +184,7 @@ pub(crate) fn request(s: &mut Server, publisher: &str, watcher: &str, wanted: At
     }
     let entry = auth_mut(s, publisher)
         .reactive
-        .entry(watcher.to_owned())
-        .or_default();
+        .get_or_insert_with(watcher.to_owned(), Reactive::default);
     entry.pending = entry.pending.or(ask);
     let pending = entry.pending;
     save(s, publisher);
@@ -260,8 +258,7 @@ pub(crate) fn presence_auth_user(
     let set = attributes::wanted(req.presence_sub_list.as_ref());
     let r = auth_mut(s, publisher)
         .reactive
-        .entry(watcher.clone())
-        .or_default();
+        .get_or_insert_with(watcher.clone(), Reactive::default);
     if accept {
         r.granted = r.granted.or(set);
         r.denied = r.denied.minus(set);

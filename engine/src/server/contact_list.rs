@@ -22,16 +22,17 @@ use crate::codec::presence::{
 };
 use crate::codec::{Primitive, Version};
 use crate::store::{self, StorageOp, Table};
+use crate::vecmap::VecMap;
 
 use super::{Server, result};
 
 /// One member of a contact list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Member {
-    /// Canonical user id.
-    pub user_id: String,
+    /// Canonical user id (boxed: lists hold many members, and every byte counts per user).
+    pub user_id: Box<str>,
     /// The owner's name for the contact.
-    pub nick: Option<String>,
+    pub nick: Option<Box<str>>,
 }
 
 /// A stored contact list.
@@ -52,7 +53,7 @@ pub(crate) struct ContactList {
 }
 
 /// Every user's lists: owner → list id → list.
-pub(crate) type Lists = BTreeMap<String, BTreeMap<String, ContactList>>;
+pub(crate) type Lists = BTreeMap<String, VecMap<String, ContactList>>;
 
 fn put(list: &ContactList) -> StorageOp {
     StorageOp::Put {
@@ -154,14 +155,19 @@ fn add_members(s: &Server, list: &mut ContactList, nicks: &NickList) -> Vec<(u16
             Ok(a) if !s.accounts.contains_key(&a.to_string()) => failed.push((531, raw)),
             Ok(a) => {
                 let user_id = a.to_string();
-                match list.members.iter_mut().find(|m| m.user_id == user_id) {
+                let nick = nick.map(String::into_boxed_str);
+                match list.members.iter_mut().find(|m| *m.user_id == *user_id) {
                     Some(m) => m.nick = nick.or(m.nick.take()),
-                    None => list.members.push(Member { user_id, nick }),
+                    None => list.members.push(Member {
+                        user_id: user_id.into(),
+                        nick,
+                    }),
                 }
             }
             Err(_) => failed.push((531, raw)),
         }
     }
+    list.members.shrink_to_fit();
     failed
 }
 
@@ -197,11 +203,11 @@ fn nick_list(list: &ContactList) -> NickList {
     for m in &list.members {
         match &m.nick {
             Some(name) => out.nick_name.push(NickName {
-                name: Some(name.clone()),
-                user_id: Some(m.user_id.clone()),
+                name: Some(name.to_string()),
+                user_id: Some(m.user_id.to_string()),
                 ..Default::default()
             }),
-            None => out.user_id.push(m.user_id.clone()),
+            None => out.user_id.push(m.user_id.to_string()),
         }
     }
     out
@@ -225,7 +231,7 @@ fn properties(list: &ContactList) -> Properties {
 }
 
 /// Makes `id` the owner's only default list; returns the lists whose flag changed.
-fn set_default(lists: &mut BTreeMap<String, ContactList>, id: &str) -> Vec<StorageOp> {
+fn set_default(lists: &mut VecMap<String, ContactList>, id: &str) -> Vec<StorageOp> {
     let mut ops = Vec::new();
     for l in lists.values_mut() {
         let want = l.id == id;
@@ -278,7 +284,7 @@ pub(crate) fn create_list(
         Ok(id) => id,
         Err(Refusal(code, text)) => return status(code, &text),
     };
-    let existing = s.lists.get(owner).map_or(0, BTreeMap::len);
+    let existing = s.lists.get(owner).map_or(0, VecMap::len);
     if s.lists.get(owner).is_some_and(|m| m.contains_key(&id)) {
         return status(701, "contact list already exists");
     }
@@ -412,7 +418,8 @@ pub(crate) fn list_manage(
             .iter()
             .filter_map(|u| Address::parse_user(u, &domain).ok().map(|a| a.to_string()))
             .collect();
-        list.members.retain(|m| !gone.contains(&m.user_id));
+        list.members
+            .retain(|m| !gone.iter().any(|g| **g == *m.user_id));
     }
     if let Some(props) = &req.contact_list_properties {
         match apply_properties(&mut list, props) {

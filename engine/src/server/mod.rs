@@ -16,6 +16,7 @@ mod presence;
 mod session;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -42,6 +43,17 @@ pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
     "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
     "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT",
 ];
+
+/// The [`IMPLEMENTED_FUNCTIONS`] that `version`'s service tree has (what a client of that
+/// version is agreed when it asks for everything).
+pub fn implemented_functions(version: Version) -> Vec<&'static str> {
+    let tree = codec::service::tree(version);
+    IMPLEMENTED_FUNCTIONS
+        .iter()
+        .copied()
+        .filter(|c| tree.iter().any(|row| row.3.contains(c)))
+        .collect()
+}
 
 /// An input to the server.
 #[derive(Debug, Clone)]
@@ -526,8 +538,15 @@ impl Server {
     /// Queues a server-initiated transaction for a session and asks the host to wake it.
     /// Returns false when the queue is full (the caller answers 507).
     pub(crate) fn enqueue(&mut self, handle: u64, primitive: Primitive) -> bool {
-        let tid = format!("s{}", self.next_server_tid);
-        self.next_server_tid += 1;
+        self.enqueue_shared(handle, Arc::new(primitive))
+    }
+
+    /// [`Server::enqueue`] for a primitive many sessions receive (a presence fan-out): it is
+    /// shared, not copied, until each session's reply is written.
+    ///
+    /// The host is asked to wake the client only when nothing else waits undelivered: a client
+    /// already nudged will poll and receive everything queued since.
+    pub(crate) fn enqueue_shared(&mut self, handle: u64, primitive: Arc<Primitive>) -> bool {
         let limit = self.config.session.queue_limit as usize;
         let Some(s) = self.sessions.get_mut(&handle) else {
             return false;
@@ -535,13 +554,18 @@ impl Server {
         if s.queue.len() >= limit {
             return false;
         }
+        let tid = format!("s{}", self.next_server_tid);
+        self.next_server_tid += 1;
+        let nudge = s.queue.iter().all(|q| q.deliveries > 0);
         s.queue.push_back(Queued {
             tid,
             primitive,
             deliveries: 0,
         });
-        let wake = wake_up(s);
-        self.outputs.push_back(Output::WakeUp(wake));
+        if nudge {
+            let wake = wake_up(s);
+            self.outputs.push_back(Output::WakeUp(wake));
+        }
         true
     }
 
@@ -781,7 +805,7 @@ impl Server {
                                 transaction_id: Some(q.tid.clone()),
                                 ..Default::default()
                             }),
-                            content: Some(TransactionContent::new(q.primitive.clone())),
+                            content: Some(TransactionContent::new((*q.primitive).clone())),
                             ..Default::default()
                         });
                     }

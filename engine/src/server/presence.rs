@@ -18,6 +18,7 @@
 //!   revocation sends nothing (the watcher may not see the attribute, not even withdrawn).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,8 +30,10 @@ use crate::codec::presence::{
     UnsubscribePresenceRequest, UpdatePresenceRequest, Watcher,
 };
 use crate::codec::presence_attrs::{OnlineStatus, PresenceSubList};
-use crate::codec::{self, Limits, Message, Primitive, SessionType, TransactionMode, Version};
+use crate::codec::xml::{XmlIn, XmlOut, XmlValue};
+use crate::codec::{Limits, Primitive, Version};
 use crate::store::{self, StorageOp, Table};
+use crate::vecmap::VecMap;
 
 use super::attributes::{self, Attr, AttrSet};
 use super::authorization;
@@ -70,7 +73,9 @@ impl Ids {
 #[derive(Debug, Default)]
 pub(crate) struct Presentity {
     /// Published attributes (never OnlineStatus), boxed: most users publish little or nothing.
-    pub published: Option<Box<PresenceSubList>>,
+    /// Kept encoded (the stored CSP form, a few hundred bytes) rather than as the typed list
+    /// (over a kilobyte of mostly empty fields); decoded once per notification round.
+    pub published: Option<Box<[u8]>>,
     /// Published OnlineStatus F: watchers see the user offline.
     pub invisible: bool,
     /// The OnlineStatus watchers were last told (or would have been).
@@ -97,9 +102,9 @@ pub(crate) struct ListSub {
 #[derive(Debug, Default)]
 pub(crate) struct Subs {
     /// Presentity id → attributes wanted.
-    pub users: BTreeMap<u32, AttrSet>,
+    pub users: VecMap<u32, AttrSet>,
     /// Own contact lists subscribed with AutoSubscribe.
-    pub lists: BTreeMap<String, ListSub>,
+    pub lists: VecMap<String, ListSub>,
 }
 
 /// Stored form of [`Subs`].
@@ -107,11 +112,10 @@ pub(crate) struct Subs {
 struct SubsRecord {
     watcher: String,
     users: BTreeMap<String, AttrSet>,
-    lists: BTreeMap<String, ListSub>,
+    lists: VecMap<String, ListSub>,
 }
 
-/// Stored form of [`Presentity`]: the published list as a CSP 1.3 UpdatePresence message
-/// (the codec's own lossless form, so every attribute and unknown detail survives).
+/// Stored form of [`Presentity`], the published list encoded by `encode_published`.
 #[derive(Debug, Serialize, Deserialize)]
 struct PresenceRecord {
     user: String,
@@ -127,7 +131,7 @@ pub(crate) struct PresenceState {
     pub auth: BTreeMap<u32, authorization::Auth>,
     pub subs: BTreeMap<u32, Subs>,
     /// Publisher → watcher → subscription: the fan-out index.
-    pub watch: BTreeMap<u32, BTreeMap<u32, Watch>>,
+    pub watch: BTreeMap<u32, VecMap<u32, Watch>>,
     /// Changed attributes waiting for the coalescing interval, per publisher.
     pending: BTreeMap<u32, AttrSet>,
     due: BTreeSet<(Millis, u32)>,
@@ -260,8 +264,8 @@ fn expand(
                     .map(|l| l.members.as_slice())
                     .unwrap_or_default()
                 {
-                    if !out.contains(&m.user_id) {
-                        out.push(m.user_id.clone());
+                    if !out.iter().any(|o| **o == *m.user_id) {
+                        out.push(m.user_id.to_string());
                     }
                 }
                 list_ids.push(id);
@@ -292,8 +296,9 @@ fn values(s: &Server, user: &str, set: AttrSet) -> PresenceSubList {
         .ids
         .get(user)
         .and_then(|id| s.presence.people.get(&id))
-        .and_then(|p| p.published.as_deref());
-    let mut out = published.map_or_else(PresenceSubList::default, |p| attributes::filter(p, set));
+        .and_then(|p| p.published.as_deref())
+        .and_then(decode_published);
+    let mut out = published.map_or_else(PresenceSubList::default, |p| attributes::filter(&p, set));
     if set.has(Attr::OnlineStatus) {
         out.online_status = vec![OnlineStatus::with_value(if online(s, user) {
             "T"
@@ -421,22 +426,22 @@ fn flush(s: &mut Server, pid: u32) {
     }
     let current = values(s, &publisher, changed);
     // Most watchers see the same attributes: build each (set, version) notification once.
-    let mut built: Vec<(AttrSet, Version, Primitive)> = Vec::new();
+    let mut built: Vec<(AttrSet, Version, Arc<Primitive>)> = Vec::new();
     for (h, version, vis) in targets {
         let p = match built
             .iter()
             .find(|(v, ver, _)| *v == vis && *ver == version)
         {
-            Some((_, _, p)) => p.clone(),
+            Some((_, _, p)) => Arc::clone(p),
             None => {
                 let mut list = attributes::filter(&current, vis);
                 attributes::mark_withdrawn(&mut list, vis);
-                let p = notification(vec![presence_of(&publisher, list, version)]);
-                built.push((vis, version, p.clone()));
+                let p = Arc::new(notification(vec![presence_of(&publisher, list, version)]));
+                built.push((vis, version, Arc::clone(&p)));
                 p
             }
         };
-        s.enqueue(h, p);
+        s.enqueue_shared(h, p);
     }
 }
 
@@ -509,26 +514,18 @@ pub(crate) fn reauthorize(s: &mut Server, publisher: &str, watcher: Option<&str>
 
 // ---- storage ----------------------------------------------------------------------
 
+/// The published list as one CSP 1.3 `PresenceSubList` element (the codec's own lossless
+/// form, so every attribute and unknown detail survives).
 fn encode_published(list: &PresenceSubList) -> Vec<u8> {
-    codec::encode(&Message::single(
-        Version::V1_3,
-        SessionType::Outband,
-        None,
-        TransactionMode::Request,
-        None,
-        Primitive::UpdatePresenceRequest(Box::new(UpdatePresenceRequest {
-            presence_sub_list: Some(list.clone()),
-            ..Default::default()
-        })),
-    ))
+    let mut w = XmlOut::new(Version::V1_3, 256);
+    list.encode("PresenceSubList", &mut w);
+    w.into_bytes()
 }
 
 fn decode_published(bytes: &[u8]) -> Option<PresenceSubList> {
-    let msg = codec::decode(bytes, Limits::default()).ok()?;
-    match msg.primitive()? {
-        Primitive::UpdatePresenceRequest(r) => r.presence_sub_list.clone(),
-        _ => None,
-    }
+    let mut r = XmlIn::new(bytes, Limits::default());
+    let root = r.root().ok()?;
+    PresenceSubList::decode(&mut r, "PresenceSubList", &root).ok()?
 }
 
 fn subs_op(s: &Server, wid: u32) -> StorageOp {
@@ -565,7 +562,7 @@ pub(crate) fn restore(s: &mut Server, table: Table, value: &[u8]) -> bool {
                 None
             } else {
                 match decode_published(&r.published) {
-                    Some(p) => Some(Box::new(p)),
+                    Some(_) => Some(r.published.into_boxed_slice()),
                     None => return false,
                 }
             };
@@ -581,7 +578,7 @@ pub(crate) fn restore(s: &mut Server, table: Table, value: &[u8]) -> bool {
             };
             let wid = s.presence.ids.intern(&r.watcher);
             let mut subs = Subs {
-                users: BTreeMap::new(),
+                users: VecMap::new(),
                 lists: r.lists,
             };
             for (p, wanted) in r.users {
@@ -701,6 +698,14 @@ fn subscribe_to(s: &mut Server, watcher: &str, publishers: &[String], wanted: At
         if !wanted.minus(granted).is_empty() {
             authorization::request(s, p, watcher, wanted);
         }
+    }
+    if let Some(subs) = s
+        .presence
+        .ids
+        .get(watcher)
+        .and_then(|w| s.presence.subs.get_mut(&w))
+    {
+        subs.users.shrink_to_fit();
     }
     notify_values(s, watcher, &initial, false);
 }
@@ -823,7 +828,7 @@ pub(crate) fn list_changed(s: &mut Server, owner: &str, list_id: Option<&str>) {
             l.members
                 .iter()
                 .filter(|m| !watched(s, &m.user_id))
-                .map(|m| m.user_id.clone())
+                .map(|m| m.user_id.to_string())
                 .collect()
         })
         .unwrap_or_default();
@@ -905,7 +910,11 @@ pub(crate) fn update_presence(
             invisible = false;
         }
     }
-    let mut published = person.published.as_deref().cloned().unwrap_or_default();
+    let mut published = person
+        .published
+        .as_deref()
+        .and_then(decode_published)
+        .unwrap_or_default();
     let changes = attributes::merge(&mut published, list);
     if changes.is_empty() && invisible == was_invisible {
         return status(200, "");
@@ -919,7 +928,7 @@ pub(crate) fn update_presence(
         return status(751, "presence values too large");
     }
     person.invisible = invisible;
-    person.published = (!published.is_empty()).then(|| Box::new(published));
+    person.published = (!encoded.is_empty()).then(|| encoded.clone().into_boxed_slice());
     s.store(vec![StorageOp::Put {
         table: Table::Presence,
         key: user.to_owned(),

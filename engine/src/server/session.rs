@@ -3,6 +3,7 @@
 //! transactions awaiting acknowledgement, and the cache of recent replies by TransactionID.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::codec::Primitive;
 use crate::codec::Version;
@@ -15,8 +16,8 @@ use super::Millis;
 pub(crate) struct Queued {
     /// Server-chosen TransactionID.
     pub tid: String,
-    /// What is delivered.
-    pub primitive: Primitive,
+    /// What is delivered (shared by every session a fan-out reaches).
+    pub primitive: Arc<Primitive>,
     /// Times delivered so far (redelivered until acknowledged).
     pub deliveries: u32,
 }
