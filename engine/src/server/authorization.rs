@@ -123,7 +123,7 @@ fn proactive(s: &Server, auth: &Auth, publisher: &str, watcher: &str) -> Option<
         for (list, g) in &auth.lists {
             let member = own
                 .get(list)
-                .is_some_and(|l| l.members.iter().any(|m| &*m.user_id == watcher));
+                .is_some_and(|l| l.contains(&s.presence.ids, watcher));
             if member {
                 let prev = found.unwrap_or_default();
                 found = Some(Grant {

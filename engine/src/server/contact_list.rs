@@ -24,20 +24,21 @@ use crate::codec::{Primitive, Version};
 use crate::store::{self, StorageOp, Table};
 use crate::vecmap::VecMap;
 
+use super::presence::Ids;
 use super::{Server, result};
 
-/// One member of a contact list.
+/// One member of a stored contact list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Member {
-    /// Canonical user id (boxed: lists hold many members, and every byte counts per user).
-    pub user_id: Box<str>,
+pub(crate) struct StoredMember {
+    /// Canonical user id.
+    pub user_id: String,
     /// The owner's name for the contact.
-    pub nick: Option<Box<str>>,
+    pub nick: Option<String>,
 }
 
-/// A stored contact list.
+/// A contact list as stored (record schema v1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ContactList {
+pub(crate) struct StoredList {
     /// Canonical list id `wv:owner/name@domain`.
     pub id: String,
     /// Canonical owner id.
@@ -49,22 +50,85 @@ pub(crate) struct ContactList {
     /// Creation order among the owner's lists.
     pub created: u64,
     /// Members in the order they were added.
-    pub members: Vec<Member>,
+    pub members: Vec<StoredMember>,
+}
+
+/// A contact list in memory: members are interned user ids (4 bytes each, not a string
+/// each — lists are most of a user's memory), nicknames kept apart for the few that have one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContactList {
+    /// Canonical list id `wv:owner/name@domain`.
+    pub id: String,
+    /// Canonical owner id.
+    pub owner: String,
+    /// `DisplayName` property.
+    pub display_name: Option<String>,
+    /// Whether this is the owner's default list.
+    pub default: bool,
+    /// Creation order among the owner's lists.
+    pub created: u64,
+    /// Members (interned ids, see [`Ids`]) in the order they were added.
+    pub members: Vec<u32>,
+    /// Nicknames of the members that have one.
+    pub nicks: VecMap<u32, Box<str>>,
+}
+
+impl ContactList {
+    /// Whether `user` (canonical id) is a member.
+    pub fn contains(&self, ids: &Ids, user: &str) -> bool {
+        ids.get(user).is_some_and(|id| self.members.contains(&id))
+    }
+
+    /// The members' canonical ids, in order.
+    pub fn member_ids<'a>(&'a self, ids: &'a Ids) -> impl Iterator<Item = &'a str> {
+        self.members.iter().map(|m| ids.name(*m))
+    }
 }
 
 /// Every user's lists: owner → list id → list.
 pub(crate) type Lists = BTreeMap<String, VecMap<String, ContactList>>;
 
-fn put(list: &ContactList) -> StorageOp {
+fn put(ids: &Ids, list: &ContactList) -> StorageOp {
+    let stored = StoredList {
+        id: list.id.clone(),
+        owner: list.owner.clone(),
+        display_name: list.display_name.clone(),
+        default: list.default,
+        created: list.created,
+        members: list
+            .members
+            .iter()
+            .map(|m| StoredMember {
+                user_id: ids.name(*m).to_owned(),
+                nick: list.nicks.get(m).map(|n| n.to_string()),
+            })
+            .collect(),
+    };
     StorageOp::Put {
         table: Table::ContactLists,
         key: list.id.clone(),
-        value: store::encode_record(list),
+        value: store::encode_record(&stored),
     }
 }
 
 /// Restores one stored list.
-pub(crate) fn restore(lists: &mut Lists, list: ContactList) {
+pub(crate) fn restore(lists: &mut Lists, ids: &mut Ids, stored: StoredList) {
+    let mut list = ContactList {
+        id: stored.id,
+        owner: stored.owner,
+        display_name: stored.display_name,
+        default: stored.default,
+        created: stored.created,
+        members: Vec::with_capacity(stored.members.len()),
+        nicks: VecMap::new(),
+    };
+    for m in stored.members {
+        let id = ids.intern(&m.user_id);
+        list.members.push(id);
+        if let Some(n) = m.nick {
+            list.nicks.insert(id, n.into_boxed_str());
+        }
+    }
     lists
         .entry(list.owner.clone())
         .or_default()
@@ -142,7 +206,7 @@ fn apply_properties(list: &mut ContactList, props: &Properties) -> Result<bool, 
 }
 
 /// Validates and adds members; returns per-member failures as (code, user id as sent).
-fn add_members(s: &Server, list: &mut ContactList, nicks: &NickList) -> Vec<(u16, String)> {
+fn add_members(s: &mut Server, list: &mut ContactList, nicks: &NickList) -> Vec<(u16, String)> {
     let mut failed = Vec::new();
     let entries = nicks
         .nick_name
@@ -154,14 +218,12 @@ fn add_members(s: &Server, list: &mut ContactList, nicks: &NickList) -> Vec<(u16
             Ok(a) if a.domain != s.config.domain => failed.push((516, raw)),
             Ok(a) if !s.accounts.contains_key(&a.to_string()) => failed.push((531, raw)),
             Ok(a) => {
-                let user_id = a.to_string();
-                let nick = nick.map(String::into_boxed_str);
-                match list.members.iter_mut().find(|m| *m.user_id == *user_id) {
-                    Some(m) => m.nick = nick.or(m.nick.take()),
-                    None => list.members.push(Member {
-                        user_id: user_id.into(),
-                        nick,
-                    }),
+                let id = s.presence.ids.intern(&a.to_string());
+                if !list.members.contains(&id) {
+                    list.members.push(id);
+                }
+                if let Some(n) = nick {
+                    list.nicks.insert(id, n.into_boxed_str());
                 }
             }
             Err(_) => failed.push((531, raw)),
@@ -198,16 +260,17 @@ fn status(code: u16, text: &str) -> Primitive {
     Primitive::Status(Box::new(Status::new(code, text)))
 }
 
-fn nick_list(list: &ContactList) -> NickList {
+fn nick_list(ids: &Ids, list: &ContactList) -> NickList {
     let mut out = NickList::default();
     for m in &list.members {
-        match &m.nick {
+        let user = ids.name(*m).to_owned();
+        match list.nicks.get(m) {
             Some(name) => out.nick_name.push(NickName {
                 name: Some(name.to_string()),
-                user_id: Some(m.user_id.to_string()),
+                user_id: Some(user),
                 ..Default::default()
             }),
-            None => out.user_id.push(m.user_id.to_string()),
+            None => out.user_id.push(user),
         }
     }
     out
@@ -231,13 +294,13 @@ fn properties(list: &ContactList) -> Properties {
 }
 
 /// Makes `id` the owner's only default list; returns the lists whose flag changed.
-fn set_default(lists: &mut VecMap<String, ContactList>, id: &str) -> Vec<StorageOp> {
+fn set_default(ids: &Ids, lists: &mut VecMap<String, ContactList>, id: &str) -> Vec<StorageOp> {
     let mut ops = Vec::new();
     for l in lists.values_mut() {
         let want = l.id == id;
         if l.default != want {
             l.default = want;
-            ops.push(put(l));
+            ops.push(put(ids, l));
         }
     }
     ops
@@ -303,6 +366,7 @@ pub(crate) fn create_list(
         default: false,
         created,
         members: Vec::new(),
+        nicks: VecMap::new(),
     };
     let make_default = match req
         .contact_list_properties
@@ -328,10 +392,10 @@ pub(crate) fn create_list(
     if list.default {
         for other in owned.values_mut().filter(|l| l.default) {
             other.default = false;
-            ops.push(put(other));
+            ops.push(put(&s.presence.ids, other));
         }
     }
-    ops.push(put(&list));
+    ops.push(put(&s.presence.ids, &list));
     owned.insert(id.clone(), list);
     let answer = match (failed.is_empty(), version, owned.get(&id)) {
         (true, Version::V1_3, Some(l)) => {
@@ -376,7 +440,7 @@ pub(crate) fn delete_list(s: &mut Server, owner: &str, req: &DeleteListRequest) 
             .min_by_key(|l| l.created)
             .map(|l| l.id.clone())
     {
-        ops.extend(set_default(owned, &next));
+        ops.extend(set_default(&s.presence.ids, owned, &next));
     }
     if owned.is_empty() {
         s.lists.remove(owner);
@@ -418,8 +482,11 @@ pub(crate) fn list_manage(
             .iter()
             .filter_map(|u| Address::parse_user(u, &domain).ok().map(|a| a.to_string()))
             .collect();
+        let ids = &s.presence.ids;
         list.members
-            .retain(|m| !gone.iter().any(|g| **g == *m.user_id));
+            .retain(|m| !gone.iter().any(|g| g == ids.name(*m)));
+        list.nicks
+            .retain(|m, _| !gone.iter().any(|g| g == ids.name(*m)));
     }
     if let Some(props) = &req.contact_list_properties {
         match apply_properties(&mut list, props) {
@@ -431,11 +498,11 @@ pub(crate) fn list_manage(
     let mut ops = Vec::new();
     if let Some(owned) = s.lists.get_mut(owner) {
         if changed {
-            ops.push(put(&list));
+            ops.push(put(&s.presence.ids, &list));
             owned.insert(id.clone(), list);
         }
         if make_default {
-            ops.extend(set_default(owned, &id));
+            ops.extend(set_default(&s.presence.ids, owned, &id));
         }
     }
     s.store(ops);
@@ -454,7 +521,7 @@ pub(crate) fn list_manage(
     r.detailed_result = detailed(failed);
     Primitive::ListManageResponse(Box::new(ListManageResponse {
         result: Some(r),
-        nick_list: receive.then(|| nick_list(list)),
+        nick_list: receive.then(|| nick_list(&s.presence.ids, list)),
         contact_list_properties: (receive || req.contact_list_properties.is_some())
             .then(|| properties(list)),
         ..Default::default()

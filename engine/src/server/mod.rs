@@ -440,8 +440,10 @@ impl Server {
                     })),
                 },
                 Table::ContactLists => {
-                    match store::decode_record::<contact_list::ContactList>(r.table, &r.value) {
-                        Some(list) => contact_list::restore(&mut self.lists, list),
+                    match store::decode_record::<contact_list::StoredList>(r.table, &r.value) {
+                        Some(list) => {
+                            contact_list::restore(&mut self.lists, &mut self.presence.ids, list)
+                        }
                         None => self.outputs.push_back(Output::Event(Event::RestoreSkipped {
                             table: r.table,
                             key: r.key,

@@ -257,15 +257,11 @@ fn expand(
     for raw in lists {
         match own_list(s, owner, raw) {
             Ok(id) => {
-                for m in s
-                    .lists
-                    .get(owner)
-                    .and_then(|l| l.get(&id))
-                    .map(|l| l.members.as_slice())
-                    .unwrap_or_default()
-                {
-                    if !out.iter().any(|o| **o == *m.user_id) {
-                        out.push(m.user_id.to_string());
+                if let Some(l) = s.lists.get(owner).and_then(|l| l.get(&id)) {
+                    for m in l.member_ids(&s.presence.ids) {
+                        if !out.iter().any(|o| o == m) {
+                            out.push(m.to_owned());
+                        }
                     }
                 }
                 list_ids.push(id);
@@ -825,10 +821,9 @@ pub(crate) fn list_changed(s: &mut Server, owner: &str, list_id: Option<&str>) {
         .get(owner)
         .and_then(|l| l.get(list_id))
         .map(|l| {
-            l.members
-                .iter()
-                .filter(|m| !watched(s, &m.user_id))
-                .map(|m| m.user_id.to_string())
+            l.member_ids(&s.presence.ids)
+                .filter(|m| !watched(s, m))
+                .map(str::to_owned)
                 .collect()
         })
         .unwrap_or_default();
