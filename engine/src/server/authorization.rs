@@ -549,7 +549,8 @@ pub(crate) fn get_attribute_list(
     Primitive::GetAttributeListResponse(Box::new(r))
 }
 
-/// Drops a deleted contact list from the owner's attribute lists.
+/// Drops a deleted contact list from the owner's attribute lists (and its AutoSubscribe, so
+/// a later list of the same name does not inherit it).
 pub(crate) fn list_deleted(s: &mut Server, owner: &str, list_id: &str) {
     let Some(id) = s.presence.ids.get(owner) else {
         return;
@@ -562,4 +563,5 @@ pub(crate) fn list_deleted(s: &mut Server, owner: &str, list_id: &str) {
     if removed {
         save(s, owner);
     }
+    presence::list_deleted(s, owner, list_id);
 }

@@ -8,7 +8,8 @@
 //!   of the watcher. A client that logs in again re-subscribes (or calls GetPresence) to
 //!   learn the current values.
 //! - Subscribing to a contact list subscribes to its members now; with `AutoSubscribe=T` (1.2)
-//!   members added later are subscribed too. Removing a member does not unsubscribe it.
+//!   members added later are subscribed too, until the list is deleted. Removing a member does
+//!   not unsubscribe it.
 //! - OnlineStatus is kept by the server: T while the user has a session and has not
 //!   published OnlineStatus F (invisible). It is never stored as a published value.
 //! - Changes are coalesced per presentity: the first change goes out at once, later ones wait
@@ -16,6 +17,9 @@
 //!   attributes that changed, with their current values (a withdrawn attribute as Qualifier F).
 //!   A change of authorization sends the newly visible values at once, not coalesced; a
 //!   revocation sends nothing (the watcher may not see the attribute, not even withdrawn).
+//! - The initial notification of a subscription and the one after a grant are snapshots of
+//!   what they name: an attribute without a value comes as Qualifier F, so a value the
+//!   watcher heard before it lost sight of the attribute does not linger.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -504,7 +508,7 @@ pub(crate) fn reauthorize(s: &mut Server, publisher: &str, watcher: Option<&str>
         }
     }
     for (w, newly) in sends {
-        notify_values(s, &w, &[(publisher.to_owned(), newly)], false);
+        notify_values(s, &w, &[(publisher.to_owned(), newly)], true);
     }
 }
 
@@ -703,7 +707,7 @@ fn subscribe_to(s: &mut Server, watcher: &str, publishers: &[String], wanted: At
     {
         subs.users.shrink_to_fit();
     }
-    notify_values(s, watcher, &initial, false);
+    notify_values(s, watcher, &initial, true);
 }
 
 /// `SubscribePresence-Request`.
@@ -833,6 +837,22 @@ pub(crate) fn list_changed(s: &mut Server, owner: &str, list_id: Option<&str>) {
     subscribe_to(s, owner, &new, sub.wanted);
     let op = subs_op(s, wid);
     s.store(vec![op]);
+}
+
+/// `owner` deleted its list `list_id`: an AutoSubscribe to it ends with it.
+pub(crate) fn list_deleted(s: &mut Server, owner: &str, list_id: &str) {
+    let Some(wid) = s.presence.ids.get(owner) else {
+        return;
+    };
+    let removed = s
+        .presence
+        .subs
+        .get_mut(&wid)
+        .is_some_and(|x| x.lists.remove(list_id).is_some());
+    if removed {
+        let op = subs_op(s, wid);
+        s.store(vec![op]);
+    }
 }
 
 /// `GetPresence-Request`: the authorized values now; the caller does not become a watcher.
