@@ -3,6 +3,9 @@
 //! 18 contacts (≤ 2 KiB), measured with a counting allocator.
 #![allow(
     unsafe_code,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::field_reassign_with_default,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,

@@ -743,3 +743,51 @@ fn blocked_users_are_never_asked_about_and_see_nothing() {
     );
     assert!(l.status_mood.is_none());
 }
+
+#[test]
+fn a_login_reply_says_that_something_waits_and_a_repeated_ack_is_quiet() {
+    use imps_engine::codec::access::LoginRequest;
+    use imps_engine::codec::common::Status;
+    use imps_engine::codec::{Message, SessionType, TransactionMode};
+    let mut sim = new_sim();
+    let c = login(&mut sim, "carol", Version::V1_2);
+    req(&mut sim, c, subscribe(&[ALICE]));
+    // alice was offline: the authorization request waits for her 1.3 login.
+    let login = Primitive::LoginRequest(Box::new(LoginRequest {
+        user_id: Some("alice".into()),
+        password: Some("pw".into()),
+        ..Default::default()
+    }));
+    let r = sim
+        .raw(&Sim::request(Version::V1_3, None, Some("l1"), login))
+        .unwrap();
+    assert_eq!(r.poll(), Some(true), "Poll=T in the login reply");
+    let Primitive::LoginResponse(lr) = sim::first(&r) else {
+        panic!()
+    };
+    let sid = lr.session_id.clone().unwrap();
+    let poll = Primitive::PollingRequest(Box::default());
+    let r = sim
+        .raw(&Sim::request(Version::V1_3, Some(&sid), Some("p1"), poll))
+        .unwrap();
+    let t = &r.session.transactions[0];
+    let d = t.descriptor.as_ref().unwrap();
+    assert_eq!(d.mode, Some(TransactionMode::Request));
+    assert!(matches!(
+        t.content.as_ref().unwrap().primitives[0],
+        Primitive::NotificationRequest(_)
+    ));
+    let ack = Message::single(
+        Version::V1_3,
+        SessionType::Inband,
+        Some(sid.clone()),
+        TransactionMode::Response,
+        d.transaction_id.clone(),
+        Primitive::Status(Box::new(Status::new(200, ""))),
+    );
+    assert!(sim.raw(&ack).is_none(), "acknowledged: nothing more to say");
+    assert!(
+        sim.raw(&ack).is_none(),
+        "a repeated acknowledgement is no error"
+    );
+}

@@ -1090,15 +1090,15 @@ impl Run {
                     } else {
                         members.remove(&member)
                     };
-                    // AutoSubscribe, as the engine does it: any change of the list subscribes
-                    // every member not subscribed (also one the owner unsubscribed from).
-                    if changed && let Some(wanted) = m.auto[owner][list] {
-                        for p in members.iter().copied() {
-                            if m.subs[owner][p].is_none() {
-                                m.subs[owner][p] = Some(wanted);
-                                self.subscribed_now.push((owner, p));
-                            }
-                        }
+                    // AutoSubscribe: a member just added is subscribed (unless already);
+                    // one the owner unsubscribed from stays unsubscribed.
+                    if add
+                        && changed
+                        && let Some(wanted) = m.auto[owner][list]
+                        && m.subs[owner][member].is_none()
+                    {
+                        m.subs[owner][member] = Some(wanted);
+                        self.subscribed_now.push((owner, member));
                     }
                 }
             }

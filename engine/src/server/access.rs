@@ -35,6 +35,12 @@ pub(crate) struct Ctx<'a> {
     pub responses: Vec<Transaction>,
     /// Deliver queued server-initiated transactions in this reply (poll, acknowledgement).
     pub deliver_queue: bool,
+    /// Also deliver again those already delivered and not yet acknowledged (a poll does; an
+    /// acknowledgement's reply only brings what the client has not seen).
+    pub redeliver: bool,
+    /// The session a login in this request created (its reply's Poll flag tells the client
+    /// that something already waits).
+    pub created: Option<u64>,
     /// Echo the SessionID though the session is gone (logout, 600/601).
     pub ended_code: Option<u16>,
 }
@@ -167,10 +173,11 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         let Some(h) = session_of(s, ctx, tid.clone()) else {
             return;
         };
+        // A repeated acknowledgement (the transaction was delivered twice) is no error.
         let acked = tid.as_deref().is_some_and(|id| {
             s.sessions
                 .get_mut(&h)
-                .is_some_and(|sess| sess.acknowledge(id))
+                .is_some_and(|sess| sess.acknowledge(id) || sess.recently_acknowledged(id))
         });
         s.touch(h);
         if acked {
@@ -238,7 +245,10 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
     }
 
     match primitive {
-        Primitive::PollingRequest(_) => ctx.deliver_queue = true,
+        Primitive::PollingRequest(_) => {
+            ctx.deliver_queue = true;
+            ctx.redeliver = true;
+        }
         Primitive::KeepAliveRequest(req) => keep_alive(s, ctx, h, tid, *req),
         Primitive::LogoutRequest(_) => {
             s.end_session(h, 200);
@@ -709,6 +719,7 @@ fn login_success(
         agreed: None,
         services: None,
         queue: Default::default(),
+        acked: Default::default(),
         replies: Default::default(),
     };
     let mut response = LoginResponse {
@@ -736,6 +747,7 @@ fn login_success(
     s.by_id.insert(id.clone(), handle);
     s.by_user.entry(user.clone()).or_default().push(handle);
     s.touch(handle);
+    ctx.created = Some(handle);
     presence::session_started(s, &user, handle);
     s.outputs.push_back(Output::Event(Event::LoggedIn {
         user,

@@ -452,6 +452,25 @@ pub(crate) fn delete_list(s: &mut Server, owner: &str, req: &DeleteListRequest) 
     status(200, "")
 }
 
+/// The members of `owner_lists[id]` that are not in `before`.
+fn list_added(
+    ids: &Ids,
+    owner_lists: Option<&VecMap<String, ContactList>>,
+    id: &str,
+    before: &[u32],
+) -> Vec<String> {
+    owner_lists
+        .and_then(|m| m.get(id))
+        .map(|l| {
+            l.members
+                .iter()
+                .filter(|m| !before.contains(m))
+                .map(|m| ids.name(*m).to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `ListManage-Request`: add or remove members, or change properties; answers the members
 /// when asked (`ReceiveList=T`, and always in 1.1).
 pub(crate) fn list_manage(
@@ -467,6 +486,7 @@ pub(crate) fn list_manage(
     let Some(mut list) = s.lists.get(owner).and_then(|m| m.get(&id)).cloned() else {
         return status(700, "no such contact list");
     };
+    let before = list.members.clone();
     let mut failed = Vec::new();
     let mut make_default = false;
     if let Some(add) = &req.add_nick_list {
@@ -507,7 +527,8 @@ pub(crate) fn list_manage(
     }
     s.store(ops);
     if changed {
-        super::presence::list_changed(s, owner, Some(&id));
+        let added: Vec<String> = list_added(&s.presence.ids, s.lists.get(owner), &id, &before);
+        super::presence::list_changed(s, owner, Some((&id, &added)));
     }
     let Some(list) = s.lists.get(owner).and_then(|m| m.get(&id)) else {
         return status(500, "contact list vanished");

@@ -772,6 +772,8 @@ impl Server {
             peer,
             responses: Vec::new(),
             deliver_queue: false,
+            redeliver: false,
+            created: None,
             ended_code: None,
         };
         for t in msg.session.transactions {
@@ -796,27 +798,31 @@ impl Server {
         if let Some(h) = handle
             && let Some(s) = self.sessions.get_mut(&h)
         {
-            {
-                if ctx.deliver_queue {
-                    let room = s.multi_trans().saturating_sub(transactions.len()).max(1);
-                    for q in s.queue.iter_mut().take(room) {
-                        q.deliveries += 1;
-                        transactions.push(Transaction {
-                            descriptor: Some(TransactionDescriptor {
-                                mode: Some(TransactionMode::Request),
-                                transaction_id: Some(q.tid.clone()),
-                                ..Default::default()
-                            }),
-                            content: Some(TransactionContent::new((*q.primitive).clone())),
+            if ctx.deliver_queue {
+                let room = s.multi_trans().saturating_sub(transactions.len()).max(1);
+                let redeliver = ctx.redeliver;
+                for q in s
+                    .queue
+                    .iter_mut()
+                    .filter(|q| redeliver || q.deliveries == 0)
+                    .take(room)
+                {
+                    q.deliveries += 1;
+                    transactions.push(Transaction {
+                        descriptor: Some(TransactionDescriptor {
+                            mode: Some(TransactionMode::Request),
+                            transaction_id: Some(q.tid.clone()),
                             ..Default::default()
-                        });
-                    }
-                    let delivered = transactions.iter().filter(|t| is_server_request(t)).count();
-                    poll = s.queue.len() > delivered;
-                } else {
-                    poll = !s.queue.is_empty();
+                        }),
+                        content: Some(TransactionContent::new((*q.primitive).clone())),
+                        ..Default::default()
+                    });
                 }
             }
+            // Poll=T when something waits that the client has not seen yet.
+            poll = s.queue.iter().any(|q| q.deliveries == 0);
+        } else if let Some(s) = ctx.created.and_then(|h| self.sessions.get(&h)) {
+            poll = !s.queue.is_empty();
         }
         if transactions.is_empty() {
             // A poll with nothing waiting, or acknowledgements only: an empty 200 answer
@@ -875,10 +881,6 @@ fn wake_up(s: &Session) -> WakeUp {
             .map(|a| a.cir_methods.clone())
             .unwrap_or_default(),
     }
-}
-
-fn is_server_request(t: &Transaction) -> bool {
-    t.descriptor.as_ref().and_then(|d| d.mode.clone()) == Some(TransactionMode::Request)
 }
 
 /// The media type without parameters.

@@ -794,11 +794,12 @@ pub(crate) fn unsubscribe(
     outcome(publishers.len() + list_ids.len(), failed)
 }
 
-/// Members were added to `owner`'s list `list_id`: subscribe them where `owner` asked for
-/// AutoSubscribe, and re-evaluate authorization (membership grants attribute lists).
-pub(crate) fn list_changed(s: &mut Server, owner: &str, list_id: Option<&str>) {
+/// `owner`'s contact lists changed: re-evaluate authorization (membership grants attribute
+/// lists), and subscribe the members just `added` to list `list_id` where `owner` asked for
+/// AutoSubscribe (only those: a member the owner unsubscribed stays unsubscribed).
+pub(crate) fn list_changed(s: &mut Server, owner: &str, added: Option<(&str, &[String])>) {
     reauthorize(s, owner, None);
-    let Some(list_id) = list_id else {
+    let Some((list_id, added)) = added else {
         return;
     };
     let Some(wid) = s.presence.ids.get(owner) else {
@@ -820,17 +821,7 @@ pub(crate) fn list_changed(s: &mut Server, owner: &str, list_id: Option<&str>) {
             .and_then(|pid| s.presence.subs.get(&wid)?.users.get(&pid))
             .is_some()
     };
-    let new: Vec<String> = s
-        .lists
-        .get(owner)
-        .and_then(|l| l.get(list_id))
-        .map(|l| {
-            l.member_ids(&s.presence.ids)
-                .filter(|m| !watched(s, m))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let new: Vec<String> = added.iter().filter(|m| !watched(s, m)).cloned().collect();
     if new.is_empty() {
         return;
     }

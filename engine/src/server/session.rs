@@ -57,6 +57,9 @@ pub(crate) struct Session {
     pub services: Option<Vec<&'static str>>,
     /// Server-initiated transactions not yet acknowledged, oldest first.
     pub queue: VecDeque<Queued>,
+    /// TransactionIDs of the last acknowledged server transactions (a repeated
+    /// acknowledgement is accepted quietly).
+    pub acked: VecDeque<String>,
     /// Recent replies by client TransactionID (with its hash, compared first), oldest first.
     pub replies: VecDeque<(u64, String, Vec<u8>)>,
 }
@@ -88,11 +91,21 @@ impl Session {
     pub fn acknowledge(&mut self, tid: &str) -> bool {
         match self.queue.iter().position(|q| q.tid == tid) {
             Some(i) => {
-                self.queue.remove(i);
+                if let Some(q) = self.queue.remove(i) {
+                    if self.acked.len() >= 32 {
+                        self.acked.pop_front();
+                    }
+                    self.acked.push_back(q.tid);
+                }
                 true
             }
             None => false,
         }
+    }
+
+    /// Whether `tid` was acknowledged lately.
+    pub fn recently_acknowledged(&self, tid: &str) -> bool {
+        self.acked.iter().any(|t| t == tid)
     }
 
     /// Transactions per message the client agreed to (at least 1).
