@@ -334,13 +334,6 @@ pub(crate) fn reactive_status(
     }))
 }
 
-fn user_targets<'a>(bare: &'a [String], wrapped: Option<&'a UserIdList>) -> Vec<&'a str> {
-    bare.iter()
-        .chain(wrapped.iter().flat_map(|l| l.user_id.iter()))
-        .map(String::as_str)
-        .collect()
-}
-
 /// Resolves named users and own lists; refusals collected in `failed`.
 fn resolve(
     s: &Server,
@@ -376,17 +369,13 @@ pub(crate) fn create_attribute_list(
         .presence_sub_list
         .as_ref()
         .map_or(AttrSet::NONE, attributes::named);
-    let users = user_targets(&req.user_id, req.user_id_list.as_ref());
-    let lists: Vec<&str> = req
-        .contact_list
-        .iter()
-        .chain(
-            req.contact_list_id_list
-                .iter()
-                .flat_map(|l| l.contact_list.iter()),
-        )
-        .map(String::as_str)
-        .collect();
+    let (users, lists) = presence::targets(
+        &[],
+        &req.user_id,
+        req.user_id_list.as_ref(),
+        &req.contact_list,
+        req.contact_list_id_list.as_ref(),
+    );
     let default = req.default_list == Some(true);
     if users.is_empty() && lists.is_empty() && !default {
         return status(402, "name users, contact lists or the default list");
@@ -448,17 +437,13 @@ pub(crate) fn delete_attribute_list(
     publisher: &str,
     req: &DeleteAttributeListRequest,
 ) -> Primitive {
-    let users = user_targets(&req.user_id, req.user_id_list.as_ref());
-    let lists: Vec<&str> = req
-        .contact_list
-        .iter()
-        .chain(
-            req.contact_list_id_list
-                .iter()
-                .flat_map(|l| l.contact_list.iter()),
-        )
-        .map(String::as_str)
-        .collect();
+    let (users, lists) = presence::targets(
+        &[],
+        &req.user_id,
+        req.user_id_list.as_ref(),
+        &req.contact_list,
+        req.contact_list_id_list.as_ref(),
+    );
     let default = req.default_list == Some(true);
     if users.is_empty() && lists.is_empty() && !default {
         return status(402, "name users, contact lists or the default list");
@@ -487,25 +472,19 @@ pub(crate) fn get_attribute_list(
     version: Version,
     req: &GetAttributeListRequest,
 ) -> Primitive {
-    let users: Vec<String> = req
-        .user
-        .iter()
-        .filter_map(|u| u.user_id.as_deref())
-        .chain(
-            req.user_id_list
-                .iter()
-                .flat_map(|l| l.user_id.iter().map(String::as_str)),
-        )
+    let (users, lists) = presence::targets(
+        &req.user,
+        &[],
+        req.user_id_list.as_ref(),
+        &req.contact_list,
+        req.contact_list_id_list.as_ref(),
+    );
+    let users: Vec<String> = users
+        .into_iter()
         .filter_map(|u| local_user(s, u).ok())
         .collect();
-    let lists: Vec<String> = req
-        .contact_list
-        .iter()
-        .chain(
-            req.contact_list_id_list
-                .iter()
-                .flat_map(|l| l.contact_list.iter()),
-        )
+    let lists: Vec<String> = lists
+        .into_iter()
         .filter_map(|l| own_list(s, publisher, l).ok())
         .collect();
     let all = users.is_empty() && lists.is_empty() && req.default_list != Some(true);

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::codec::common::{
-    ContactListIdList, DetailedResult, NickList, NickName, Properties, Property, PropertyName,
-    Status,
+    ContactListIdList, NickList, NickName, Properties, Property, PropertyName, Status,
 };
 use crate::codec::presence::{
     CreateListRequest, CreateListResponse, DeleteListRequest, GetListResponse, ListManageRequest,
@@ -233,29 +232,6 @@ fn add_members(s: &mut Server, list: &mut ContactList, nicks: &NickList) -> Vec<
     failed
 }
 
-fn detailed(failed: Vec<(u16, String)>) -> Vec<DetailedResult> {
-    let mut by_code: BTreeMap<u16, Vec<String>> = BTreeMap::new();
-    for (code, user) in failed {
-        by_code.entry(code).or_default().push(user);
-    }
-    by_code
-        .into_iter()
-        .map(|(code, users)| DetailedResult {
-            code: Some(u32::from(code)),
-            description: Some(
-                if code == 516 {
-                    "domain not supported"
-                } else {
-                    "unknown user"
-                }
-                .into(),
-            ),
-            user_id: users,
-            ..Default::default()
-        })
-        .collect()
-}
-
 fn status(code: u16, text: &str) -> Primitive {
     Primitive::Status(Box::new(Status::new(code, text)))
 }
@@ -409,7 +385,7 @@ pub(crate) fn create_list(
         (false, _, _) => {
             let mut st = Status::new(201, "created; some contacts were refused");
             if let Some(r) = st.result.as_mut() {
-                r.detailed_result = detailed(failed);
+                r.detailed_result = super::presence::detailed(failed);
             }
             Primitive::Status(Box::new(st))
         }
@@ -539,7 +515,7 @@ pub(crate) fn list_manage(
     } else {
         result(201, "some contacts were refused")
     };
-    r.detailed_result = detailed(failed);
+    r.detailed_result = super::presence::detailed(failed);
     Primitive::ListManageResponse(Box::new(ListManageResponse {
         result: Some(r),
         nick_list: receive.then(|| nick_list(&s.presence.ids, list)),

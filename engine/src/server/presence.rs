@@ -27,7 +27,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
-use crate::codec::common::{DetailedResult, Status, User};
+use crate::codec::common::{ContactListIdList, DetailedResult, Status, User, UserIdList};
 use crate::codec::presence::{
     AuthState, GetPresenceRequest, GetPresenceResponse, GetWatcherListRequest,
     GetWatcherListResponse, Presence, PresenceNotificationRequest, SubscribePresenceRequest,
@@ -230,12 +230,31 @@ pub(crate) fn own_list(s: &Server, owner: &str, raw: &str) -> Result<String, u16
     }
 }
 
-/// Users and contact lists a request names, in both the ≤ 1.2 and the 1.3 shapes.
+/// Users and contact lists a request names, in the ≤ 1.2 shapes (`User*` or `UserID*`,
+/// `ContactList*`) and the 1.3 wrappers (`UserIDList`, `ContactListIDList`).
 pub(crate) fn targets<'a>(
-    users: impl Iterator<Item = &'a str>,
-    lists: impl Iterator<Item = &'a str>,
+    users: &'a [User],
+    user_ids: &'a [String],
+    user_id_list: Option<&'a UserIdList>,
+    lists: &'a [String],
+    list_id_list: Option<&'a ContactListIdList>,
 ) -> (Vec<&'a str>, Vec<&'a str>) {
-    (users.collect(), lists.collect())
+    let users = users
+        .iter()
+        .filter_map(|u| u.user_id.as_deref())
+        .chain(user_ids.iter().map(String::as_str))
+        .chain(
+            user_id_list
+                .iter()
+                .flat_map(|l| l.user_id.iter().map(String::as_str)),
+        )
+        .collect();
+    let lists = lists
+        .iter()
+        .chain(list_id_list.iter().flat_map(|l| l.contact_list.iter()))
+        .map(String::as_str)
+        .collect();
+    (users, lists)
 }
 
 /// Expands requested users and own contact lists to presentities, collecting refusals.
@@ -718,16 +737,11 @@ pub(crate) fn subscribe(
 ) -> Primitive {
     let wanted = attributes::wanted(req.presence_sub_list.as_ref());
     let (users, lists) = targets(
-        req.user.iter().filter_map(|u| u.user_id.as_deref()).chain(
-            req.user_id_list
-                .iter()
-                .flat_map(|l| l.user_id.iter().map(String::as_str)),
-        ),
-        req.contact_list.iter().map(String::as_str).chain(
-            req.contact_list_id_list
-                .iter()
-                .flat_map(|l| l.contact_list.iter().map(String::as_str)),
-        ),
+        &req.user,
+        &[],
+        req.user_id_list.as_ref(),
+        &req.contact_list,
+        req.contact_list_id_list.as_ref(),
     );
     if users.is_empty() && lists.is_empty() {
         return status(402, "name users or contact lists to subscribe to");
@@ -754,16 +768,11 @@ pub(crate) fn unsubscribe(
     req: &UnsubscribePresenceRequest,
 ) -> Primitive {
     let (users, lists) = targets(
-        req.user.iter().filter_map(|u| u.user_id.as_deref()).chain(
-            req.user_id_list
-                .iter()
-                .flat_map(|l| l.user_id.iter().map(String::as_str)),
-        ),
-        req.contact_list.iter().map(String::as_str).chain(
-            req.contact_list_id_list
-                .iter()
-                .flat_map(|l| l.contact_list.iter().map(String::as_str)),
-        ),
+        &req.user,
+        &[],
+        req.user_id_list.as_ref(),
+        &req.contact_list,
+        req.contact_list_id_list.as_ref(),
     );
     let mut failed = Vec::new();
     let (publishers, list_ids) = expand(s, watcher, &users, &lists, &mut failed);
@@ -855,16 +864,11 @@ pub(crate) fn get_presence(
 ) -> Primitive {
     let wanted = attributes::wanted(req.presence_sub_list.as_ref());
     let (users, lists) = targets(
-        req.user.iter().filter_map(|u| u.user_id.as_deref()).chain(
-            req.user_id_list
-                .iter()
-                .flat_map(|l| l.user_id.iter().map(String::as_str)),
-        ),
-        req.contact_list.iter().map(String::as_str).chain(
-            req.contact_list_id_list
-                .iter()
-                .flat_map(|l| l.contact_list.iter().map(String::as_str)),
-        ),
+        &req.user,
+        &[],
+        req.user_id_list.as_ref(),
+        &req.contact_list,
+        req.contact_list_id_list.as_ref(),
     );
     if users.is_empty() && lists.is_empty() {
         return status(402, "name users or contact lists");
