@@ -32,11 +32,13 @@ pub enum Table {
     Authorizations,
     /// Block and grant lists: key = canonical owner user id.
     BlockLists,
+    /// Messages and delivery reports waiting for their recipient: key = `<user>/<seq>`.
+    Mailbox,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Meta,
         Table::Accounts,
         Table::ContactLists,
@@ -44,6 +46,7 @@ impl Table {
         Table::Subscriptions,
         Table::Authorizations,
         Table::BlockLists,
+        Table::Mailbox,
     ];
 
     /// Stable table name for backends.
@@ -56,6 +59,7 @@ impl Table {
             Table::Subscriptions => "subscriptions",
             Table::Authorizations => "authorizations",
             Table::BlockLists => "block_lists",
+            Table::Mailbox => "mailbox",
         }
     }
 

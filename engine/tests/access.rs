@@ -279,7 +279,7 @@ fn primitives_outside_the_agreed_services_get_506() {
     sim.command(a, Command::Login);
     let sid = sim.clients[a].session_id().unwrap().to_owned();
     // Not implemented yet: never agreed.
-    let get_list = Primitive::GetMessageListRequest(Box::default());
+    let get_list = Primitive::CreateGroupRequest(Box::default());
     let r = sim
         .raw(&Sim::request(
             Version::V1_2,
@@ -392,7 +392,9 @@ fn queued_transactions_set_poll_and_are_redelivered_until_acknowledged() {
     assert_eq!(t1.mode, Some(TransactionMode::Request));
     assert!(matches!(first(&p1), Primitive::SystemMessageRequest(_)));
     assert_eq!(p1.session.poll, Some(true), "a second one waits");
-    // No acknowledgement: the same transaction comes again.
+    // No acknowledgement for a while (the reply may have been lost): the same transaction
+    // comes again with the next poll.
+    sim.now += 5_000;
     let p2 = sim.raw(&poll()).unwrap();
     assert_eq!(
         p2.transaction()

@@ -20,7 +20,7 @@ use crate::codec::{
 use super::session::{Agreed, Session};
 use super::{
     Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, authorization, block_list,
-    contact_list, presence, result,
+    contact_list, im, presence, result,
 };
 
 /// What a request being processed has produced so far.
@@ -173,14 +173,21 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         let Some(h) = session_of(s, ctx, tid.clone()) else {
             return;
         };
+        let queued = tid
+            .as_deref()
+            .and_then(|id| s.sessions.get_mut(&h)?.acknowledge(id));
         // A repeated acknowledgement (the transaction was delivered twice) is no error.
-        let acked = tid.as_deref().is_some_and(|id| {
-            s.sessions
-                .get_mut(&h)
-                .is_some_and(|sess| sess.acknowledge(id) || sess.recently_acknowledged(id))
-        });
+        let repeated = queued.is_none()
+            && tid.as_deref().is_some_and(|id| {
+                s.sessions
+                    .get(&h)
+                    .is_some_and(|sess| sess.recently_acknowledged(id))
+            });
         s.touch(h);
-        if acked {
+        if let Some(q) = &queued {
+            im::acknowledged(s, h, q);
+        }
+        if queued.is_some() || repeated {
             ctx.deliver_queue = true;
         } else {
             ctx.status(
@@ -336,6 +343,33 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         Primitive::GetReactiveAuthStatusRequest(req) => {
             let (user, _) = owner(s, h);
             ctx.respond(tid, authorization::reactive_status(s, &user, &req));
+        }
+        Primitive::SendMessageRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, im::send_message(s, &user, &req));
+        }
+        Primitive::GetMessageRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, im::get_message(s, &user, &req));
+        }
+        Primitive::MessageDelivered(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, im::message_delivered(s, &user, &req));
+        }
+        Primitive::RejectMessageRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, im::reject(s, &user, &req));
+        }
+        Primitive::GetMessageListRequest(req) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, im::get_message_list(s, &user, version, &req));
+        }
+        Primitive::SetDeliveryMethodRequest(req) => {
+            ctx.respond(tid, im::set_delivery_method(s, h, &req));
+        }
+        Primitive::ForwardMessageRequest(req) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, im::forward(s, &user, version, &req));
         }
         Primitive::GetBlockedListRequest(_) => {
             let (user, version) = owner(s, h);
@@ -719,6 +753,8 @@ fn login_success(
         agreed: None,
         services: None,
         queue: Default::default(),
+        mailbox_ready: false,
+        group_methods: Default::default(),
         acked: Default::default(),
         replies: Default::default(),
     };
@@ -749,6 +785,9 @@ fn login_success(
     s.touch(handle);
     ctx.created = Some(handle);
     presence::session_started(s, &user, handle);
+    if s.sessions.get(&handle).is_some_and(|x| x.agreed.is_some()) {
+        im::session_ready(s, handle);
+    }
     s.outputs.push_back(Output::Event(Event::LoggedIn {
         user,
         session: id,
@@ -863,12 +902,22 @@ fn negotiate_capability(
         list.accepted_push_length = caps.accepted_push_length.map(|l| l.min(max));
         list.accepted_pull_length = caps.accepted_pull_length.map(|l| l.min(max));
     }
+    // AnyContent=T, or no list at all, means any type.
+    let accepted_types = if caps.any_content == Some(true) {
+        Vec::new()
+    } else {
+        caps.accepted_content_type
+            .iter()
+            .filter_map(|t| t.content_type.clone())
+            .collect()
+    };
     let agreed = Agreed {
         delivery_method,
         multi_trans,
         server_poll_min,
         accepted_content_length,
         cir_methods,
+        accepted_types,
     };
     (agreed, list)
 }
@@ -913,6 +962,7 @@ fn client_capability(
         sess.agreed = Some(agreed);
     }
     ctx.respond(tid, Primitive::ClientCapabilityResponse(Box::new(response)));
+    im::session_ready(s, h);
 }
 
 // ---- services -------------------------------------------------------------------------
@@ -975,6 +1025,7 @@ fn service(s: &mut Server, ctx: &mut Ctx, h: u64, tid: Option<String>, req: Serv
             ..Default::default()
         })),
     );
+    im::session_ready(s, h);
 }
 
 // ---- system messages ------------------------------------------------------------------

@@ -28,6 +28,8 @@ pub struct Config {
     pub presence: PresenceConfig,
     /// Block and grant list limits.
     pub block_lists: BlockListConfig,
+    /// Instant messaging limits.
+    pub im: ImConfig,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             contact_lists: ContactListConfig::default(),
             presence: PresenceConfig::default(),
             block_lists: BlockListConfig::default(),
+            im: ImConfig::default(),
         }
     }
 }
@@ -112,6 +115,9 @@ pub struct SessionConfig {
     pub queue_limit: u32,
     /// Transactions the server puts in one message at most (MultiTrans ceiling).
     pub max_multi_trans: u32,
+    /// A poll delivers again a transaction delivered this long ago without acknowledgement,
+    /// seconds (its reply was probably lost); sooner, the acknowledgement may be on its way.
+    pub redelivery_secs: u32,
 }
 
 impl Default for SessionConfig {
@@ -126,6 +132,7 @@ impl Default for SessionConfig {
             transaction_cache: 64,
             queue_limit: 1000,
             max_multi_trans: 10,
+            redelivery_secs: 5,
         }
     }
 }
@@ -241,5 +248,27 @@ pub struct BlockListConfig {
 impl Default for BlockListConfig {
     fn default() -> Self {
         BlockListConfig { max_entries: 500 }
+    }
+}
+
+/// Instant messaging limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImConfig {
+    /// Largest ContentData of one message, bytes (400 beyond).
+    pub max_content_bytes: u32,
+    /// Longest a message waits for its recipient, seconds (a shorter Validity wins).
+    pub max_retention_secs: u32,
+    /// Most messages and reports waiting for one user (507 for further messages).
+    pub max_stored_per_user: u32,
+}
+
+impl Default for ImConfig {
+    fn default() -> Self {
+        ImConfig {
+            max_content_bytes: 64 * 1024,
+            max_retention_secs: 7 * 24 * 3600,
+            max_stored_per_user: 1000,
+        }
     }
 }

@@ -12,6 +12,7 @@ mod authorization;
 mod block_list;
 pub mod config;
 mod contact_list;
+mod im;
 mod presence;
 mod session;
 
@@ -41,7 +42,8 @@ pub type Millis = u64;
 /// offers exactly these, and `AllFunctions` lists them.
 pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
     "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
-    "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT",
+    "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT", "MDELIV", "FWMSG", "SETD", "GETLM", "GETM",
+    "REJCM", "NOTIF", "NEWM",
 ];
 
 /// The [`IMPLEMENTED_FUNCTIONS`] that `version`'s service tree has (what a client of that
@@ -263,9 +265,12 @@ pub struct Server {
     rng: ChaCha20Rng,
     now: Millis,
     wall_clock_ms: i64,
+    /// The monotonic time `wall_clock_ms` was read (wall time between requests is derived).
+    wall_at: Millis,
     accounts: BTreeMap<String, Account>,
     lists: contact_list::Lists,
     presence: presence::PresenceState,
+    im: im::ImState,
     /// Block and grant lists of users who changed them from the defaults.
     blocks: block_list::Blocks,
     sessions: BTreeMap<u64, Session>,
@@ -301,9 +306,11 @@ impl Server {
             rng: ChaCha20Rng::from_seed(seed),
             now: 0,
             wall_clock_ms: 0,
+            wall_at: 0,
             accounts: BTreeMap::new(),
             lists: BTreeMap::new(),
             presence: presence::PresenceState::default(),
+            im: im::ImState::default(),
             blocks: BTreeMap::new(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
@@ -366,6 +373,7 @@ impl Server {
         match input {
             Input::Request(req) => {
                 self.wall_clock_ms = req.wall_clock_ms;
+                self.wall_at = self.now;
                 self.on_request(req);
             }
             Input::Timeout => self.on_timeout(),
@@ -387,7 +395,11 @@ impl Server {
         let session = self.expiries.iter().next().map(|(t, _)| *t);
         let ended = self.ended.values().map(|(_, until)| *until).min();
         let presence = self.presence.next_due();
-        [session, ended, presence].into_iter().flatten().min()
+        let expiry = im::next_timeout(self);
+        [session, ended, presence, expiry]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     // ---- plumbing -------------------------------------------------------------------
@@ -467,10 +479,19 @@ impl Server {
                         })),
                     }
                 }
+                Table::Mailbox => {
+                    if !im::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
                 Table::Meta => {}
             }
         }
         presence::finish_restore(self);
+        im::finish_restore(self);
     }
 
     fn on_timeout(&mut self) {
@@ -482,6 +503,7 @@ impl Server {
             self.end_session(handle, 600);
         }
         presence::on_timeout(self);
+        im::on_timeout(self);
         self.ended.retain(|_, (_, until)| *until > now);
         self.challenges.retain(|_, list| {
             list.retain(|c| c.expires > now);
@@ -549,6 +571,20 @@ impl Server {
     /// The host is asked to wake the client only when nothing else waits undelivered: a client
     /// already nudged will poll and receive everything queued since.
     pub(crate) fn enqueue_shared(&mut self, handle: u64, primitive: Arc<Primitive>) -> bool {
+        self.enqueue_origin(handle, primitive, None)
+    }
+
+    /// [`Server::enqueue`] for the delivery of mailbox item `seq`.
+    pub(crate) fn enqueue_item(&mut self, handle: u64, primitive: Primitive, seq: u64) -> bool {
+        self.enqueue_origin(handle, Arc::new(primitive), Some(seq))
+    }
+
+    fn enqueue_origin(
+        &mut self,
+        handle: u64,
+        primitive: Arc<Primitive>,
+        origin: Option<u64>,
+    ) -> bool {
         let limit = self.config.session.queue_limit as usize;
         let Some(s) = self.sessions.get_mut(&handle) else {
             return false;
@@ -563,6 +599,8 @@ impl Server {
             tid,
             primitive,
             deliveries: 0,
+            delivered_at: 0,
+            origin,
         });
         if nudge {
             let wake = wake_up(s);
@@ -613,6 +651,7 @@ impl Server {
                 // lists stays: the owner decides what to keep, as with any address book.)
                 ops.extend(contact_list::remove_owner(&mut self.lists, &user));
                 ops.extend(presence::remove_user(self, &user));
+                ops.extend(im::remove_user(self, &user));
                 ops.extend(block_list::remove_owner(&mut self.blocks, &user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
@@ -801,13 +840,18 @@ impl Server {
             if ctx.deliver_queue {
                 let room = s.multi_trans().saturating_sub(transactions.len()).max(1);
                 let redeliver = ctx.redeliver;
+                let (now, wait) = (
+                    self.now,
+                    u64::from(self.config.session.redelivery_secs) * 1000,
+                );
                 for q in s
                     .queue
                     .iter_mut()
-                    .filter(|q| redeliver || q.deliveries == 0)
+                    .filter(|q| q.deliveries == 0 || (redeliver && now >= q.delivered_at + wait))
                     .take(room)
                 {
                     q.deliveries += 1;
+                    q.delivered_at = now;
                     transactions.push(Transaction {
                         descriptor: Some(TransactionDescriptor {
                             mode: Some(TransactionMode::Request),

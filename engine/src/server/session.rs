@@ -2,7 +2,7 @@
 //! login, keep-alive, negotiated capabilities and services, the queue of server-initiated
 //! transactions awaiting acknowledgement, and the cache of recent replies by TransactionID.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use crate::codec::Primitive;
@@ -20,6 +20,10 @@ pub(crate) struct Queued {
     pub primitive: Arc<Primitive>,
     /// Times delivered so far (redelivered until acknowledged).
     pub deliveries: u32,
+    /// When it was last delivered.
+    pub delivered_at: Millis,
+    /// The mailbox item (its seq) this delivers, if any.
+    pub origin: Option<u64>,
 }
 
 /// What capability negotiation agreed.
@@ -30,6 +34,21 @@ pub(crate) struct Agreed {
     pub server_poll_min: u32,
     pub accepted_content_length: Option<u32>,
     pub cir_methods: Vec<CirMethod>,
+    /// Content types the client accepts (empty: any).
+    pub accepted_types: Vec<String>,
+}
+
+impl Default for Agreed {
+    fn default() -> Self {
+        Agreed {
+            delivery_method: DeliveryMethod::Push,
+            multi_trans: 1,
+            server_poll_min: 0,
+            accepted_content_length: None,
+            cir_methods: Vec::new(),
+            accepted_types: Vec::new(),
+        }
+    }
 }
 
 /// One logged-in session.
@@ -57,6 +76,10 @@ pub(crate) struct Session {
     pub services: Option<Vec<&'static str>>,
     /// Server-initiated transactions not yet acknowledged, oldest first.
     pub queue: VecDeque<Queued>,
+    /// Whether the mailbox has been offered to this session (after capability agreement).
+    pub mailbox_ready: bool,
+    /// Delivery methods set per group (SetDeliveryMethod with GroupID).
+    pub group_methods: BTreeMap<String, DeliveryMethod>,
     /// TransactionIDs of the last acknowledged server transactions (a repeated
     /// acknowledgement is accepted quietly).
     pub acked: VecDeque<String>,
@@ -87,19 +110,33 @@ impl Session {
             .push_back((fnv1a(tid), tid.to_owned(), reply.to_vec()));
     }
 
-    /// Removes the queued transaction `tid`; whether it was there.
-    pub fn acknowledge(&mut self, tid: &str) -> bool {
-        match self.queue.iter().position(|q| q.tid == tid) {
-            Some(i) => {
-                if let Some(q) = self.queue.remove(i) {
-                    if self.acked.len() >= 32 {
-                        self.acked.pop_front();
-                    }
-                    self.acked.push_back(q.tid);
-                }
-                true
-            }
-            None => false,
+    /// Removes the queued transaction `tid` and returns it.
+    pub fn acknowledge(&mut self, tid: &str) -> Option<Queued> {
+        let i = self.queue.iter().position(|q| q.tid == tid)?;
+        let q = self.queue.remove(i)?;
+        self.remember_ack(q.tid.clone());
+        Some(q)
+    }
+
+    fn remember_ack(&mut self, tid: String) {
+        if self.acked.len() >= 32 {
+            self.acked.pop_front();
+        }
+        self.acked.push_back(tid);
+    }
+
+    /// Drops the queued deliveries of mailbox item `seq` (delivered through another session,
+    /// rejected or expired); a late acknowledgement of them is then accepted quietly.
+    pub fn withdraw(&mut self, seq: u64) {
+        let gone: Vec<String> = self
+            .queue
+            .iter()
+            .filter(|q| q.origin == Some(seq))
+            .map(|q| q.tid.clone())
+            .collect();
+        self.queue.retain(|q| q.origin != Some(seq));
+        for tid in gone {
+            self.remember_ack(tid);
         }
     }
 

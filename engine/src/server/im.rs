@@ -1,0 +1,803 @@
+//! Instant messaging (CSP-REFERENCE §2.5): SendMessage, push (NewMessage) and notify/pull
+//! (MessageNotification, GetMessage) delivery, MessageDelivered, GetMessageList,
+//! RejectMessage, ForwardMessage, SetDeliveryMethod, delivery reports, offline
+//! store-and-forward.
+//!
+//! Every accepted message is one *item* per recipient in that recipient's mailbox, stored
+//! before the SendMessage-Response is released, and deleted only when a session of the
+//! recipient acknowledges it (MessageDelivered, or a Status answering the NewMessage), when
+//! the recipient rejects it, or when it expires (its Validity, capped by
+//! `im.max_retention_secs`). Delivery reports are items in the sender's mailbox, deleted when
+//! acknowledged.
+//!
+//! Decisions:
+//! - **Several sessions**: an item goes to every session of the recipient that has agreed its
+//!   capabilities, each by its own delivery method; the first acknowledgement from any of
+//!   them delivers it, and the copies waiting in the other sessions are withdrawn.
+//! - **Redelivery**: an item not acknowledged is delivered again, with the same MessageID, to
+//!   each new session of the recipient (a client drops the duplicates by MessageID).
+//! - A session receives the mailbox once its capabilities are agreed (ClientCapability, or a
+//!   1.3 login carrying them, or Service negotiation, whichever comes first), so the delivery
+//!   method it asked for applies.
+//! - Push content longer than the session's push limit (AcceptedContentLength) arrives as a
+//!   MessageNotification instead. A content type no session of an online recipient accepts is
+//!   refused for that recipient (415); an offline recipient's limits are unknown, so the
+//!   message is kept.
+//! - The server writes Sender (the authenticated user), MessageID and DateTime; ContentData
+//!   is relayed byte for byte. ForwardMessage sends a copy of a message still in the
+//!   forwarder's mailbox, from the forwarder, with a new MessageID.
+//! - Access control: the recipient's block and grant lists decide (532), see
+//!   [`super::block_list`]: the block list wins over the grant list.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::capability::DeliveryMethod;
+use crate::codec::common::{Recipient, Sender, Status, User};
+use crate::codec::im::{
+    DeliveryReportRequest, ForwardMessageRequest, GetMessageListRequest, GetMessageListResponse,
+    MessageInfo, MessageInfoList, MessageNotification, MessageRef, NewMessage,
+    RejectMessageRequest, SendMessageRequest, SendMessageResponse, SetDeliveryMethodRequest,
+};
+use crate::codec::xml::{XmlIn, XmlOut, XmlValue};
+use crate::codec::{Limits, Primitive, Version};
+use crate::datetime;
+use crate::store::{self, StorageOp, Table};
+
+use super::presence::{detailed, local_user, own_list};
+use super::session::Queued;
+use super::{Millis, Server, block_list, result};
+
+/// What a mailbox item is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    /// A message for the mailbox owner.
+    Message {
+        /// Envelope and content as delivered (`NewMessage` shape).
+        message: Box<NewMessage>,
+        /// The sender (canonical), for reports and block checks.
+        sender: String,
+        /// Whether the sender asked for a delivery report.
+        report: bool,
+    },
+    /// A delivery report for the mailbox owner (the sender of a message).
+    Report(Box<DeliveryReportRequest>),
+}
+
+/// One item of a mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Item {
+    /// Global order (also the storage key suffix).
+    pub seq: u64,
+    /// The MessageID (for reports: the id of the message reported on).
+    pub id: String,
+    /// Wall-clock expiry, Unix ms.
+    pub expires: i64,
+    /// The content.
+    pub kind: Kind,
+}
+
+/// Stored form of an [`Item`].
+#[derive(Debug, Serialize, Deserialize)]
+struct ItemRecord {
+    owner: String,
+    seq: u64,
+    id: String,
+    expires: i64,
+    /// `Some(sender)` for a message, `None` for a report.
+    sender: Option<String>,
+    report: bool,
+    /// The `NewMessage` or `DeliveryReport-Request` element, encoded by the codec.
+    body: Vec<u8>,
+}
+
+/// The messaging state.
+#[derive(Debug, Default)]
+pub(crate) struct ImState {
+    /// Mailboxes by canonical user id, oldest item first.
+    pub mailboxes: BTreeMap<String, VecDeque<Item>>,
+    /// (expiry, seq) of every item, for the expiry timer.
+    expiries: BTreeSet<(i64, u64)>,
+    /// seq → mailbox owner.
+    owners: BTreeMap<u64, String>,
+    next_seq: u64,
+}
+
+impl ImState {
+    /// The wall-clock time of the next expiry.
+    pub fn next_expiry(&self) -> Option<i64> {
+        self.expiries.iter().next().map(|(t, _)| *t)
+    }
+}
+
+fn status(code: u16, text: &str) -> Primitive {
+    Primitive::Status(Box::new(Status::new(code, text)))
+}
+
+fn key(owner: &str, seq: u64) -> String {
+    format!("{owner}/{seq:020}")
+}
+
+fn encode<T: XmlValue>(value: &T, name: &str) -> Vec<u8> {
+    let mut w = XmlOut::new(Version::V1_3, 512);
+    value.encode(name, &mut w);
+    w.into_bytes()
+}
+
+fn decode<T: XmlValue>(bytes: &[u8], name: &str) -> Option<T> {
+    let mut r = XmlIn::new(bytes, Limits::default());
+    let root = r.root().ok()?;
+    T::decode(&mut r, name, &root).ok()?
+}
+
+fn put(owner: &str, item: &Item) -> StorageOp {
+    let (sender, report, body) = match &item.kind {
+        Kind::Message {
+            message,
+            sender,
+            report,
+        } => (
+            Some(sender.clone()),
+            *report,
+            encode(&**message, "NewMessage"),
+        ),
+        Kind::Report(r) => (None, false, encode(&**r, "DeliveryReport-Request")),
+    };
+    StorageOp::Put {
+        table: Table::Mailbox,
+        key: key(owner, item.seq),
+        value: store::encode_record(&ItemRecord {
+            owner: owner.to_owned(),
+            seq: item.seq,
+            id: item.id.clone(),
+            expires: item.expires,
+            sender,
+            report,
+            body,
+        }),
+    }
+}
+
+/// Restores one stored item; false when it does not decode.
+pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
+    let Some(r) = store::decode_record::<ItemRecord>(Table::Mailbox, value) else {
+        return false;
+    };
+    let kind = match r.sender {
+        Some(sender) => match decode::<NewMessage>(&r.body, "NewMessage") {
+            Some(m) => Kind::Message {
+                message: Box::new(m),
+                sender,
+                report: r.report,
+            },
+            None => return false,
+        },
+        None => match decode::<DeliveryReportRequest>(&r.body, "DeliveryReport-Request") {
+            Some(d) => Kind::Report(Box::new(d)),
+            None => return false,
+        },
+    };
+    let item = Item {
+        seq: r.seq,
+        id: r.id,
+        expires: r.expires,
+        kind,
+    };
+    let im = &mut s.im;
+    im.next_seq = im.next_seq.max(r.seq + 1);
+    im.expiries.insert((item.expires, item.seq));
+    im.owners.insert(item.seq, r.owner.clone());
+    im.mailboxes.entry(r.owner).or_default().push_back(item);
+    true
+}
+
+/// After restore: mailboxes in delivery order.
+pub(crate) fn finish_restore(s: &mut Server) {
+    for items in s.im.mailboxes.values_mut() {
+        items.make_contiguous().sort_by_key(|i| i.seq);
+    }
+}
+
+/// Forgets a deleted account's mailbox; returns the storage changes.
+pub(crate) fn remove_user(s: &mut Server, user: &str) -> Vec<StorageOp> {
+    let Some(items) = s.im.mailboxes.remove(user) else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .map(|i| {
+            s.im.expiries.remove(&(i.expires, i.seq));
+            s.im.owners.remove(&i.seq);
+            StorageOp::Delete {
+                table: Table::Mailbox,
+                key: key(user, i.seq),
+            }
+        })
+        .collect()
+}
+
+/// The current wall-clock time, Unix ms.
+fn wall_now(s: &Server) -> i64 {
+    s.wall_clock_ms
+        .saturating_add(i64::try_from(s.now.saturating_sub(s.wall_at)).unwrap_or(0))
+}
+
+/// The monotonic deadline of the next expiry, once the wall clock is known.
+pub(crate) fn next_timeout(s: &Server) -> Option<Millis> {
+    if s.wall_clock_ms == 0 {
+        return None;
+    }
+    let at = s.im.next_expiry()?;
+    let wait = at.saturating_sub(wall_now(s)).max(0);
+    Some(s.now.saturating_add(u64::try_from(wait).unwrap_or(0)))
+}
+
+// ---- delivery -------------------------------------------------------------------------
+
+/// Whether a session takes `content_type` (its AcceptedContentType list, if it gave one).
+fn accepts(s: &Server, h: u64, content_type: &str) -> bool {
+    let Some(a) = s.sessions.get(&h).and_then(|x| x.agreed.as_ref()) else {
+        return true;
+    };
+    a.accepted_types.is_empty()
+        || a.accepted_types.iter().any(|t| {
+            let t = t.as_str();
+            t == "*/*"
+                || t.eq_ignore_ascii_case(content_type)
+                || t.strip_suffix("/*").is_some_and(|major| {
+                    content_type
+                        .split('/')
+                        .next()
+                        .is_some_and(|m| m.eq_ignore_ascii_case(major))
+                })
+        })
+}
+
+/// The primitive that delivers `item` to session `h`.
+fn delivery(s: &Server, h: u64, item: &Item) -> Option<Primitive> {
+    let sess = s.sessions.get(&h)?;
+    match &item.kind {
+        Kind::Message { message, .. } => {
+            let (method, limit) = sess
+                .agreed
+                .as_ref()
+                .map_or((DeliveryMethod::Push, None), |a| {
+                    (a.delivery_method.clone(), a.accepted_content_length)
+                });
+            let size = message.content_data.as_ref().map_or(0, String::len);
+            let too_long = limit.is_some_and(|l| size > l as usize);
+            if method == DeliveryMethod::Notify || too_long {
+                Some(Primitive::MessageNotification(Box::new(
+                    MessageNotification {
+                        message_info: message.message_info.clone(),
+                        ..Default::default()
+                    },
+                )))
+            } else {
+                Some(Primitive::NewMessage(message.clone()))
+            }
+        }
+        Kind::Report(r) => {
+            let mut r = (**r).clone();
+            if sess.version == Version::V1_1 {
+                r.delivery_time = None;
+            }
+            Some(Primitive::DeliveryReportRequest(Box::new(r)))
+        }
+    }
+}
+
+/// Queues `item` (of `owner`'s mailbox) to session `h`.
+fn offer(s: &mut Server, h: u64, item: &Item) {
+    if let Some(p) = delivery(s, h, item) {
+        s.enqueue_item(h, p, item.seq);
+    }
+}
+
+/// Queues `item` to every ready session of `owner`.
+fn offer_all(s: &mut Server, owner: &str, item: &Item) {
+    for h in ready_sessions(s, owner) {
+        offer(s, h, item);
+    }
+}
+
+fn ready_sessions(s: &Server, owner: &str) -> Vec<u64> {
+    s.by_user
+        .get(owner)
+        .map(|hs| {
+            hs.iter()
+                .copied()
+                .filter(|h| s.sessions.get(h).is_some_and(|x| x.mailbox_ready))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A session's capabilities are agreed: it receives everything waiting in the mailbox.
+pub(crate) fn session_ready(s: &mut Server, h: u64) {
+    let Some(sess) = s.sessions.get_mut(&h) else {
+        return;
+    };
+    if sess.mailbox_ready {
+        return;
+    }
+    sess.mailbox_ready = true;
+    let owner = sess.user.clone();
+    let items: Vec<Item> =
+        s.im.mailboxes
+            .get(&owner)
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default();
+    for item in &items {
+        offer(s, h, item);
+    }
+}
+
+/// Adds `item` to `owner`'s mailbox (storage first), then offers it to the ready sessions.
+fn deposit(s: &mut Server, owner: &str, item: Item) {
+    let op = put(owner, &item);
+    s.store(vec![op]);
+    s.im.expiries.insert((item.expires, item.seq));
+    s.im.owners.insert(item.seq, owner.to_owned());
+    offer_all(s, owner, &item);
+    s.im.mailboxes
+        .entry(owner.to_owned())
+        .or_default()
+        .push_back(item);
+}
+
+/// Removes item `seq` from `owner`'s mailbox and storage and withdraws its queued copies.
+fn take(s: &mut Server, owner: &str, seq: u64) -> Option<Item> {
+    let items = s.im.mailboxes.get_mut(owner)?;
+    let i = items.iter().position(|x| x.seq == seq)?;
+    let item = items.remove(i)?;
+    if items.is_empty() {
+        s.im.mailboxes.remove(owner);
+    }
+    s.im.expiries.remove(&(item.expires, item.seq));
+    s.im.owners.remove(&item.seq);
+    s.store(vec![StorageOp::Delete {
+        table: Table::Mailbox,
+        key: key(owner, seq),
+    }]);
+    for h in s.by_user.get(owner).cloned().unwrap_or_default() {
+        if let Some(sess) = s.sessions.get_mut(&h) {
+            sess.withdraw(seq);
+        }
+    }
+    Some(item)
+}
+
+/// Sends the sender of `message` a delivery report with `code`, if it asked for one.
+fn report(s: &mut Server, item: &Item, recipient: &str, code: u16, text: &str) {
+    let Kind::Message {
+        message,
+        sender,
+        report: true,
+    } = &item.kind
+    else {
+        return;
+    };
+    if !s.accounts.contains_key(sender) {
+        return;
+    }
+    let mut info = message.message_info.clone().unwrap_or_default();
+    info.recipient = Some(Recipient {
+        user: vec![User::id(recipient)],
+        ..Default::default()
+    });
+    let now = wall_now(s);
+    let r = DeliveryReportRequest {
+        result: Some(result(code, text)),
+        delivery_time: (code == 200).then(|| datetime::format_utc(now)),
+        message_info: Some(info),
+        ..Default::default()
+    };
+    let seq = next_seq(s);
+    let sender = sender.clone();
+    let expires = now.saturating_add(retention_ms(s));
+    deposit(
+        s,
+        &sender,
+        Item {
+            seq,
+            id: item.id.clone(),
+            expires,
+            kind: Kind::Report(Box::new(r)),
+        },
+    );
+}
+
+fn next_seq(s: &mut Server) -> u64 {
+    let seq = s.im.next_seq;
+    s.im.next_seq += 1;
+    seq
+}
+
+fn retention_ms(s: &Server) -> i64 {
+    i64::from(s.config.im.max_retention_secs).saturating_mul(1000)
+}
+
+/// A queued transaction of session `h` was acknowledged (`delivered` = by MessageDelivered).
+pub(crate) fn acknowledged(s: &mut Server, h: u64, q: &Queued) {
+    let Some(seq) = q.origin else {
+        return;
+    };
+    let Some(owner) = s.sessions.get(&h).map(|x| x.user.clone()) else {
+        return;
+    };
+    match &*q.primitive {
+        // A notification only says the message waits; it stays until fetched and confirmed.
+        Primitive::MessageNotification(_) => {}
+        Primitive::NewMessage(_) => {
+            if let Some(item) = take(s, &owner, seq) {
+                report(s, &item, &owner, 200, "delivered");
+            }
+        }
+        _ => {
+            take(s, &owner, seq);
+        }
+    }
+}
+
+/// Expires the items whose time has come (reports to senders who asked).
+pub(crate) fn on_timeout(s: &mut Server) {
+    if s.wall_clock_ms == 0 {
+        return;
+    }
+    let now = wall_now(s);
+    while let Some(&(at, seq)) = s.im.expiries.iter().next() {
+        if at > now {
+            break;
+        }
+        s.im.expiries.remove(&(at, seq));
+        let Some(owner) = s.im.owners.get(&seq).cloned() else {
+            continue;
+        };
+        if let Some(item) = take(s, &owner, seq) {
+            report(s, &item, &owner, 542, "message expired");
+        }
+    }
+}
+
+// ---- requests ---------------------------------------------------------------------------
+
+/// Expands the recipients of a message: users, the sender's contact lists and groups.
+/// Refusals are collected per recipient as sent.
+fn recipients(
+    s: &Server,
+    sender: &str,
+    r: &Recipient,
+    failed: &mut Vec<(u16, String)>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let push = |u: String, out: &mut Vec<String>| {
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    };
+    for u in &r.user {
+        let raw = u.user_id.as_deref().unwrap_or("");
+        match local_user(s, raw) {
+            Ok(id) => push(id, &mut out),
+            Err(code) => failed.push((code, raw.to_owned())),
+        }
+    }
+    for raw in &r.contact_list {
+        match own_list(s, sender, raw) {
+            Ok(id) => {
+                if let Some(l) = s.lists.get(sender).and_then(|m| m.get(&id)) {
+                    for m in l.member_ids(&s.presence.ids) {
+                        push(m.to_owned(), &mut out);
+                    }
+                }
+            }
+            Err(code) => failed.push((code, raw.clone())),
+        }
+    }
+    for g in &r.group {
+        // Groups plug in here with the group service element.
+        let raw = g
+            .group_id
+            .clone()
+            .or_else(|| g.screen_name.as_ref().and_then(|n| n.group_id.clone()))
+            .unwrap_or_default();
+        failed.push((800, raw));
+    }
+    out
+}
+
+/// Accepts one message from `sender` for `to`; what failed per recipient goes to `failed`.
+fn accept(
+    s: &mut Server,
+    sender: &str,
+    to: Vec<String>,
+    message: NewMessage,
+    report_wanted: bool,
+    validity: Option<u32>,
+    failed: &mut Vec<(u16, String)>,
+) -> (usize, String) {
+    let id = s.random_hex(8);
+    let now = wall_now(s);
+    let keep = i64::from(
+        validity
+            .unwrap_or(u32::MAX)
+            .min(s.config.im.max_retention_secs),
+    )
+    .saturating_mul(1000);
+    let expires = now.saturating_add(keep);
+    let content_type = message
+        .message_info
+        .as_ref()
+        .and_then(|i| i.content_type.clone())
+        .unwrap_or_else(|| "text/plain".into());
+    let mut message = message;
+    if let Some(info) = message.message_info.as_mut() {
+        info.message_id = Some(id.clone());
+    }
+    let mut accepted = 0;
+    for r in to {
+        if block_list::blocks(s, &r, sender) {
+            failed.push((532, r));
+            continue;
+        }
+        let sessions = ready_sessions(s, &r);
+        if !sessions.is_empty() && !sessions.iter().any(|h| accepts(s, *h, &content_type)) {
+            failed.push((415, r));
+            continue;
+        }
+        let limit = s.config.im.max_stored_per_user as usize;
+        if s.im.mailboxes.get(&r).is_some_and(|m| m.len() >= limit) {
+            failed.push((507, r));
+            continue;
+        }
+        let seq = next_seq(s);
+        deposit(
+            s,
+            &r,
+            Item {
+                seq,
+                id: id.clone(),
+                expires,
+                kind: Kind::Message {
+                    message: Box::new(message.clone()),
+                    sender: sender.to_owned(),
+                    report: report_wanted,
+                },
+            },
+        );
+        accepted += 1;
+    }
+    (accepted, id)
+}
+
+/// The Result of a request addressed to several recipients.
+fn outcome_result(accepted: usize, failed: Vec<(u16, String)>) -> crate::codec::common::CspResult {
+    let code = match (accepted, failed.as_slice()) {
+        (_, []) => 200,
+        (0, [(code, _)]) => *code,
+        (0, _) => 900,
+        _ => 201,
+    };
+    let text = match code {
+        200 => "",
+        201 => "partially successful",
+        900 => "no recipient could be reached",
+        _ => "recipient refused",
+    };
+    let mut r = result(code, text);
+    r.detailed_result = detailed(failed);
+    r
+}
+
+/// `SendMessage-Request`.
+pub(crate) fn send_message(s: &mut Server, sender: &str, req: &SendMessageRequest) -> Primitive {
+    let Some(info) = &req.message_info else {
+        return status(402, "MessageInfo missing");
+    };
+    let Some(to) = &info.recipient else {
+        return status(402, "Recipient missing");
+    };
+    let content = req.content_data.clone().unwrap_or_default();
+    if content.len() > s.config.im.max_content_bytes as usize {
+        return status(400, "content too large");
+    }
+    let mut failed = Vec::new();
+    let targets = recipients(s, sender, to, &mut failed);
+    let mut info = info.clone();
+    info.sender = Some(Sender {
+        user: Some(User::id(sender)),
+        ..Default::default()
+    });
+    info.date_time = Some(datetime::format_utc(wall_now(s)));
+    if info.content_size.is_none() {
+        info.content_size = Some(content.len() as u64);
+    }
+    if info.content_type.is_none() {
+        info.content_type = Some("text/plain".into());
+    }
+    let validity = info.validity;
+    let message = NewMessage {
+        message_info: Some(info),
+        content_data: req.content_data.clone(),
+        ..Default::default()
+    };
+    let report_wanted = req.delivery_report == Some(true);
+    let (accepted, id) = accept(
+        s,
+        sender,
+        targets,
+        message,
+        report_wanted,
+        validity,
+        &mut failed,
+    );
+    Primitive::SendMessageResponse(Box::new(SendMessageResponse {
+        result: Some(outcome_result(accepted, failed)),
+        message_id: (accepted > 0).then_some(id),
+        ..Default::default()
+    }))
+}
+
+fn find<'a>(s: &'a Server, owner: &str, id: &str) -> Option<&'a Item> {
+    s.im.mailboxes
+        .get(owner)?
+        .iter()
+        .find(|i| i.id == id && matches!(i.kind, Kind::Message { .. }))
+}
+
+/// `GetMessage-Request`: the message, still waiting for MessageDelivered.
+pub(crate) fn get_message(s: &Server, owner: &str, req: &MessageRef) -> Primitive {
+    let id = req.message_id.as_deref().unwrap_or("");
+    match find(s, owner, id).map(|i| &i.kind) {
+        Some(Kind::Message { message, .. }) => Primitive::GetMessageResponse(message.clone()),
+        _ => status(426, "no such message"),
+    }
+}
+
+/// `MessageDelivered` sent as a request (notify/pull delivery): the message is delivered.
+pub(crate) fn message_delivered(s: &mut Server, owner: &str, req: &MessageRef) -> Primitive {
+    let id = req.message_id.as_deref().unwrap_or("");
+    let Some(seq) = find(s, owner, id).map(|i| i.seq) else {
+        return status(426, "no such message");
+    };
+    if let Some(item) = take(s, owner, seq) {
+        report(s, &item, owner, 200, "delivered");
+    }
+    status(200, "")
+}
+
+/// `RejectMessage-Request`: the messages are discarded (538 reports to senders who asked).
+pub(crate) fn reject(s: &mut Server, owner: &str, req: &RejectMessageRequest) -> Primitive {
+    let mut failed = Vec::new();
+    let mut done = 0;
+    for id in &req.message_id {
+        match find(s, owner, id).map(|i| i.seq) {
+            Some(seq) => {
+                if let Some(item) = take(s, owner, seq) {
+                    report(s, &item, owner, 538, "message rejected");
+                }
+                done += 1;
+            }
+            None => failed.push((426, id.clone())),
+        }
+    }
+    if req.message_id.is_empty() {
+        return status(402, "MessageID missing");
+    }
+    let r = outcome_result(done, failed);
+    Primitive::Status(Box::new(Status {
+        result: Some(r),
+        ..Default::default()
+    }))
+}
+
+/// `GetMessageList-Request`: envelopes of the messages waiting, oldest first.
+pub(crate) fn get_message_list(
+    s: &Server,
+    owner: &str,
+    version: Version,
+    req: &GetMessageListRequest,
+) -> Primitive {
+    if req.group_id.is_some() {
+        return status(821, "group history is not kept");
+    }
+    let all: Vec<MessageInfo> =
+        s.im.mailboxes
+            .get(owner)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|i| match &i.kind {
+                        Kind::Message { message, .. } => message.message_info.clone(),
+                        Kind::Report(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+    let total = all.len();
+    let max = req.message_count.map_or(usize::MAX, |c| c as usize);
+    let infos: Vec<MessageInfo> = all.into_iter().take(max).collect();
+    let mut r = GetMessageListResponse::default();
+    if version == Version::V1_3 {
+        r.message_total_count =
+            (total > infos.len()).then(|| u32::try_from(total).unwrap_or(u32::MAX));
+        r.message_info_list = Some(MessageInfoList {
+            message_info: infos,
+            ..Default::default()
+        });
+    } else {
+        r.message_info = infos;
+    }
+    Primitive::GetMessageListResponse(Box::new(r))
+}
+
+/// `SetDeliveryMethod-Request`: for the session, or for one group in it.
+pub(crate) fn set_delivery_method(
+    s: &mut Server,
+    h: u64,
+    req: &SetDeliveryMethodRequest,
+) -> Primitive {
+    let Some(method) = req.delivery_method.clone() else {
+        return status(402, "DeliveryMethod missing");
+    };
+    if matches!(method, DeliveryMethod::Other(_)) {
+        return status(402, "DeliveryMethod is P or N");
+    }
+    let Some(sess) = s.sessions.get_mut(&h) else {
+        return status(604, "invalid session");
+    };
+    match &req.group_id {
+        Some(g) => {
+            sess.group_methods.insert(g.clone(), method);
+        }
+        None => {
+            let agreed = sess.agreed.get_or_insert_with(Default::default);
+            agreed.delivery_method = method;
+            if req.accepted_content_length.is_some() {
+                agreed.accepted_content_length = req.accepted_content_length;
+            }
+        }
+    }
+    status(200, "")
+}
+
+/// `ForwardMessage-Request`: a copy of a message in the forwarder's mailbox to others.
+pub(crate) fn forward(
+    s: &mut Server,
+    owner: &str,
+    version: Version,
+    req: &ForwardMessageRequest,
+) -> Primitive {
+    let id = req.message_id.as_deref().unwrap_or("");
+    let Some(Kind::Message { message, .. }) = find(s, owner, id).map(|i| i.kind.clone()) else {
+        return status(426, "no such message");
+    };
+    let Some(to) = &req.recipient else {
+        return status(402, "Recipient missing");
+    };
+    let mut failed = Vec::new();
+    let targets = recipients(s, owner, to, &mut failed);
+    let mut message = *message;
+    let validity = message.message_info.as_ref().and_then(|i| i.validity);
+    if let Some(info) = message.message_info.as_mut() {
+        info.sender = Some(Sender {
+            user: Some(User::id(owner)),
+            ..Default::default()
+        });
+        info.recipient = Some(to.clone());
+        info.date_time = Some(datetime::format_utc(wall_now(s)));
+    }
+    let (accepted, new_id) = accept(s, owner, targets, message, false, validity, &mut failed);
+    let r = outcome_result(accepted, failed);
+    if version == Version::V1_3 && r.code() == 200 {
+        return Primitive::ForwardMessageResponse(Box::new(MessageRef {
+            message_id: Some(new_id),
+            ..Default::default()
+        }));
+    }
+    Primitive::Status(Box::new(Status {
+        result: Some(r),
+        ..Default::default()
+    }))
+}
