@@ -15,18 +15,17 @@
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use imps_engine::client::presence as build;
-use imps_engine::client::{Client, ClientConfig, ClientInput, ClientOutput, Command, LoginScheme};
+use imps_engine::client::{Client, ClientInput, Command};
 use imps_engine::codec::common::NickList;
 use imps_engine::codec::presence::CreateListRequest;
 use imps_engine::codec::presence_attrs::{PresenceSubList, StatusText, UserAvailability};
 use imps_engine::codec::{self, Message, Primitive, SessionType, TransactionMode, Version};
-use imps_engine::server::{AdminCommand, Config, Input, Output, Server};
+use imps_engine::server::{AdminCommand, Config, Input, Server};
 
 /// Counts live heap bytes so the memory figure is exact, not sampled from the OS.
 struct Counting;
@@ -81,49 +80,9 @@ fn provision(server: &mut Server, user: &str) {
     while server.poll_output().is_some() {}
 }
 
-/// Runs a client against the server until it has nothing more to send; returns the answers.
-fn drive(server: &mut Server, client: &mut Client) -> Vec<Primitive> {
-    let mut answers = Vec::new();
-    let mut inbox = VecDeque::new();
-    loop {
-        while let Some(o) = client.poll_output() {
-            match o {
-                ClientOutput::Send(out) => {
-                    server.handle(0, support::request(out.request_id, out.body));
-                    while let Some(o) = server.poll_output() {
-                        if let Output::Reply(r) = o {
-                            inbox.push_back((r.conn, r.body));
-                        }
-                    }
-                }
-                ClientOutput::Event(imps_engine::client::ClientEvent::Response {
-                    primitive,
-                    ..
-                }) => answers.push(primitive),
-                ClientOutput::Event(_) => {}
-            }
-        }
-        let Some((request_id, body)) = inbox.pop_front() else {
-            return answers;
-        };
-        client.handle(0, ClientInput::Response { request_id, body });
-    }
-}
-
-fn login(server: &mut Server, user: &str) -> Client {
-    let mut c = Client::new(
-        ClientConfig::new(Version::V1_2, user, "pw", LoginScheme::Password),
-        [7; 32],
-    );
-    c.handle(0, ClientInput::Command(Command::Login));
-    drive(server, &mut c);
-    assert!(c.is_ready(), "{user} logged in");
-    c
-}
-
 fn ask(server: &mut Server, c: &mut Client, p: Primitive) -> Primitive {
     c.handle(0, ClientInput::Command(Command::Request(p)));
-    drive(server, c).pop().expect("an answer")
+    support::drive(server, c).pop().expect("an answer")
 }
 
 fn update(text: &str) -> Primitive {
@@ -142,7 +101,7 @@ fn update(text: &str) -> Primitive {
 fn fan_out_setup(n: usize) -> (Server, Vec<Vec<u8>>, Vec<String>) {
     let mut server = Server::new(config(), [3; 32]);
     provision(&mut server, "pub");
-    let mut publisher = login(&mut server, "pub");
+    let mut publisher = support::login(&mut server, "pub");
     let grant = build::create_attribute_list(
         Version::V1_2,
         build::names(&build::AttrName::ALL),
@@ -156,12 +115,12 @@ fn fan_out_setup(n: usize) -> (Server, Vec<Vec<u8>>, Vec<String>) {
     for i in 0..n {
         let user = format!("w{i}");
         provision(&mut server, &user);
-        let mut w = login(&mut server, &user);
+        let mut w = support::login(&mut server, &user);
         let sub = build::subscribe(Version::V1_2, &["wv:pub@example.org"], &[], None, None);
         ask(&mut server, &mut w, sub);
         // The initial notification is acknowledged by polling it away.
         w.handle(0, ClientInput::Command(Command::Poll));
-        drive(&mut server, &mut w);
+        support::drive(&mut server, &mut w);
         watchers.push(w.session_id().unwrap().to_owned());
     }
     let sid = publisher.session_id().unwrap().to_owned();
@@ -240,7 +199,7 @@ fn memory_per_user() -> f64 {
         "subscriptions",
     ] {
         for i in 0..USERS {
-            let mut c = login(&mut server, &format!("u{i}"));
+            let mut c = support::login(&mut server, &format!("u{i}"));
             let list = format!("wv:u{i}/friends@example.org");
             let p = match phase {
                 "contact list" => {
@@ -270,7 +229,7 @@ fn memory_per_user() -> f64 {
             };
             ask(&mut server, &mut c, p);
             c.handle(0, ClientInput::Command(Command::Logout));
-            drive(&mut server, &mut c);
+            support::drive(&mut server, &mut c);
         }
         while server.poll_output().is_some() {}
         let now = LIVE.load(Ordering::Relaxed);

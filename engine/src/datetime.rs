@@ -1,18 +1,31 @@
 //! CSP `DateTime` values from the host's wall clock (CSP-REFERENCE §6.5): the basic
 //! ISO-8601 form `20010925T134013Z`, always UTC.
 
-/// Formats Unix milliseconds as `YYYYMMDDTHHMMSSZ`.
+/// Formats Unix milliseconds as `YYYYMMDDTHHMMSSZ` (digits written directly: every message
+/// carries one, and `format!` costs more than the rest of the stamp).
 pub fn format_utc(unix_ms: i64) -> String {
     let secs = unix_ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let mut out = String::with_capacity(16);
+    push_digits(&mut out, y, 4);
+    push_digits(&mut out, m, 2);
+    push_digits(&mut out, d, 2);
+    out.push('T');
+    push_digits(&mut out, rem / 3600, 2);
+    push_digits(&mut out, rem % 3600 / 60, 2);
+    push_digits(&mut out, rem % 60, 2);
+    out.push('Z');
+    out
+}
+
+/// Appends the last `n` decimal digits of `v` (≥ 0), zero-padded.
+fn push_digits(out: &mut String, v: i64, n: u32) {
+    for i in (0..n).rev() {
+        let digit = v.rem_euclid(10_i64.pow(i + 1)) / 10_i64.pow(i);
+        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar

@@ -7,7 +7,14 @@
     dead_code
 )]
 
+use std::collections::VecDeque;
+
+use imps_engine::client::{
+    Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
+};
 use imps_engine::codec::access::LoginRequest;
+use imps_engine::codec::common::{Recipient, User};
+use imps_engine::codec::im::{MessageInfo, MessageRef, SendMessageRequest};
 use imps_engine::codec::{self, Limits, Message, Primitive, SessionType, TransactionMode, Version};
 use imps_engine::server::{AdminCommand, Config, Input, Output, Request, Server};
 
@@ -77,4 +84,192 @@ pub fn keep_alive_setup() -> (Server, Vec<Vec<u8>>) {
         })
         .collect();
     (server, bodies)
+}
+
+/// Runs a client against the server until it has nothing more to send; returns the answers
+/// to its requests.
+pub fn drive(server: &mut Server, client: &mut Client) -> Vec<Primitive> {
+    let mut answers = Vec::new();
+    let mut inbox = VecDeque::new();
+    loop {
+        while let Some(o) = client.poll_output() {
+            match o {
+                ClientOutput::Send(out) => {
+                    server.handle(0, request(out.request_id, out.body));
+                    while let Some(o) = server.poll_output() {
+                        if let Output::Reply(r) = o {
+                            inbox.push_back((r.conn, r.body));
+                        }
+                    }
+                }
+                ClientOutput::Event(ClientEvent::Response { primitive, .. }) => {
+                    answers.push(primitive)
+                }
+                ClientOutput::Event(_) => {}
+            }
+        }
+        let Some((request_id, body)) = inbox.pop_front() else {
+            return answers;
+        };
+        client.handle(0, ClientInput::Response { request_id, body });
+    }
+}
+
+/// Logs `user` (password "pw") in with CSP 1.2: login, capabilities and services.
+pub fn login(server: &mut Server, user: &str) -> Client {
+    let mut c = Client::new(
+        ClientConfig::new(Version::V1_2, user, "pw", LoginScheme::Password),
+        [7; 32],
+    );
+    c.handle(0, ClientInput::Command(Command::Login));
+    drive(server, &mut c);
+    assert!(c.is_ready(), "{user} logged in");
+    c
+}
+
+/// A cheap-hashing server with `users` provisioned and logged in; their session ids.
+pub fn logged_in_server(users: &[&str]) -> (Server, Vec<String>) {
+    let mut config = Config::default();
+    config.login.hash_memory_kib = 8;
+    config.login.hash_iterations = 1;
+    let mut server = Server::new(config, [9; 32]);
+    let mut sids = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        server.handle(
+            0,
+            Input::Admin {
+                id: i as u64,
+                command: AdminCommand::ProvisionUser {
+                    user_id: (*u).into(),
+                    password: "pw".into(),
+                },
+            },
+        );
+        while server.poll_output().is_some() {}
+        let c = login(&mut server, u);
+        sids.push(c.session_id().unwrap().to_owned());
+    }
+    (server, sids)
+}
+
+/// A Polling-Request for session `sid`.
+pub fn poll_body(sid: &str) -> Vec<u8> {
+    codec::encode(&Message::single(
+        Version::V1_2,
+        SessionType::Inband,
+        Some(sid.to_owned()),
+        TransactionMode::Request,
+        None,
+        Primitive::PollingRequest(Box::default()),
+    ))
+}
+
+pub fn send_body(sid: &str, i: usize) -> Vec<u8> {
+    let text = format!("{i:06} {}", "x".repeat(93));
+    codec::encode(&Message::single(
+        Version::V1_2,
+        SessionType::Inband,
+        Some(sid.to_owned()),
+        TransactionMode::Request,
+        Some(format!("m{i}")),
+        Primitive::SendMessageRequest(Box::new(SendMessageRequest {
+            delivery_report: Some(false),
+            message_info: Some(MessageInfo {
+                content_type: Some("text/plain".into()),
+                content_size: Some(text.len() as u64),
+                recipient: Some(Recipient {
+                    user: vec![User::id("wv:bob@localhost")],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            content_data: Some(text),
+            ..Default::default()
+        })),
+    ))
+}
+
+/// The reply bodies the server gives for `input`.
+pub fn run(server: &mut Server, input: imps_engine::server::Input) -> Vec<u8> {
+    server.handle(0, input);
+    let mut body = Vec::new();
+    while let Some(o) = server.poll_output() {
+        if let Output::Reply(r) = o {
+            body = r.body;
+        }
+    }
+    body
+}
+
+/// The server-initiated transaction id and MessageID in a reply, if it carries a NewMessage.
+pub fn delivered(body: &[u8]) -> Option<(String, String)> {
+    let m = codec::decode(body, Limits::default()).ok()?;
+    m.session.transactions.iter().find_map(|t| {
+        let p = t.content.as_ref()?.primitives.first()?;
+        match p {
+            Primitive::NewMessage(n) => Some((
+                t.descriptor.as_ref()?.transaction_id.clone()?,
+                n.message_info.as_ref()?.message_id.clone()?,
+            )),
+            _ => None,
+        }
+    })
+}
+
+pub fn ack_body(sid: &str, tid: &str, id: &str) -> Vec<u8> {
+    codec::encode(&Message::single(
+        Version::V1_2,
+        SessionType::Inband,
+        Some(sid.to_owned()),
+        TransactionMode::Response,
+        Some(tid.to_owned()),
+        Primitive::MessageDelivered(Box::new(MessageRef {
+            message_id: Some(id.to_owned()),
+            ..Default::default()
+        })),
+    ))
+}
+
+/// alice sending 100-byte texts to bob (push), bob acknowledging each: the steady state in
+/// which each acknowledgement's reply brings the next message.
+pub struct Conversation {
+    /// The server.
+    pub server: Server,
+    sends: Vec<Vec<u8>>,
+    bob: String,
+    pending: (String, String),
+    i: usize,
+}
+
+impl Conversation {
+    /// Logged in, the first message sent and polled by bob.
+    pub fn new() -> Conversation {
+        let (mut server, sids) = logged_in_server(&["alice", "bob"]);
+        let (alice, bob) = (sids[0].clone(), sids[1].clone());
+        let sends: Vec<Vec<u8>> = (0..4096).map(|i| send_body(&alice, i)).collect();
+        run(&mut server, request(1, sends[0].clone()));
+        let reply = run(&mut server, request(2, poll_body(&bob)));
+        let pending = delivered(&reply).expect("bob got the first message");
+        Conversation {
+            server,
+            sends,
+            bob,
+            pending,
+            i: 1,
+        }
+    }
+
+    /// The next SendMessage from alice and bob's acknowledgement of the previous message.
+    pub fn next_inputs(&mut self) -> (Input, Input) {
+        let send = request(3, self.sends[self.i % self.sends.len()].clone());
+        let ack = request(4, ack_body(&self.bob, &self.pending.0, &self.pending.1));
+        self.i += 1;
+        (send, ack)
+    }
+
+    /// Checks the answers and remembers the message the acknowledgement's reply brought.
+    pub fn check(&mut self, answer: &[u8], reply: &[u8]) {
+        assert!(!answer.is_empty());
+        self.pending = delivered(reply).expect("the next message rides on the acknowledgement");
+    }
 }

@@ -88,8 +88,9 @@ struct ItemRecord {
     /// `Some(sender)` for a message, `None` for a report.
     sender: Option<String>,
     report: bool,
-    /// The `NewMessage` or `DeliveryReport-Request` element, encoded by the codec.
-    body: Vec<u8>,
+    /// The `NewMessage` or `DeliveryReport-Request` element, encoded by the codec (a string:
+    /// postcard writes it in one piece, where a byte vector goes element by element).
+    body: String,
 }
 
 /// The messaging state.
@@ -119,10 +120,11 @@ fn key(owner: &str, seq: u64) -> String {
     format!("{owner}/{seq:020}")
 }
 
-fn encode<T: XmlValue>(value: &T, name: &str) -> Vec<u8> {
+fn encode<T: XmlValue>(value: &T, name: &str) -> String {
     let mut w = XmlOut::new(Version::V1_3, 512);
     value.encode(name, &mut w);
-    w.into_bytes()
+    // The writer only writes UTF-8.
+    String::from_utf8(w.into_bytes()).unwrap_or_default()
 }
 
 fn decode<T: XmlValue>(bytes: &[u8], name: &str) -> Option<T> {
@@ -165,7 +167,7 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
         return false;
     };
     let kind = match r.sender {
-        Some(sender) => match decode::<NewMessage>(&r.body, "NewMessage") {
+        Some(sender) => match decode::<NewMessage>(r.body.as_bytes(), "NewMessage") {
             Some(m) => Kind::Message {
                 message: Box::new(m),
                 sender,
@@ -173,10 +175,12 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
             },
             None => return false,
         },
-        None => match decode::<DeliveryReportRequest>(&r.body, "DeliveryReport-Request") {
-            Some(d) => Kind::Report(Box::new(d)),
-            None => return false,
-        },
+        None => {
+            match decode::<DeliveryReportRequest>(r.body.as_bytes(), "DeliveryReport-Request") {
+                Some(d) => Kind::Report(Box::new(d)),
+                None => return false,
+            }
+        }
     };
     let item = Item {
         seq: r.seq,

@@ -1,0 +1,45 @@
+//! Instant messaging benchmark (issue target: ≥ 250,000 per second on one core): one 100-byte
+//! text message from alice to bob, online with push delivery, through the native engine.
+//!
+//! One iteration is the steady state of a conversation: alice's SendMessage-Request (decode,
+//! handling, storage batch, SendMessage-Response encode) and bob's MessageDelivered for the
+//! previous message, whose reply carries this message as a NewMessage (decode, handling,
+//! storage delete, NewMessage encode). Storage batches are produced but not written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    missing_docs
+)]
+
+mod support;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+fn im(c: &mut Criterion) {
+    let mut talk = support::Conversation::new();
+    let mut group = c.benchmark_group("im");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("send_100_bytes_to_online_push_recipient", |b| {
+        // Only the server's work is timed; bob's client (decoding the reply, writing the
+        // acknowledgement) runs outside the clock.
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let (send, ack) = talk.next_inputs();
+                let start = std::time::Instant::now();
+                let answer = support::run(&mut talk.server, send);
+                let reply = support::run(&mut talk.server, ack);
+                total += start.elapsed();
+                talk.check(&answer, &reply);
+            }
+            total
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, im);
+criterion_main!(benches);
