@@ -2,8 +2,10 @@
 //! and service negotiation, keep-alive scheduling, polling and wake-up handling, and
 //! acknowledgement of server-initiated transactions. Same driving surface as the server:
 //! [`Client::handle`], [`Client::poll_output`], [`Client::poll_timeout`]. The presence side
-//! (request builders, the contacts' presence view) is in [`presence`].
+//! (request builders, the contacts' presence view) is in [`presence`]; instant messaging
+//! (request builders, message events, once-only delivery to the application) in [`im`].
 
+pub mod im;
 pub mod presence;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -17,6 +19,7 @@ use crate::codec::access::{
 };
 use crate::codec::capability::{Bearer, CapabilityList, ClientType, DeliveryMethod};
 use crate::codec::common::{ClientId, ContentEncoding, CspResult, Status};
+use crate::codec::im::MessageInfo;
 use crate::codec::presence_attrs::PresenceSubList;
 use crate::codec::service::{self, Functions, WvCspFeat};
 use crate::codec::{
@@ -58,6 +61,12 @@ pub struct ClientConfig {
     pub poll_interval_secs: u32,
     /// Capabilities sent in ClientCapability-Request.
     pub capabilities: CapabilityList,
+    /// Fetch announced messages by itself: on a MessageNotification the client sends
+    /// GetMessage, raises [`ClientEvent::Message`] from the answer and confirms it with a
+    /// MessageDelivered request (CSP-REFERENCE §1.4, notify delivery). Off by default: the
+    /// application then sees [`ClientEvent::MessageWaiting`] and fetches with
+    /// [`im::get_message`] when it wants.
+    pub auto_fetch: bool,
 }
 
 impl ClientConfig {
@@ -86,6 +95,7 @@ impl ClientConfig {
                 parser_size: Some(65_536),
                 ..Default::default()
             },
+            auto_fetch: false,
         }
     }
 }
@@ -217,6 +227,38 @@ pub enum ClientEvent {
         /// The attributes asked for (empty = not said); boxed like `changed`.
         attributes: Box<PresenceSubList>,
     },
+    /// An instant message: a pushed `NewMessage` or a `GetMessage-Response`, after the
+    /// generic event, at most once per `MessageID` (see [`im`]: redeliveries are acknowledged
+    /// but not passed on again).
+    Message {
+        /// The server's id of the message (empty if the server gave none).
+        message_id: String,
+        /// Who wrote it, in one string ([`im::sender_name`]); the full `Sender` is in `info`.
+        sender: Option<String>,
+        /// The envelope as received (content type and encoding, recipients, time). Boxed: it
+        /// is large and every event would pay for it.
+        info: Box<MessageInfo>,
+        /// `ContentData` as received, byte for byte; still BASE64 when
+        /// `info.content_encoding` says so.
+        content: String,
+    },
+    /// A message waits on the server (notify delivery, `MessageNotification`); fetch it with
+    /// [`im::get_message`] unless [`ClientConfig::auto_fetch`] does. Follows the generic
+    /// event.
+    MessageWaiting {
+        /// Its envelope: id, sender, size. Boxed like in `Message`.
+        info: Box<MessageInfo>,
+    },
+    /// The server reports the fate of a message we sent with a delivery report asked for
+    /// (`DeliveryReport-Request`). Follows the generic event.
+    DeliveryReport {
+        /// The message concerned.
+        message_id: Option<String>,
+        /// The delivery result (200 = delivered; 0 when the server gave none).
+        code: u32,
+        /// The message's envelope as the server sent it back. Boxed like in `Message`.
+        info: Box<MessageInfo>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +280,10 @@ enum Pending {
     Logout,
     Ack,
     App(String),
+    /// A GetMessage the client sent by itself ([`ClientConfig::auto_fetch`]) for this id.
+    Fetch(String),
+    /// A MessageDelivered request the client sent by itself for this id.
+    Delivered(String),
 }
 
 /// The client state machine.
@@ -258,6 +304,8 @@ pub struct Client {
     next_tid: u64,
     agreed: Vec<String>,
     presence: presence::PresenceView,
+    /// Ids of messages passed on lately; kept across logins (see [`im`]).
+    seen_messages: im::SeenMessages,
 }
 
 impl Client {
@@ -282,6 +330,7 @@ impl Client {
             next_tid: 1,
             agreed: Vec::new(),
             presence: presence::PresenceView::default(),
+            seen_messages: im::SeenMessages::default(),
         }
     }
 
@@ -309,6 +358,12 @@ impl Client {
     /// Every user whose presence this session heard of, by lower-case `wv:` id.
     pub fn contacts_presence(&self) -> impl Iterator<Item = (&str, &PresenceSubList)> {
         self.presence.iter()
+    }
+
+    /// Whether the message `id` was already passed on as a [`ClientEvent::Message`] (among the
+    /// last [`im::SEEN_MESSAGE_IDS`]).
+    pub fn has_seen_message(&self, id: &str) -> bool {
+        self.seen_messages.contains(id)
     }
 
     /// Feeds one input at monotonic time `now`; drain [`Client::poll_output`] afterwards.
@@ -613,10 +668,20 @@ impl Client {
             } else {
                 0
             };
-            let typed = presence::observe(&mut self.presence, &p);
+            let mut typed = presence::observe(&mut self.presence, &p);
+            typed.extend(im::observe(&mut self.seen_messages, &p));
+            let announced = match &p {
+                Primitive::MessageNotification(n) if self.config.auto_fetch => {
+                    im::message_id(n.message_info.as_ref()).map(str::to_owned)
+                }
+                _ => None,
+            };
             self.event(ClientEvent::ServerRequest(p));
             for e in typed {
                 self.event(e);
+            }
+            if let Some(id) = announced {
+                self.fetch(id);
             }
             if ends {
                 self.disconnected(code);
@@ -668,8 +733,29 @@ impl Client {
             (Pending::Logout, Primitive::Disconnect(_) | Primitive::Status(_)) => {
                 self.disconnected(200)
             }
+            (Pending::Fetch(id), Primitive::GetMessageResponse(m)) => {
+                // Raised before confirming, so the message is with the application before the
+                // server may forget it.
+                if let Some(e) = im::message_event(&mut self.seen_messages, &m) {
+                    self.event(e);
+                }
+                // Confirm the id asked for: that is the one the server announced and keeps.
+                self.request(im::message_delivered(id), Pending::Delivered(id.clone()));
+            }
+            (Pending::Delivered(_), Primitive::Status(s)) if s.code() == 200 => {}
+            (Pending::Fetch(id) | Pending::Delivered(id), Primitive::Status(s)) => {
+                let asked = if matches!(what, Pending::Fetch(_)) {
+                    "GetMessage"
+                } else {
+                    "MessageDelivered"
+                };
+                self.event(ClientEvent::Error {
+                    message: format!("{asked} for message {id} answered with status {}", s.code()),
+                });
+            }
             (Pending::App(tid), p) => {
-                let typed = presence::observe(&mut self.presence, &p);
+                let mut typed = presence::observe(&mut self.presence, &p);
+                typed.extend(im::observe(&mut self.seen_messages, &p));
                 self.event(ClientEvent::Response {
                     transaction_id: tid.clone(),
                     primitive: p,
@@ -808,6 +894,26 @@ impl Client {
             ..Default::default()
         };
         self.request(Primitive::ServiceRequest(Box::new(req)), Pending::Service);
+    }
+
+    /// Acts on a MessageNotification for `id` when [`ClientConfig::auto_fetch`] is on: fetch
+    /// it, or — when it was passed on already and only our confirmation went missing —
+    /// confirm it again without fetching.
+    fn fetch(&mut self, id: String) {
+        if self.session_id.is_none() {
+            return;
+        }
+        if self.seen_messages.contains(&id) {
+            self.request(im::message_delivered(&id), Pending::Delivered(id));
+            return;
+        }
+        let busy = self
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::Fetch(f) if *f == id));
+        if !busy {
+            self.request(im::get_message(&id), Pending::Fetch(id));
+        }
     }
 
     /// Draws a random 64-bit value (for applications that need ids).
