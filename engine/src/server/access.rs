@@ -346,7 +346,7 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         }
         Primitive::SendMessageRequest(req) => {
             let (user, _) = owner(s, h);
-            ctx.respond(tid, im::send_message(s, &user, &req));
+            ctx.respond(tid, im::send_message(s, &user, *req));
         }
         Primitive::GetMessageRequest(req) => {
             let (user, _) = owner(s, h);

@@ -30,6 +30,7 @@
 //!   [`super::block_list`]: the block list wins over the grant list.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,8 +55,9 @@ use super::{Millis, Server, block_list, result};
 pub(crate) enum Kind {
     /// A message for the mailbox owner.
     Message {
-        /// Envelope and content as delivered (`NewMessage` shape).
-        message: Box<NewMessage>,
+        /// Envelope and content as pushed: always a `Primitive::NewMessage`, shared by every
+        /// recipient's item and every queued delivery (no copy per recipient or session).
+        message: Arc<Primitive>,
         /// The sender (canonical), for reports and block checks.
         sender: String,
         /// Whether the sender asked for a delivery report.
@@ -63,6 +65,19 @@ pub(crate) enum Kind {
     },
     /// A delivery report for the mailbox owner (the sender of a message).
     Report(Box<DeliveryReportRequest>),
+}
+
+impl Kind {
+    /// The message of a message item.
+    fn new_message(&self) -> Option<&NewMessage> {
+        match self {
+            Kind::Message { message, .. } => match &**message {
+                Primitive::NewMessage(m) => Some(m),
+                _ => None,
+            },
+            Kind::Report(_) => None,
+        }
+    }
 }
 
 /// One item of a mailbox.
@@ -139,11 +154,13 @@ fn put(owner: &str, item: &Item) -> StorageOp {
             message,
             sender,
             report,
-        } => (
-            Some(sender.clone()),
-            *report,
-            encode(&**message, "NewMessage"),
-        ),
+        } => {
+            let body = match &**message {
+                Primitive::NewMessage(m) => encode(&**m, "NewMessage"),
+                _ => String::new(),
+            };
+            (Some(sender.clone()), *report, body)
+        }
         Kind::Report(r) => (None, false, encode(&**r, "DeliveryReport-Request")),
     };
     StorageOp::Put {
@@ -169,7 +186,7 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
     let kind = match r.sender {
         Some(sender) => match decode::<NewMessage>(r.body.as_bytes(), "NewMessage") {
             Some(m) => Kind::Message {
-                message: Box::new(m),
+                message: Arc::new(Primitive::NewMessage(Box::new(m))),
                 sender,
                 report: r.report,
             },
@@ -259,27 +276,30 @@ fn accepts(s: &Server, h: u64, content_type: &str) -> bool {
 }
 
 /// The primitive that delivers `item` to session `h`.
-fn delivery(s: &Server, h: u64, item: &Item) -> Option<Primitive> {
+fn delivery(s: &Server, h: u64, item: &Item) -> Option<Arc<Primitive>> {
     let sess = s.sessions.get(&h)?;
     match &item.kind {
         Kind::Message { message, .. } => {
+            let Primitive::NewMessage(m) = &**message else {
+                return None;
+            };
             let (method, limit) = sess
                 .agreed
                 .as_ref()
                 .map_or((DeliveryMethod::Push, None), |a| {
                     (a.delivery_method.clone(), a.accepted_content_length)
                 });
-            let size = message.content_data.as_ref().map_or(0, String::len);
+            let size = m.content_data.as_ref().map_or(0, String::len);
             let too_long = limit.is_some_and(|l| size > l as usize);
             if method == DeliveryMethod::Notify || too_long {
-                Some(Primitive::MessageNotification(Box::new(
+                Some(Arc::new(Primitive::MessageNotification(Box::new(
                     MessageNotification {
-                        message_info: message.message_info.clone(),
+                        message_info: m.message_info.clone(),
                         ..Default::default()
                     },
-                )))
+                ))))
             } else {
-                Some(Primitive::NewMessage(message.clone()))
+                Some(Arc::clone(message))
             }
         }
         Kind::Report(r) => {
@@ -287,7 +307,7 @@ fn delivery(s: &Server, h: u64, item: &Item) -> Option<Primitive> {
             if sess.version == Version::V1_1 {
                 r.delivery_time = None;
             }
-            Some(Primitive::DeliveryReportRequest(Box::new(r)))
+            Some(Arc::new(Primitive::DeliveryReportRequest(Box::new(r))))
         }
     }
 }
@@ -376,9 +396,9 @@ fn take(s: &mut Server, owner: &str, seq: u64) -> Option<Item> {
 /// Sends the sender of `message` a delivery report with `code`, if it asked for one.
 fn report(s: &mut Server, item: &Item, recipient: &str, code: u16, text: &str) {
     let Kind::Message {
-        message,
         sender,
         report: true,
+        ..
     } = &item.kind
     else {
         return;
@@ -386,7 +406,11 @@ fn report(s: &mut Server, item: &Item, recipient: &str, code: u16, text: &str) {
     if !s.accounts.contains_key(sender) {
         return;
     }
-    let mut info = message.message_info.clone().unwrap_or_default();
+    let mut info = item
+        .kind
+        .new_message()
+        .and_then(|m| m.message_info.clone())
+        .unwrap_or_default();
     info.recipient = Some(Recipient {
         user: vec![User::id(recipient)],
         ..Default::default()
@@ -540,6 +564,7 @@ fn accept(
     if let Some(info) = message.message_info.as_mut() {
         info.message_id = Some(id.clone());
     }
+    let shared = Arc::new(Primitive::NewMessage(Box::new(message)));
     let mut accepted = 0;
     for r in to {
         if block_list::blocks(s, &r, sender) {
@@ -565,7 +590,7 @@ fn accept(
                 id: id.clone(),
                 expires,
                 kind: Kind::Message {
-                    message: Box::new(message.clone()),
+                    message: Arc::clone(&shared),
                     sender: sender.to_owned(),
                     report: report_wanted,
                 },
@@ -596,27 +621,26 @@ fn outcome_result(accepted: usize, failed: Vec<(u16, String)>) -> crate::codec::
 }
 
 /// `SendMessage-Request`.
-pub(crate) fn send_message(s: &mut Server, sender: &str, req: &SendMessageRequest) -> Primitive {
-    let Some(info) = &req.message_info else {
+pub(crate) fn send_message(s: &mut Server, sender: &str, req: SendMessageRequest) -> Primitive {
+    let Some(mut info) = req.message_info else {
         return status(402, "MessageInfo missing");
     };
     let Some(to) = &info.recipient else {
         return status(402, "Recipient missing");
     };
-    let content = req.content_data.clone().unwrap_or_default();
-    if content.len() > s.config.im.max_content_bytes as usize {
+    let size = req.content_data.as_ref().map_or(0, String::len);
+    if size > s.config.im.max_content_bytes as usize {
         return status(400, "content too large");
     }
     let mut failed = Vec::new();
     let targets = recipients(s, sender, to, &mut failed);
-    let mut info = info.clone();
     info.sender = Some(Sender {
         user: Some(User::id(sender)),
         ..Default::default()
     });
     info.date_time = Some(datetime::format_utc(wall_now(s)));
     if info.content_size.is_none() {
-        info.content_size = Some(content.len() as u64);
+        info.content_size = Some(size as u64);
     }
     if info.content_type.is_none() {
         info.content_type = Some("text/plain".into());
@@ -624,7 +648,7 @@ pub(crate) fn send_message(s: &mut Server, sender: &str, req: &SendMessageReques
     let validity = info.validity;
     let message = NewMessage {
         message_info: Some(info),
-        content_data: req.content_data.clone(),
+        content_data: req.content_data,
         ..Default::default()
     };
     let report_wanted = req.delivery_report == Some(true);
@@ -655,7 +679,10 @@ fn find<'a>(s: &'a Server, owner: &str, id: &str) -> Option<&'a Item> {
 pub(crate) fn get_message(s: &Server, owner: &str, req: &MessageRef) -> Primitive {
     let id = req.message_id.as_deref().unwrap_or("");
     match find(s, owner, id).map(|i| &i.kind) {
-        Some(Kind::Message { message, .. }) => Primitive::GetMessageResponse(message.clone()),
+        Some(kind) => match kind.new_message() {
+            Some(m) => Primitive::GetMessageResponse(Box::new(m.clone())),
+            None => status(426, "no such message"),
+        },
         _ => status(426, "no such message"),
     }
 }
@@ -713,7 +740,7 @@ pub(crate) fn get_message_list(
             .map(|m| {
                 m.iter()
                     .filter_map(|i| match &i.kind {
-                        Kind::Message { message, .. } => message.message_info.clone(),
+                        Kind::Message { .. } => i.kind.new_message()?.message_info.clone(),
                         Kind::Report(_) => None,
                     })
                     .collect()
@@ -774,7 +801,7 @@ pub(crate) fn forward(
     req: &ForwardMessageRequest,
 ) -> Primitive {
     let id = req.message_id.as_deref().unwrap_or("");
-    let Some(Kind::Message { message, .. }) = find(s, owner, id).map(|i| i.kind.clone()) else {
+    let Some(message) = find(s, owner, id).and_then(|i| i.kind.new_message().cloned()) else {
         return status(426, "no such message");
     };
     let Some(to) = &req.recipient else {
@@ -782,7 +809,7 @@ pub(crate) fn forward(
     };
     let mut failed = Vec::new();
     let targets = recipients(s, owner, to, &mut failed);
-    let mut message = *message;
+    let mut message = message;
     let validity = message.message_info.as_ref().and_then(|i| i.validity);
     if let Some(info) = message.message_info.as_mut() {
         info.sender = Some(Sender {

@@ -575,8 +575,13 @@ impl Server {
     }
 
     /// [`Server::enqueue`] for the delivery of mailbox item `seq`.
-    pub(crate) fn enqueue_item(&mut self, handle: u64, primitive: Primitive, seq: u64) -> bool {
-        self.enqueue_origin(handle, Arc::new(primitive), Some(seq))
+    pub(crate) fn enqueue_item(
+        &mut self,
+        handle: u64,
+        primitive: Arc<Primitive>,
+        seq: u64,
+    ) -> bool {
+        self.enqueue_origin(handle, primitive, Some(seq))
     }
 
     fn enqueue_origin(
