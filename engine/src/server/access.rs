@@ -357,8 +357,8 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
             ctx.respond(tid, im::message_delivered(s, &user, &req));
         }
         Primitive::RejectMessageRequest(req) => {
-            let (user, _) = owner(s, h);
-            ctx.respond(tid, im::reject(s, &user, &req));
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, im::reject(s, &user, version, &req));
         }
         Primitive::GetMessageListRequest(req) => {
             let (user, version) = owner(s, h);

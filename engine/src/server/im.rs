@@ -700,7 +700,14 @@ pub(crate) fn message_delivered(s: &mut Server, owner: &str, req: &MessageRef) -
 }
 
 /// `RejectMessage-Request`: the messages are discarded (538 reports to senders who asked).
-pub(crate) fn reject(s: &mut Server, owner: &str, req: &RejectMessageRequest) -> Primitive {
+/// Unknown ids are named in `DetailedResult` as `MessageID`s, which 1.1 lacks (there the
+/// entry has code and description only).
+pub(crate) fn reject(
+    s: &mut Server,
+    owner: &str,
+    version: Version,
+    req: &RejectMessageRequest,
+) -> Primitive {
     let mut failed = Vec::new();
     let mut done = 0;
     for id in &req.message_id {
@@ -717,7 +724,13 @@ pub(crate) fn reject(s: &mut Server, owner: &str, req: &RejectMessageRequest) ->
     if req.message_id.is_empty() {
         return status(402, "MessageID missing");
     }
-    let r = outcome_result(done, failed);
+    let mut r = outcome_result(done, failed);
+    for d in &mut r.detailed_result {
+        let ids = std::mem::take(&mut d.user_id);
+        if version != Version::V1_1 {
+            d.message_id = ids;
+        }
+    }
     Primitive::Status(Box::new(Status {
         result: Some(r),
         ..Default::default()

@@ -173,8 +173,10 @@ pub(crate) fn outcome(done: usize, failed: Vec<(u16, String)>) -> Primitive {
 
 fn describe(code: u16) -> &'static str {
     match code {
+        426 => "invalid message id",
         516 => "domain not supported",
         531 => "unknown user",
+        532 => "recipient blocked sender",
         700 => "contact list does not exist",
         _ => "invalid user id",
     }
