@@ -1,7 +1,8 @@
 //! What `imps serve` stores survives a restart on the same data directory: accounts after a
-//! clean stop (SIGTERM); contact lists and the presence state (attribute lists, reactive
-//! authorizations, block lists, subscriptions, published presence) even after a kill -9,
-//! since every answer is sent only after its changes are committed.
+//! clean stop (SIGTERM); contact lists, the presence state (attribute lists, reactive
+//! authorizations, block lists, subscriptions, published presence), messages and delivery
+//! reports even after a kill -9, since every answer is sent only after its changes are
+//! committed.
 
 mod common;
 
@@ -95,6 +96,12 @@ struct Peer<'a> {
     server: &'a ImpsServer,
     client: imps_engine::client::Client,
     events: Vec<imps_engine::client::ClientEvent>,
+    /// Never send the acknowledgements of server-initiated transactions (a client that
+    /// receives but crashes before it answers).
+    drop_acks: bool,
+    /// (MessageID, content) of every message the client passed on to the application
+    /// (`ClientEvent::Message`), in order, as taken by [`Peer::take_pushed`].
+    app_messages: Vec<(String, String)>,
 }
 
 impl<'a> Peer<'a> {
@@ -107,6 +114,8 @@ impl<'a> Peer<'a> {
             server,
             client: Client::new(config, seed),
             events: Vec::new(),
+            drop_acks: false,
+            app_messages: Vec::new(),
         };
         peer.run(imps_engine::client::Command::Login);
         assert!(peer.client.is_ready(), "{name}: {:?}", peer.events);
@@ -120,6 +129,9 @@ impl<'a> Peer<'a> {
         while let Some(out) = self.client.poll_output() {
             match out {
                 ClientOutput::Send(req) => {
+                    if self.drop_acks && is_ack(&req.body) {
+                        continue;
+                    }
                     let reply = self.server.post("/imps", req.content_type, &req.body);
                     assert_eq!(reply.status, 200);
                     self.client.handle(
@@ -156,6 +168,88 @@ impl<'a> Peer<'a> {
             assert_eq!(code, 200, "{answer:?}");
         }
     }
+
+    /// Takes the server-initiated primitives received so far (every one the server sent,
+    /// redeliveries included), noting the messages passed on to the application in
+    /// `app_messages`; drops the other events.
+    fn take_pushed(&mut self) -> Vec<imps_engine::codec::Primitive> {
+        use imps_engine::client::ClientEvent;
+        let mut pushed = Vec::new();
+        for e in std::mem::take(&mut self.events) {
+            match e {
+                ClientEvent::ServerRequest(p) => pushed.push(p),
+                ClientEvent::Message {
+                    message_id,
+                    content,
+                    ..
+                } => self.app_messages.push((message_id, content)),
+                _ => {}
+            }
+        }
+        pushed
+    }
+
+    fn pushed_count(&self) -> usize {
+        use imps_engine::client::ClientEvent;
+        self.events
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::ServerRequest(_)))
+            .count()
+    }
+
+    /// Polls until `n` server-initiated primitives have arrived (at most 10 s), polls once
+    /// more so that a duplicate would show, and takes them.
+    fn expect(&mut self, n: usize) -> Vec<imps_engine::codec::Primitive> {
+        use imps_engine::client::Command;
+        use std::time::{Duration, Instant};
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.pushed_count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "waited in vain: {:?}",
+                self.events
+            );
+            self.run(Command::Poll);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.run(Command::Poll);
+        let got = self.take_pushed();
+        assert_eq!(got.len(), n, "{got:?}");
+        got
+    }
+
+    /// Waits past the redelivery time and asserts that nothing (more) arrives.
+    fn nothing_more(&mut self) {
+        use imps_engine::client::Command;
+        std::thread::sleep(std::time::Duration::from_millis(
+            REDELIVERY_SECS * 1000 + 200,
+        ));
+        self.run(Command::Poll);
+        assert_eq!(self.take_pushed(), vec![]);
+    }
+
+    fn logout(&mut self) {
+        use imps_engine::client::{ClientEvent, Command};
+        self.run(Command::Logout);
+        assert!(
+            self.events
+                .iter()
+                .any(|e| matches!(e, ClientEvent::Disconnected { code: 200 })),
+            "{:?}",
+            self.events
+        );
+    }
+}
+
+/// Whether an outgoing CSP message answers a server-initiated transaction.
+fn is_ack(body: &[u8]) -> bool {
+    use imps_engine::codec::{self, Limits, TransactionMode};
+    let msg = codec::decode(body, Limits::default()).unwrap();
+    msg.session.transactions.iter().any(|t| {
+        t.descriptor
+            .as_ref()
+            .is_some_and(|d| d.mode == Some(TransactionMode::Response))
+    })
 }
 
 /// Attribute lists, reactive authorizations, block lists, subscriptions and published
@@ -378,4 +472,233 @@ fn presence_state_survives_a_kill_and_restart() {
         seen.status_text.as_ref().unwrap().presence_value.as_deref(),
         Some("last words")
     );
+}
+
+/// Seconds before the server delivers an unacknowledged transaction again to a poll (set
+/// short in the messaging tests below, so that "nothing more arrives" can be waited for).
+const REDELIVERY_SECS: u64 = 1;
+
+/// Starts `imps serve` on `dir` with a short redelivery time; `extra` as for
+/// [`ImpsServer::start`].
+fn start_im(dir: &std::path::Path, extra: &[&str]) -> ImpsServer {
+    std::fs::write(
+        dir.join("imps.toml"),
+        format!(
+            "{}[session]\nredelivery_secs = {REDELIVERY_SECS}\n",
+            common::CHEAP_CONFIG
+        ),
+    )
+    .unwrap();
+    ImpsServer::start(dir, extra)
+}
+
+/// SendMessage-Request with `text` to `to`.
+fn send_text(to: &str, text: &str, report: bool) -> imps_engine::codec::Primitive {
+    use imps_engine::codec::Primitive;
+    use imps_engine::codec::common::{Recipient, User};
+    use imps_engine::codec::im::{MessageInfo, SendMessageRequest};
+    Primitive::SendMessageRequest(Box::new(SendMessageRequest {
+        delivery_report: Some(report),
+        message_info: Some(MessageInfo {
+            content_type: Some("text/plain".into()),
+            content_size: Some(text.len() as u64),
+            recipient: Some(Recipient {
+                user: vec![User::id(to)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        content_data: Some(text.into()),
+        ..Default::default()
+    }))
+}
+
+/// Sends, expects 200, returns the MessageID.
+fn send_ok(peer: &mut Peer, to: &str, text: &str, report: bool) -> String {
+    use imps_engine::codec::Primitive;
+    let answer = peer.request(send_text(to, text, report));
+    let Primitive::SendMessageResponse(r) = &answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(r.result.as_ref().map(|r| r.code()), Some(200), "{answer:?}");
+    r.message_id.clone().expect("a MessageID")
+}
+
+/// (MessageID, sender, content) of each primitive, all of which must be NewMessages.
+fn messages(got: &[imps_engine::codec::Primitive]) -> Vec<(String, String, String)> {
+    use imps_engine::codec::Primitive;
+    got.iter()
+        .map(|p| match p {
+            Primitive::NewMessage(m) => {
+                let info = m.message_info.as_ref().unwrap();
+                (
+                    info.message_id.clone().unwrap(),
+                    info.sender
+                        .as_ref()
+                        .and_then(|s| s.user.as_ref())
+                        .and_then(|u| u.user_id.clone())
+                        .unwrap(),
+                    m.content_data.clone().unwrap(),
+                )
+            }
+            other => panic!("expected a NewMessage, got {other:?}"),
+        })
+        .collect()
+}
+
+/// (MessageID, recipient, code) of each primitive, all of which must be delivery reports.
+fn reports(got: &[imps_engine::codec::Primitive]) -> Vec<(String, String, u32)> {
+    use imps_engine::codec::Primitive;
+    got.iter()
+        .map(|p| match p {
+            Primitive::DeliveryReportRequest(r) => {
+                let info = r.message_info.as_ref().unwrap();
+                (
+                    info.message_id.clone().unwrap(),
+                    info.recipient.as_ref().unwrap().user[0]
+                        .user_id
+                        .clone()
+                        .unwrap(),
+                    r.result.as_ref().unwrap().code(),
+                )
+            }
+            other => panic!("expected a DeliveryReport-Request, got {other:?}"),
+        })
+        .collect()
+}
+
+/// The acceptance test of offline messaging: bob is logged out; alice sends 5 messages, each
+/// answered 200; `imps serve` is killed with SIGKILL and restarted; bob logs in and receives
+/// all 5 exactly once, in order. His acknowledgements are durable too: after another kill
+/// nothing comes again.
+#[test]
+fn offline_messages_survive_a_kill_and_arrive_once_in_order() {
+    use imps_engine::codec::Version;
+    const ALICE: &str = "wv:alice@localhost";
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_im(dir.path(), &["--open-registration"]);
+    Peer::login(&first, "bob", Version::V1_3).logout(); // the account exists, bob is away
+    let mut alice = Peer::login(&first, "alice", Version::V1_2);
+    let sent: Vec<(String, String, String)> = (0..5)
+        .map(|i| {
+            let text = format!("message {i} <für> & \"bob\" ]]>\r\n");
+            let id = send_ok(&mut alice, "wv:bob@localhost", &text, false);
+            (id, ALICE.to_owned(), text)
+        })
+        .collect();
+    let mut ids: Vec<&String> = sent.iter().map(|m| &m.0).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "five distinct MessageIDs: {sent:?}");
+    drop(alice);
+    drop(first); // SIGKILL: every 200 above was sent only after its commit
+
+    let second = start_im(dir.path(), &[]);
+    let mut bob = Peer::login(&second, "bob", Version::V1_3);
+    let got = messages(&bob.expect(5));
+    assert_eq!(got, sent, "all five, once each, in the order sent");
+    let seen: Vec<(String, String)> = sent.iter().map(|m| (m.0.clone(), m.2.clone())).collect();
+    assert_eq!(
+        bob.app_messages, seen,
+        "the application sees each once, in order"
+    );
+    // bob's client acknowledged each one: nothing is delivered again.
+    bob.nothing_more();
+    drop(bob);
+    drop(second); // SIGKILL again: the acknowledgements were committed too
+
+    let third = start_im(dir.path(), &[]);
+    let mut bob = Peer::login(&third, "bob", Version::V1_2);
+    bob.nothing_more();
+    assert_eq!(bob.app_messages, vec![]);
+}
+
+/// A message delivered to a client that never acknowledged it (it received the NewMessage and
+/// died) is still in the mailbox after a kill: it comes again with the same MessageID, and
+/// the report alice asked for is made once it is acknowledged.
+#[test]
+fn an_unacknowledged_message_comes_again_after_a_kill_with_the_same_id() {
+    use imps_engine::codec::Version;
+    const ALICE: &str = "wv:alice@localhost";
+    const BOB: &str = "wv:bob@localhost";
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_im(dir.path(), &["--open-registration"]);
+    let mut alice = Peer::login(&first, "alice", Version::V1_3);
+    let mut bob = Peer::login(&first, "bob", Version::V1_2);
+    bob.drop_acks = true;
+    let text = "not yet acknowledged: <ü> & 'x'";
+    let id = send_ok(&mut alice, BOB, text, true);
+    let first_delivery = messages(&bob.expect(1));
+    assert_eq!(
+        first_delivery,
+        vec![(id.clone(), ALICE.to_owned(), text.to_owned())]
+    );
+    // Not acknowledged: the server offers it again to a later poll, and alice has no report.
+    std::thread::sleep(std::time::Duration::from_millis(
+        REDELIVERY_SECS * 1000 + 200,
+    ));
+    assert_eq!(messages(&bob.expect(1)), first_delivery, "redelivered");
+    // The client passed it on once (it drops the redelivery by its MessageID).
+    assert_eq!(bob.app_messages, vec![(id.clone(), text.to_owned())]);
+    alice.nothing_more();
+    drop((alice, bob));
+    drop(first); // SIGKILL with the message delivered but not acknowledged
+
+    let second = start_im(dir.path(), &[]);
+    let mut bob = Peer::login(&second, "bob", Version::V1_1);
+    assert_eq!(
+        messages(&bob.expect(1)),
+        first_delivery,
+        "the same message, the same MessageID"
+    );
+    assert_eq!(bob.app_messages, vec![(id.clone(), text.to_owned())]);
+    // This time the client acknowledged: alice, logging in, gets her report.
+    let mut alice = Peer::login(&second, "alice", Version::V1_3);
+    assert_eq!(reports(&alice.expect(1)), vec![(id, BOB.to_owned(), 200)]);
+    bob.nothing_more();
+    alice.nothing_more();
+}
+
+/// A delivery report waits in the mailbox of a sender who is away, and survives a kill: alice
+/// asks for a report and logs out; bob receives; kill; alice logs in and gets the report
+/// once. Neither the message nor the report comes again after a further kill.
+#[test]
+fn a_delivery_report_for_an_offline_sender_survives_a_kill() {
+    use imps_engine::codec::Version;
+    const ALICE: &str = "wv:alice@localhost";
+    const BOB: &str = "wv:bob@localhost";
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_im(dir.path(), &["--open-registration"]);
+    Peer::login(&first, "bob", Version::V1_2).logout();
+    let mut alice = Peer::login(&first, "alice", Version::V1_1);
+    let text = "report back, please ✓";
+    let id = send_ok(&mut alice, BOB, text, true);
+    alice.logout();
+    let mut bob = Peer::login(&first, "bob", Version::V1_2);
+    assert_eq!(
+        messages(&bob.expect(1)),
+        vec![(id.clone(), ALICE.to_owned(), text.to_owned())]
+    );
+    drop(bob);
+    drop(first); // SIGKILL: bob's acknowledgement was answered, so the report is stored
+
+    let second = start_im(dir.path(), &[]);
+    let mut alice = Peer::login(&second, "alice", Version::V1_2);
+    let got = alice.expect(1);
+    assert_eq!(reports(&got), vec![(id.clone(), BOB.to_owned(), 200)]);
+    let imps_engine::codec::Primitive::DeliveryReportRequest(r) = &got[0] else {
+        unreachable!()
+    };
+    assert!(r.delivery_time.is_some(), "1.2 reports carry DeliveryTime");
+    alice.nothing_more();
+    let mut bob = Peer::login(&second, "bob", Version::V1_3);
+    bob.nothing_more();
+    drop((alice, bob));
+    drop(second);
+
+    let third = start_im(dir.path(), &[]);
+    let mut alice = Peer::login(&third, "alice", Version::V1_3);
+    let mut bob = Peer::login(&third, "bob", Version::V1_1);
+    alice.nothing_more();
+    bob.nothing_more();
 }
