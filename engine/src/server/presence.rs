@@ -173,11 +173,14 @@ pub(crate) fn outcome(done: usize, failed: Vec<(u16, String)>) -> Primitive {
 
 fn describe(code: u16) -> &'static str {
     match code {
+        415 => "content type not accepted by the recipient",
         426 => "invalid message id",
+        507 => "recipient's message store is full",
         516 => "domain not supported",
         531 => "unknown user",
         532 => "recipient blocked sender",
         700 => "contact list does not exist",
+        800 => "group does not exist",
         _ => "invalid user id",
     }
 }
@@ -198,6 +201,8 @@ pub(crate) fn detailed(failed: Vec<(u16, String)>) -> Vec<DetailedResult> {
             };
             if code == 700 {
                 d.contact_list = ids;
+            } else if code == 800 {
+                d.group_id = ids;
             } else {
                 d.user_id = ids;
             }
