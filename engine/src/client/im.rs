@@ -17,6 +17,11 @@
 //! redelivers after the client logged in again, which is exactly the duplicate to catch. A
 //! new `Client` value starts with an empty memory. A message without a `MessageID` cannot
 //! be recognised and is always passed on.
+//!
+//! A delivery report comes again for the same reason (its acknowledgement went missing): it
+//! is acknowledged every time and raises [`ClientEvent::DeliveryReport`] once per message,
+//! recipient and code, remembered in the same memory (a report counts as one of the
+//! [`SEEN_MESSAGE_IDS`]; it does not make its message id "seen").
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -236,6 +241,28 @@ pub(crate) fn message_id(info: Option<&MessageInfo>) -> Option<&str> {
         .filter(|id| !id.trim().is_empty())
 }
 
+/// What a delivery report is recognised by in the memory of seen ids: the message's id, the
+/// recipients it reports on and the code — one fate per recipient, so a second report alike
+/// is the same one delivered again. Starts with a control character, so it never equals a
+/// message id [`Client::has_seen_message`](super::Client::has_seen_message) is asked about.
+/// `None` for a report without a `MessageID`.
+fn report_key(info: &MessageInfo, code: u32) -> Option<String> {
+    let id = message_id(Some(info))?;
+    let mut key = format!("\u{1}report\u{1}{id}\u{1}{code}");
+    if let Some(r) = &info.recipient {
+        let users = r.user.iter().filter_map(|u| u.user_id.as_deref());
+        let groups = r.group.iter().filter_map(|g| g.group_id.as_deref());
+        for who in users
+            .chain(groups)
+            .chain(r.contact_list.iter().map(String::as_str))
+        {
+            key.push('\u{1}');
+            key.push_str(who);
+        }
+    }
+    Some(key)
+}
+
 /// [`ClientEvent::Message`] for a pushed or fetched message, unless its id was seen already.
 pub(crate) fn message_event(seen: &mut SeenMessages, m: &NewMessage) -> Option<ClientEvent> {
     let id = message_id(m.message_info.as_ref());
@@ -265,9 +292,15 @@ pub(crate) fn observe(seen: &mut SeenMessages, p: &Primitive) -> Vec<ClientEvent
         }],
         Primitive::DeliveryReportRequest(r) => {
             let info = r.message_info.clone().unwrap_or_default();
+            let code = r.result.as_ref().map_or(0, CspResult::code);
+            if let Some(key) = report_key(&info, code)
+                && !seen.first_sight(&key)
+            {
+                return Vec::new();
+            }
             vec![ClientEvent::DeliveryReport {
                 message_id: message_id(Some(&info)).map(str::to_owned),
-                code: r.result.as_ref().map_or(0, CspResult::code),
+                code,
                 info: Box::new(info),
             }]
         }
@@ -498,6 +531,37 @@ mod tests {
         assert!(!seen.contains("m0") && seen.contains("m1"));
         assert!(seen.first_sight("m0"));
         assert!(!seen.contains("m1"));
+    }
+
+    #[test]
+    fn a_report_delivered_again_is_passed_on_once() {
+        use crate::codec::im::DeliveryReportRequest;
+        let report = |id: Option<&str>, to: &str, code: u16| {
+            Primitive::DeliveryReportRequest(Box::new(DeliveryReportRequest {
+                result: Some(CspResult::new(code, "")),
+                message_info: Some(MessageInfo {
+                    message_id: id.map(str::to_owned),
+                    recipient: Some(recipients(&[to], &[], &[])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+        };
+        let mut seen = SeenMessages::default();
+        let events = |seen: &mut SeenMessages, p| observe(seen, &p).len();
+        assert_eq!(events(&mut seen, report(Some("m1"), "wv:bob@x", 200)), 1);
+        assert_eq!(
+            events(&mut seen, report(Some("m1"), "wv:bob@x", 200)),
+            0,
+            "the same report again"
+        );
+        // Another recipient of the same message, another fate: other reports.
+        assert_eq!(events(&mut seen, report(Some("m1"), "wv:carol@x", 200)), 1);
+        assert_eq!(events(&mut seen, report(Some("m1"), "wv:bob@x", 542)), 1);
+        // Not a message seen; a report without an id cannot be recognised.
+        assert!(!seen.contains("m1"));
+        assert_eq!(events(&mut seen, report(None, "wv:bob@x", 200)), 1);
+        assert_eq!(events(&mut seen, report(None, "wv:bob@x", 200)), 1);
     }
 
     #[test]

@@ -340,12 +340,15 @@ fn ready_sessions(s: &Server, owner: &str) -> Vec<u64> {
 
 /// A session's capabilities are agreed: it receives everything waiting in the mailbox.
 pub(crate) fn session_ready(s: &mut Server, h: u64) {
+    if s.sessions.get(&h).is_none_or(|x| x.mailbox_ready) {
+        return;
+    }
+    // What expired while the wall clock was unknown (after a restart, until the first
+    // request, no expiry can be scheduled) goes first, with its reports: it is not offered.
+    on_timeout(s);
     let Some(sess) = s.sessions.get_mut(&h) else {
         return;
     };
-    if sess.mailbox_ready {
-        return;
-    }
     sess.mailbox_ready = true;
     let owner = sess.user.clone();
     let items: Vec<Item> =
