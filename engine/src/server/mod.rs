@@ -868,8 +868,17 @@ impl Server {
                     });
                 }
             }
-            // Poll=T when something waits that the client has not seen yet.
-            poll = s.queue.iter().any(|q| q.deliveries == 0);
+            // Poll=T when something waits that the client has not seen yet, or (answering a
+            // poll) that is due to be delivered again and did not fit in this reply.
+            let (now, wait) = (
+                self.now,
+                u64::from(self.config.session.redelivery_secs) * 1000,
+            );
+            let redeliver = ctx.redeliver;
+            poll = s
+                .queue
+                .iter()
+                .any(|q| q.deliveries == 0 || (redeliver && now >= q.delivered_at + wait));
         } else if let Some(s) = ctx.created.and_then(|h| self.sessions.get(&h)) {
             poll = !s.queue.is_empty();
         }
