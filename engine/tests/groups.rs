@@ -1380,3 +1380,114 @@ fn deleting_an_account_deletes_its_groups_and_memberships() {
     };
     assert!(m.users.is_none(), "alice is gone from bob's group");
 }
+
+#[test]
+fn malformed_requests_get_codes() {
+    let mut sim = new_sim();
+    let a = with_group(&mut sim, &[]);
+    let b = login(&mut sim, "bob", Version::V1_3);
+    let own = |list: &[(&str, &str)]| {
+        Some(Properties {
+            property: props(list),
+            ..Default::default()
+        })
+    };
+    let bad_create = Primitive::CreateGroupRequest(Box::new(CreateGroupRequest {
+        group_id: Some("wv:alice/other".into()),
+        own_properties: own(&[("Name", "x")]),
+        ..Default::default()
+    }));
+    assert_eq!(code_of(&req(&mut sim, a, bad_create)), 806);
+    let bad_join = Primitive::JoinGroupRequest(Box::new(JoinGroupRequest {
+        group_id: Some(G.into()),
+        own_properties: own(&[("AutoJoin", "sometimes")]),
+        ..Default::default()
+    }));
+    assert_eq!(code_of(&req(&mut sim, b, bad_join)), 806);
+    let good_join = Primitive::JoinGroupRequest(Box::new(JoinGroupRequest {
+        group_id: Some(G.into()),
+        own_properties: own(&[("ShowID", "T")]),
+        subscribe_notification: Some(true),
+        ..Default::default()
+    }));
+    assert!(matches!(
+        req(&mut sim, b, good_join),
+        Primitive::JoinGroupResponse(_)
+    ));
+    assert_eq!(
+        joined(&mut sim, a)[1],
+        ("bob".to_string(), Some(BOB.to_string()))
+    );
+    let Primitive::LeaveGroupResponse(r) =
+        req(&mut sim, b, Primitive::LeaveGroupRequest(Box::default()))
+    else {
+        panic!()
+    };
+    assert_eq!(r.result.unwrap().code(), 402);
+    assert_eq!(
+        code_of(&req(
+            &mut sim,
+            a,
+            Primitive::DeleteGroupRequest(Box::default())
+        )),
+        402
+    );
+    assert_eq!(code_of(&req(&mut sim, a, access(&[], &[], &[]))), 402);
+    assert_eq!(code_of(&req(&mut sim, a, remove(&[]))), 402);
+    let unknown = Primitive::SetGroupPropsRequest(Box::new(SetGroupPropsRequest {
+        group_id: Some("wv:alice/none".into()),
+        ..Default::default()
+    }));
+    assert_eq!(code_of(&req(&mut sim, a, unknown)), 800);
+    // A forward to the group comes from the forwarder, by screen name (dave gets the
+    // message by notify, so it waits in his mailbox to be forwarded).
+    assert_eq!(code_of(&req(&mut sim, b, leave(G))), 200);
+    let c = login(&mut sim, "carol", Version::V1_2);
+    assert!(matches!(
+        req(&mut sim, c, join("Ca")),
+        Primitive::JoinGroupResponse(_)
+    ));
+    let d = login(&mut sim, "dave", Version::V1_2);
+    let notify = Primitive::SetDeliveryMethodRequest(Box::new(
+        imps_engine::codec::im::SetDeliveryMethodRequest {
+            delivery_method: Some(imps_engine::codec::capability::DeliveryMethod::Notify),
+            ..Default::default()
+        },
+    ));
+    assert_eq!(code_of(&req(&mut sim, d, notify)), 200);
+    let to_dave = Primitive::SendMessageRequest(Box::new(SendMessageRequest {
+        delivery_report: Some(false),
+        message_info: Some(MessageInfo {
+            content_type: Some("text/plain".into()),
+            recipient: Some(Recipient {
+                user: vec![User::id(DAVE)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        content_data: Some("forward me".into()),
+        ..Default::default()
+    }));
+    let Primitive::SendMessageResponse(sent) = req(&mut sim, c, to_dave) else {
+        panic!()
+    };
+    take(&mut sim, d);
+    assert!(matches!(
+        req(&mut sim, d, join("Da")),
+        Primitive::JoinGroupResponse(_)
+    ));
+    let fwd =
+        Primitive::ForwardMessageRequest(Box::new(imps_engine::codec::im::ForwardMessageRequest {
+            message_id: sent.message_id,
+            recipient: Some(Recipient {
+                group: vec![to_group(G)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+    assert_eq!(code_of(&req(&mut sim, d, fwd)), 200);
+    assert_eq!(
+        received(&mut sim, a),
+        vec![("forward me".to_string(), None, Some("Da".to_string()))]
+    );
+}

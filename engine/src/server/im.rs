@@ -1,7 +1,7 @@
-//! Instant messaging (CSP-REFERENCE §2.5): SendMessage, push (NewMessage) and notify/pull
-//! (MessageNotification, GetMessage) delivery, MessageDelivered, GetMessageList,
-//! RejectMessage, ForwardMessage, SetDeliveryMethod, delivery reports, offline
-//! store-and-forward.
+//! Instant messaging (CSP-REFERENCE §2.5): SendMessage (to users, contact lists and groups),
+//! push (NewMessage) and notify/pull (MessageNotification, GetMessage) delivery,
+//! MessageDelivered, GetMessageList, RejectMessage, ForwardMessage, SetDeliveryMethod,
+//! delivery reports, offline store-and-forward.
 //!
 //! Every accepted message is one *item* per recipient in that recipient's mailbox, stored
 //! before the SendMessage-Response is released, and deleted only when a session of the
@@ -28,6 +28,13 @@
 //!   forwarder's mailbox, from the forwarder, with a new MessageID.
 //! - Access control: the recipient's block and grant lists decide (532), see
 //!   [`super::block_list`]: the block list wins over the grant list.
+//! - Groups: a message to a group reaches its joined users as [`super::group`] decides; the
+//!   sender appears by screen name where the group hides ids (one shared NewMessage per way
+//!   the sender is shown). Deliveries through a group carry no delivery report, and their
+//!   per-member refusals are not told the sender (they would name members by id); a private
+//!   message's refusals are named by the ScreenName as sent. A user named directly and
+//!   through a group receives the message once, as named first (users, then contact lists,
+//!   then groups).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
