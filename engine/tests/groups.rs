@@ -419,6 +419,7 @@ fn properties_per_version_and_own_properties() {
     let r = get_props(&mut sim, b);
     assert_eq!(prop(&r, false, "Name").as_deref(), Some("Chat"));
     assert_eq!(prop(&r, false, "ShowID"), None);
+    assert_eq!(prop(&r, false, "MaxActiveUsers").as_deref(), Some("10"));
     assert_eq!(prop(&r, false, "AutoDelete"), None);
     assert_eq!(prop(&r, true, "PrivilegeLevel"), None);
 
@@ -1314,6 +1315,11 @@ fn groups_survive_a_restart_but_joining_does_not() {
     assert_eq!(prop(&r, false, "AccessType").as_deref(), Some("Restricted"));
     assert_eq!(prop(&r, false, "Validity").as_deref(), Some("60"));
     assert_eq!(prop(&r, false, "ActiveUsers").as_deref(), Some("0"));
+    assert_eq!(
+        prop(&r, false, "MaxActiveUsers").as_deref(),
+        Some("100"),
+        "the configured ceiling when never set"
+    );
     assert_eq!(prop(&r, true, "ShowID").as_deref(), Some("T"));
     let Primitive::SubscribeGroupNoticeResponse(n) =
         req(&mut sim, a, subscribe(SubscribeType::Get))

@@ -512,8 +512,8 @@ fn welcome_note(note: &Note) -> ContentBlock {
     }
 }
 
-/// The group's properties as `version` knows them.
-fn group_properties(g: &Group, version: Version) -> GroupProperties {
+/// The group's properties as `version` knows them (`ceiling`: `groups.max_joined_users`).
+fn group_properties(g: &Group, version: Version, ceiling: u32) -> GroupProperties {
     let p = &g.record.props;
     let mut out = Vec::new();
     if let Some(n) = &p.name {
@@ -534,7 +534,10 @@ fn group_properties(g: &Group, version: Version) -> GroupProperties {
     out.push(property(PropertyName::Searchable, tf(p.searchable)));
     out.push(property(
         PropertyName::MaxActiveUsers,
-        p.max_active_users.unwrap_or(0).to_string(),
+        p.max_active_users
+            .unwrap_or(ceiling)
+            .min(ceiling)
+            .to_string(),
     ));
     out.push(property(
         PropertyName::ActiveUsers,
@@ -800,7 +803,10 @@ fn notify(s: &mut Server, id: &str, actor: &str, change: Change) {
                             n.left = Some(l);
                         }
                     }
-                    Change::Props => n.group_properties = Some(group_properties(g, version)),
+                    Change::Props => {
+                        let ceiling = s.config.groups.max_joined_users;
+                        n.group_properties = Some(group_properties(g, version, ceiling));
+                    }
                 }
                 let p = Arc::new(Primitive::GroupChangeNotice(Box::new(n)));
                 shaped.push((version, Arc::clone(&p)));
@@ -1062,7 +1068,11 @@ pub(crate) fn get_group_props(
         return status(800, "group does not exist");
     };
     Primitive::GetGroupPropsResponse(Box::new(GetGroupPropsResponse {
-        group_properties: Some(group_properties(g, version)),
+        group_properties: Some(group_properties(
+            g,
+            version,
+            s.config.groups.max_joined_users,
+        )),
         own_properties: Some(own_properties(g, user, version)),
         ..Default::default()
     }))
