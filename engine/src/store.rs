@@ -34,11 +34,14 @@ pub enum Table {
     BlockLists,
     /// Messages and delivery reports waiting for their recipient: key = `<user>/<seq>`.
     Mailbox,
+    /// Groups (properties, members, reject list, own properties, notice subscriptions):
+    /// key = canonical group id.
+    Groups,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Meta,
         Table::Accounts,
         Table::ContactLists,
@@ -47,6 +50,7 @@ impl Table {
         Table::Authorizations,
         Table::BlockLists,
         Table::Mailbox,
+        Table::Groups,
     ];
 
     /// Stable table name for backends.
@@ -60,6 +64,7 @@ impl Table {
             Table::Authorizations => "authorizations",
             Table::BlockLists => "block_lists",
             Table::Mailbox => "mailbox",
+            Table::Groups => "groups",
         }
     }
 

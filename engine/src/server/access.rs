@@ -20,7 +20,7 @@ use crate::codec::{
 use super::session::{Agreed, Session};
 use super::{
     Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, authorization, block_list,
-    contact_list, im, presence, result,
+    contact_list, group, im, presence, result,
 };
 
 /// What a request being processed has produced so far.
@@ -383,6 +383,55 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
                 presence::reauthorize(s, &user, None);
             }
             ctx.respond(tid, answer);
+        }
+        Primitive::CreateGroupRequest(req) => {
+            ctx.respond(tid, group::create_group(s, h, &req));
+        }
+        Primitive::DeleteGroupRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::delete_group(s, &user, &req));
+        }
+        Primitive::GetGroupPropsRequest(req) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, group::get_group_props(s, &user, version, &req));
+        }
+        Primitive::SetGroupPropsRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::set_group_props(s, &user, &req));
+        }
+        Primitive::JoinGroupRequest(req) => {
+            ctx.respond(tid, group::join_group(s, h, &req));
+        }
+        Primitive::LeaveGroupRequest(req) => {
+            ctx.respond(tid, group::leave_group(s, h, &req));
+        }
+        Primitive::GetGroupMembersRequest(req) => {
+            let (user, version) = owner(s, h);
+            ctx.respond(tid, group::get_group_members(s, &user, version, &req));
+        }
+        Primitive::AddGroupMembersRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::add_group_members(s, &user, &req));
+        }
+        Primitive::RemoveGroupMembersRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::remove_group_members(s, &user, &req));
+        }
+        Primitive::MemberAccessRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::member_access(s, &user, &req));
+        }
+        Primitive::GetJoinedUsersRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::get_joined_users(s, &user, &req));
+        }
+        Primitive::RejectListRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::reject_list(s, &user, &req));
+        }
+        Primitive::SubscribeGroupNoticeRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, group::subscribe_group_notice(s, &user, &req));
         }
         _ => ctx.status(tid, 501, &format!("{name} is not implemented yet")),
     }

@@ -30,6 +30,8 @@ pub struct Config {
     pub block_lists: BlockListConfig,
     /// Instant messaging limits.
     pub im: ImConfig,
+    /// Group limits.
+    pub groups: GroupConfig,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             presence: PresenceConfig::default(),
             block_lists: BlockListConfig::default(),
             im: ImConfig::default(),
+            groups: GroupConfig::default(),
         }
     }
 }
@@ -269,6 +272,29 @@ impl Default for ImConfig {
             max_content_bytes: 64 * 1024,
             max_retention_secs: 7 * 24 * 3600,
             max_stored_per_user: 1000,
+        }
+    }
+}
+
+/// Group limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Users joined to one group at once (817 beyond); also the largest `MaxActiveUsers` a
+    /// group may set, and its default.
+    pub max_joined_users: u32,
+    /// Groups one user may own (814 beyond).
+    pub max_groups_per_user: u32,
+    /// Groups on the server (815 beyond).
+    pub max_groups: u32,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            max_joined_users: 100,
+            max_groups_per_user: 10,
+            max_groups: 10_000,
         }
     }
 }

@@ -1,7 +1,7 @@
-//! Instant messaging (CSP-REFERENCE §2.5): SendMessage, push (NewMessage) and notify/pull
-//! (MessageNotification, GetMessage) delivery, MessageDelivered, GetMessageList,
-//! RejectMessage, ForwardMessage, SetDeliveryMethod, delivery reports, offline
-//! store-and-forward.
+//! Instant messaging (CSP-REFERENCE §2.5): SendMessage (to users, contact lists and groups),
+//! push (NewMessage) and notify/pull (MessageNotification, GetMessage) delivery,
+//! MessageDelivered, GetMessageList, RejectMessage, ForwardMessage, SetDeliveryMethod,
+//! delivery reports, offline store-and-forward.
 //!
 //! Every accepted message is one *item* per recipient in that recipient's mailbox, stored
 //! before the SendMessage-Response is released, and deleted only when a session of the
@@ -28,6 +28,13 @@
 //!   forwarder's mailbox, from the forwarder, with a new MessageID.
 //! - Access control: the recipient's block and grant lists decide (532), see
 //!   [`super::block_list`]: the block list wins over the grant list.
+//! - Groups: a message to a group reaches its joined users as [`super::group`] decides; the
+//!   sender appears by screen name where the group hides ids (one shared NewMessage per way
+//!   the sender is shown). Deliveries through a group carry no delivery report, and their
+//!   per-member refusals are not told the sender (they would name members by id); a private
+//!   message's refusals are named by the ScreenName as sent. A user named directly and
+//!   through a group receives the message once, as named first (users, then contact lists,
+//!   then groups).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -35,7 +42,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::capability::DeliveryMethod;
-use crate::codec::common::{Recipient, Sender, Status, User};
+use crate::codec::common::{DetailedResult, Group, Recipient, ScreenName, Sender, Status, User};
 use crate::codec::im::{
     DeliveryReportRequest, ForwardMessageRequest, GetMessageListRequest, GetMessageListResponse,
     MessageInfo, MessageInfoList, MessageNotification, MessageRef, NewMessage,
@@ -46,9 +53,9 @@ use crate::codec::{Limits, Primitive, Version};
 use crate::datetime;
 use crate::store::{self, StorageOp, Table};
 
-use super::presence::{detailed, local_user, own_list};
+use super::presence::{describe, local_user, own_list};
 use super::session::Queued;
-use super::{Millis, Server, block_list, result};
+use super::{Millis, Server, block_list, group, result};
 
 /// What a mailbox item is.
 #[derive(Debug, Clone, PartialEq)]
@@ -494,25 +501,55 @@ pub(crate) fn on_timeout(s: &mut Server) {
 
 // ---- requests ---------------------------------------------------------------------------
 
-/// Expands the recipients of a message: users, the sender's contact lists and groups.
-/// Refusals are collected per recipient as sent.
+/// How a refused recipient is named in DetailedResult: as the sender named it.
+#[derive(Debug, Clone)]
+enum Named {
+    User(String),
+    Group(String),
+    ScreenName(ScreenName),
+}
+
+/// One recipient of a message.
+struct Target {
+    /// Canonical user id.
+    user: String,
+    /// How the sender appears to it: `None` = by user id; a screen name in a group that
+    /// hides ids.
+    sender_as: Option<ScreenName>,
+    /// How a refusal for it is named; `None` for members reached through a group, whose
+    /// refusals are not told (they would name a member the sender may not know).
+    named: Option<Named>,
+    /// Whether a requested delivery report applies (not through groups).
+    report: bool,
+}
+
+/// Expands the recipients of a message: users, the sender's contact lists and groups
+/// (see [`super::group::message_targets`]). Refusals are collected per recipient as sent;
+/// also returns how many groups were reached (a message to a group is accepted even when
+/// nobody else is joined). A user named twice receives the message once, as first named.
 fn recipients(
     s: &Server,
     sender: &str,
     r: &Recipient,
-    failed: &mut Vec<(u16, String)>,
-) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let push = |u: String, out: &mut Vec<String>| {
-        if !out.contains(&u) {
-            out.push(u);
+    failed: &mut Vec<(u16, Named)>,
+) -> (Vec<Target>, usize) {
+    let mut out: Vec<Target> = Vec::new();
+    let push = |t: Target, out: &mut Vec<Target>| {
+        if !out.iter().any(|o| o.user == t.user) {
+            out.push(t);
         }
+    };
+    let direct = |user: String| Target {
+        named: Some(Named::User(user.clone())),
+        user,
+        sender_as: None,
+        report: true,
     };
     for u in &r.user {
         let raw = u.user_id.as_deref().unwrap_or("");
         match local_user(s, raw) {
-            Ok(id) => push(id, &mut out),
-            Err(code) => failed.push((code, raw.to_owned())),
+            Ok(id) => push(direct(id), &mut out),
+            Err(code) => failed.push((code, Named::User(raw.to_owned()))),
         }
     }
     for raw in &r.contact_list {
@@ -520,34 +557,50 @@ fn recipients(
             Ok(id) => {
                 if let Some(l) = s.lists.get(sender).and_then(|m| m.get(&id)) {
                     for m in l.member_ids(&s.presence.ids) {
-                        push(m.to_owned(), &mut out);
+                        push(direct(m.to_owned()), &mut out);
                     }
                 }
             }
-            Err(code) => failed.push((code, raw.clone())),
+            Err(code) => failed.push((code, Named::User(raw.clone()))),
         }
     }
+    let mut groups = 0;
     for g in &r.group {
-        // Groups plug in here with the group service element.
-        let raw = g
-            .group_id
-            .clone()
-            .or_else(|| g.screen_name.as_ref().and_then(|n| n.group_id.clone()))
-            .unwrap_or_default();
-        failed.push((800, raw));
+        let named = match (&g.group_id, &g.screen_name) {
+            (Some(id), _) => Named::Group(id.clone()),
+            (None, Some(n)) => Named::ScreenName(n.clone()),
+            (None, None) => Named::Group(String::new()),
+        };
+        match group::message_targets(s, sender, g) {
+            Ok(send) => {
+                groups += 1;
+                for user in send.to {
+                    push(
+                        Target {
+                            user,
+                            sender_as: send.sender_as.clone(),
+                            named: send.private.then(|| named.clone()),
+                            report: false,
+                        },
+                        &mut out,
+                    );
+                }
+            }
+            Err(code) => failed.push((code, named)),
+        }
     }
-    out
+    (out, groups)
 }
 
 /// Accepts one message from `sender` for `to`; what failed per recipient goes to `failed`.
 fn accept(
     s: &mut Server,
     sender: &str,
-    to: Vec<String>,
+    to: Vec<Target>,
     message: NewMessage,
     report_wanted: bool,
     validity: Option<u32>,
-    failed: &mut Vec<(u16, String)>,
+    failed: &mut Vec<(u16, Named)>,
 ) -> (usize, String) {
     let id = s.random_hex(8);
     let now = wall_now(s);
@@ -567,35 +620,60 @@ fn accept(
     if let Some(info) = message.message_info.as_mut() {
         info.message_id = Some(id.clone());
     }
-    let shared = Arc::new(Primitive::NewMessage(Box::new(message)));
+    // One shared NewMessage per way the sender is shown.
+    let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>)> = Vec::new();
     let mut accepted = 0;
-    for r in to {
-        if block_list::blocks(s, &r, sender) {
-            failed.push((532, r));
+    let refuse = |code: u16, t: &Target, failed: &mut Vec<(u16, Named)>| {
+        if let Some(n) = &t.named {
+            failed.push((code, n.clone()));
+        }
+    };
+    for t in to {
+        let r = t.user.as_str();
+        if block_list::blocks(s, r, sender) {
+            refuse(532, &t, failed);
             continue;
         }
-        let sessions = ready_sessions(s, &r);
+        let sessions = ready_sessions(s, r);
         if !sessions.is_empty() && !sessions.iter().any(|h| accepts(s, *h, &content_type)) {
-            failed.push((415, r));
+            refuse(415, &t, failed);
             continue;
         }
         let limit = s.config.im.max_stored_per_user as usize;
-        if s.im.mailboxes.get(&r).is_some_and(|m| m.len() >= limit) {
-            failed.push((507, r));
+        if s.im.mailboxes.get(r).is_some_and(|m| m.len() >= limit) {
+            refuse(507, &t, failed);
             continue;
         }
+        let message = match shared.iter().find(|(a, _)| *a == t.sender_as) {
+            Some((_, m)) => Arc::clone(m),
+            None => {
+                let mut m = message.clone();
+                if let (Some(n), Some(info)) = (&t.sender_as, m.message_info.as_mut()) {
+                    info.sender = Some(Sender {
+                        group: Some(Group {
+                            screen_name: Some(n.clone()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                }
+                let m = Arc::new(Primitive::NewMessage(Box::new(m)));
+                shared.push((t.sender_as.clone(), Arc::clone(&m)));
+                m
+            }
+        };
         let seq = next_seq(s);
         deposit(
             s,
-            &r,
+            r,
             Item {
                 seq,
                 id: id.clone(),
                 expires,
                 kind: Kind::Message {
-                    message: Arc::clone(&shared),
+                    message,
                     sender: sender.to_owned(),
-                    report: report_wanted,
+                    report: report_wanted && t.report,
                 },
             },
         );
@@ -604,8 +682,9 @@ fn accept(
     (accepted, id)
 }
 
-/// The Result of a request addressed to several recipients.
-fn outcome_result(accepted: usize, failed: Vec<(u16, String)>) -> crate::codec::common::CspResult {
+/// The Result of a request addressed to several recipients: `accepted` reached, `failed`
+/// refused (one DetailedResult per code, naming them as sent).
+fn outcome_result(accepted: usize, failed: Vec<(u16, Named)>) -> crate::codec::common::CspResult {
     let code = match (accepted, failed.as_slice()) {
         (_, []) => 200,
         (0, [(code, _)]) => *code,
@@ -619,7 +698,20 @@ fn outcome_result(accepted: usize, failed: Vec<(u16, String)>) -> crate::codec::
         _ => "recipient refused",
     };
     let mut r = result(code, text);
-    r.detailed_result = detailed(failed);
+    let mut by_code: BTreeMap<u16, DetailedResult> = BTreeMap::new();
+    for (code, named) in failed {
+        let d = by_code.entry(code).or_insert_with(|| DetailedResult {
+            code: Some(u32::from(code)),
+            description: Some(describe(code).into()),
+            ..Default::default()
+        });
+        match named {
+            Named::User(u) => d.user_id.push(u),
+            Named::Group(g) => d.group_id.push(g),
+            Named::ScreenName(n) => d.screen_name.push(n),
+        }
+    }
+    r.detailed_result = by_code.into_values().collect();
     r
 }
 
@@ -636,7 +728,7 @@ pub(crate) fn send_message(s: &mut Server, sender: &str, req: SendMessageRequest
         return status(400, "content too large");
     }
     let mut failed = Vec::new();
-    let targets = recipients(s, sender, to, &mut failed);
+    let (targets, groups) = recipients(s, sender, to, &mut failed);
     info.sender = Some(Sender {
         user: Some(User::id(sender)),
         ..Default::default()
@@ -664,9 +756,10 @@ pub(crate) fn send_message(s: &mut Server, sender: &str, req: SendMessageRequest
         validity,
         &mut failed,
     );
+    let reached = accepted + groups;
     Primitive::SendMessageResponse(Box::new(SendMessageResponse {
-        result: Some(outcome_result(accepted, failed)),
-        message_id: (accepted > 0).then_some(id),
+        result: Some(outcome_result(reached, failed)),
+        message_id: (reached > 0).then_some(id),
         ..Default::default()
     }))
 }
@@ -721,7 +814,7 @@ pub(crate) fn reject(
                 }
                 done += 1;
             }
-            None => failed.push((426, id.clone())),
+            None => failed.push((426, Named::User(id.clone()))),
         }
     }
     if req.message_id.is_empty() {
@@ -824,7 +917,7 @@ pub(crate) fn forward(
         return status(402, "Recipient missing");
     };
     let mut failed = Vec::new();
-    let targets = recipients(s, owner, to, &mut failed);
+    let (targets, groups) = recipients(s, owner, to, &mut failed);
     let mut message = message;
     let validity = message.message_info.as_ref().and_then(|i| i.validity);
     if let Some(info) = message.message_info.as_mut() {
@@ -836,7 +929,7 @@ pub(crate) fn forward(
         info.date_time = Some(datetime::format_utc(wall_now(s)));
     }
     let (accepted, new_id) = accept(s, owner, targets, message, false, validity, &mut failed);
-    let r = outcome_result(accepted, failed);
+    let r = outcome_result(accepted + groups, failed);
     if version == Version::V1_3 && r.code() == 200 {
         return Primitive::ForwardMessageResponse(Box::new(MessageRef {
             message_id: Some(new_id),

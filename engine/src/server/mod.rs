@@ -12,6 +12,7 @@ mod authorization;
 mod block_list;
 pub mod config;
 mod contact_list;
+mod group;
 mod im;
 mod presence;
 mod session;
@@ -43,7 +44,8 @@ pub type Millis = u64;
 pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
     "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
     "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT", "MDELIV", "FWMSG", "SETD", "GETLM", "GETM",
-    "REJCM", "NOTIF", "NEWM",
+    "REJCM", "NOTIF", "NEWM", "CREAG", "DELGR", "GETGP", "SETGP", "SUBGCN", "GRCHN", "GETGM",
+    "ADDGM", "RMVGM", "MBRAC", "REJEC", "GETJU",
 ];
 
 /// The [`IMPLEMENTED_FUNCTIONS`] that `version`'s service tree has (what a client of that
@@ -273,6 +275,8 @@ pub struct Server {
     im: im::ImState,
     /// Block and grant lists of users who changed them from the defaults.
     blocks: block_list::Blocks,
+    /// Groups and who joined them.
+    groups: group::Groups,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -312,6 +316,7 @@ impl Server {
             presence: presence::PresenceState::default(),
             im: im::ImState::default(),
             blocks: BTreeMap::new(),
+            groups: group::Groups::default(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -487,6 +492,14 @@ impl Server {
                         }));
                     }
                 }
+                Table::Groups => {
+                    if !group::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
                 Table::Meta => {}
             }
         }
@@ -525,6 +538,8 @@ impl Server {
     fn end_session_quietly(&mut self, handle: u64, code: u16) -> Option<String> {
         let s = self.sessions.remove(&handle)?;
         self.expiries.remove(&(s.expires_at, handle));
+        // Joining is per session: it leaves its groups.
+        group::session_ended(self, handle);
         self.by_id.remove(&s.id);
         if let Some(list) = self.by_user.get_mut(&s.user) {
             list.retain(|h| *h != handle);
@@ -658,6 +673,7 @@ impl Server {
                 ops.extend(presence::remove_user(self, &user));
                 ops.extend(im::remove_user(self, &user));
                 ops.extend(block_list::remove_owner(&mut self.blocks, &user));
+                ops.extend(group::remove_user(self, &user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
             }

@@ -171,7 +171,8 @@ pub(crate) fn outcome(done: usize, failed: Vec<(u16, String)>) -> Primitive {
     Primitive::Status(Box::new(st))
 }
 
-fn describe(code: u16) -> &'static str {
+/// The Description of a DetailedResult entry with `code`.
+pub(crate) fn describe(code: u16) -> &'static str {
     match code {
         415 => "content type not accepted by the recipient",
         426 => "invalid message id",
@@ -180,7 +181,7 @@ fn describe(code: u16) -> &'static str {
         531 => "unknown user",
         532 => "recipient blocked sender",
         700 => "contact list does not exist",
-        800 => "group does not exist",
+        800..=822 => super::group::describe(code),
         _ => "invalid user id",
     }
 }
