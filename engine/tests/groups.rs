@@ -346,7 +346,7 @@ fn create_group_refusals() {
         (create_with(G, &[("DisplayName", "x")], None), 806),
         (create_with(G, &[("Type", "Public")], None), 806),
         (create_with(G, &[("MaxActiveUsers", "0")], None), 806),
-        (create_with(G, &[("MaxActiveUsers", "101")], None), 806),
+        (create_with(G, &[("MaxActiveUsers", "501")], None), 806),
         (create_with(G, &[("MaxActiveUsers", "many")], None), 806),
         (create_with(G, &[("Searchable", "maybe")], None), 806),
         (create_with(G, &[("Name", &"n".repeat(257))], None), 806),
@@ -1317,7 +1317,7 @@ fn groups_survive_a_restart_but_joining_does_not() {
     assert_eq!(prop(&r, false, "ActiveUsers").as_deref(), Some("0"));
     assert_eq!(
         prop(&r, false, "MaxActiveUsers").as_deref(),
-        Some("100"),
+        Some("500"),
         "the configured ceiling when never set"
     );
     assert_eq!(prop(&r, true, "ShowID").as_deref(), Some("T"));

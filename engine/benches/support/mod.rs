@@ -129,11 +129,26 @@ pub fn login(server: &mut Server, user: &str) -> Client {
 
 /// A cheap-hashing server with `users` provisioned and logged in; their session ids.
 pub fn logged_in_server(users: &[&str]) -> (Server, Vec<String>) {
+    let (server, clients) = logged_in_clients(cheap_config(), users);
+    let sids = clients
+        .iter()
+        .map(|c| c.session_id().unwrap().to_owned())
+        .collect();
+    (server, sids)
+}
+
+/// A configuration with cheap password hashing.
+pub fn cheap_config() -> Config {
     let mut config = Config::default();
     config.login.hash_memory_kib = 8;
     config.login.hash_iterations = 1;
+    config
+}
+
+/// A server with `config` and `users` provisioned and logged in; their clients.
+pub fn logged_in_clients(config: Config, users: &[&str]) -> (Server, Vec<Client>) {
     let mut server = Server::new(config, [9; 32]);
-    let mut sids = Vec::new();
+    let mut clients = Vec::new();
     for (i, u) in users.iter().enumerate() {
         server.handle(
             0,
@@ -146,10 +161,9 @@ pub fn logged_in_server(users: &[&str]) -> (Server, Vec<String>) {
             },
         );
         while server.poll_output().is_some() {}
-        let c = login(&mut server, u);
-        sids.push(c.session_id().unwrap().to_owned());
+        clients.push(login(&mut server, u));
     }
-    (server, sids)
+    (server, clients)
 }
 
 /// A Polling-Request for session `sid`.

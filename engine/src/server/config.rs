@@ -292,7 +292,7 @@ pub struct GroupConfig {
 impl Default for GroupConfig {
     fn default() -> Self {
         GroupConfig {
-            max_joined_users: 100,
+            max_joined_users: 500,
             max_groups_per_user: 10,
             max_groups: 10_000,
         }

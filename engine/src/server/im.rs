@@ -37,7 +37,7 @@
 //!   then groups).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +125,8 @@ pub(crate) struct ImState {
     /// seq → mailbox owner.
     owners: BTreeMap<u64, String>,
     next_seq: u64,
+    /// The encoding of the message stored last (see `put`).
+    encoded: Option<(Weak<Primitive>, String)>,
 }
 
 impl ImState {
@@ -155,33 +157,47 @@ fn decode<T: XmlValue>(bytes: &[u8], name: &str) -> Option<T> {
     T::decode(&mut r, name, &root).ok()?
 }
 
-fn put(owner: &str, item: &Item) -> StorageOp {
+/// The storage record of `item`. `cache` holds the encoding of the last message stored, so
+/// a fan-out to many recipients encodes the shared message once (a `Weak` keeps the
+/// allocation, so the pointer cannot be reused by another message while cached).
+fn put(cache: &mut Option<(Weak<Primitive>, String)>, owner: &str, item: &Item) -> StorageOp {
     let (sender, report, body) = match &item.kind {
         Kind::Message {
             message,
             sender,
             report,
         } => {
-            let body = match &**message {
-                Primitive::NewMessage(m) => encode(&**m, "NewMessage"),
-                _ => String::new(),
+            let body = match cache {
+                Some((weak, body)) if Weak::ptr_eq(weak, &Arc::downgrade(message)) => body.clone(),
+                _ => {
+                    let body = match &**message {
+                        Primitive::NewMessage(m) => encode(&**m, "NewMessage"),
+                        _ => String::new(),
+                    };
+                    *cache = Some((Arc::downgrade(message), body.clone()));
+                    body
+                }
             };
             (Some(sender.clone()), *report, body)
         }
         Kind::Report(r) => (None, false, encode(&**r, "DeliveryReport-Request")),
     };
+    let capacity = body.len() + owner.len() + item.id.len() + 64;
     StorageOp::Put {
         table: Table::Mailbox,
         key: key(owner, item.seq),
-        value: store::encode_record(&ItemRecord {
-            owner: owner.to_owned(),
-            seq: item.seq,
-            id: item.id.clone(),
-            expires: item.expires,
-            sender,
-            report,
-            body,
-        }),
+        value: store::encode_record_sized(
+            &ItemRecord {
+                owner: owner.to_owned(),
+                seq: item.seq,
+                id: item.id.clone(),
+                expires: item.expires,
+                sender,
+                report,
+                body,
+            },
+            capacity,
+        ),
     }
 }
 
@@ -370,8 +386,13 @@ pub(crate) fn session_ready(s: &mut Server, h: u64) {
 
 /// Adds `item` to `owner`'s mailbox (storage first), then offers it to the ready sessions.
 fn deposit(s: &mut Server, owner: &str, item: Item) {
-    let op = put(owner, &item);
+    let op = deposit_op(s, owner, item);
     s.store(vec![op]);
+}
+
+/// [`deposit`] leaving the storage change to the caller (a fan-out stores one batch).
+fn deposit_op(s: &mut Server, owner: &str, item: Item) -> StorageOp {
+    let op = put(&mut s.im.encoded, owner, &item);
     s.im.expiries.insert((item.expires, item.seq));
     s.im.owners.insert(item.seq, owner.to_owned());
     offer_all(s, owner, &item);
@@ -379,6 +400,7 @@ fn deposit(s: &mut Server, owner: &str, item: Item) {
         .entry(owner.to_owned())
         .or_default()
         .push_back(item);
+    op
 }
 
 /// Removes item `seq` from `owner`'s mailbox and storage and withdraws its queued copies.
@@ -623,6 +645,7 @@ fn accept(
     // One shared NewMessage per way the sender is shown.
     let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>)> = Vec::new();
     let mut accepted = 0;
+    let mut ops = Vec::new();
     let refuse = |code: u16, t: &Target, failed: &mut Vec<(u16, Named)>| {
         if let Some(n) = &t.named {
             failed.push((code, n.clone()));
@@ -663,7 +686,7 @@ fn accept(
             }
         };
         let seq = next_seq(s);
-        deposit(
+        let op = deposit_op(
             s,
             r,
             Item {
@@ -677,8 +700,10 @@ fn accept(
                 },
             },
         );
+        ops.push(op);
         accepted += 1;
     }
+    s.store(ops);
     (accepted, id)
 }
 
