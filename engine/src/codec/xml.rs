@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
 
 use super::Version;
 
@@ -194,10 +194,38 @@ impl Child<'_> {
 
 /// A bounded pull reader over one XML document.
 pub struct XmlIn<'a> {
-    reader: Reader<&'a [u8]>,
+    source: Source<'a>,
     limits: Limits,
     depth: u32,
     elements: u32,
+}
+
+/// Where an [`XmlIn`] gets its events from.
+enum Source<'a> {
+    /// quick-xml: any input, with its error messages.
+    Quick(Reader<&'a [u8]>),
+    /// The fast tokenizer for the plain documents clients send (see [`Fast`]).
+    Fast(Fast<'a>),
+}
+
+/// One piece of the document, as the readers below take it.
+enum Ev<'a> {
+    /// A start tag, or a self-closing one (`empty` set).
+    Start(Child<'a>),
+    /// An end tag.
+    End,
+    /// Text with its line ends normalised (references come apart).
+    Text(Cow<'a, str>),
+    /// The content of a CDATA section.
+    CData(Cow<'a, str>),
+    /// An entity or character reference.
+    Ref(BytesRef<'a>),
+    /// A comment or a processing instruction.
+    Comment,
+    /// The XML declaration or a DOCTYPE.
+    Decl,
+    /// The end of the input.
+    Eof,
 }
 
 impl<'a> XmlIn<'a> {
@@ -210,21 +238,53 @@ impl<'a> XmlIn<'a> {
         config.check_end_names = true;
         config.expand_empty_elements = false;
         XmlIn {
-            reader,
+            source: Source::Quick(reader),
             limits,
             depth: 0,
             elements: 0,
         }
     }
 
-    fn event(&mut self, element: &str) -> Result<Event<'a>, DecodeError> {
-        self.reader.read_event().map_err(|e| {
-            let reason = match e {
-                quick_xml::Error::Encoding(_) => DecodeReason::NotUtf8,
-                other => DecodeReason::Malformed(other.to_string()),
-            };
-            DecodeError::new(element, reason)
+    /// A reader over `input` on the fast tokenizer, or `None` when `input` is not UTF-8 (or
+    /// starts with a byte order mark). The fast tokenizer gives up with an error on anything
+    /// outside the plain subset it knows; any error read from it means "decode again with
+    /// [`XmlIn::new`]", which gives the same value for every document the fast one reads.
+    pub(crate) fn fast(input: &'a [u8], limits: Limits) -> Option<Self> {
+        let fast = Fast::new(input)?;
+        Some(XmlIn {
+            source: Source::Fast(fast),
+            limits,
+            depth: 0,
+            elements: 0,
         })
+    }
+
+    fn event(&mut self, element: &str) -> Result<Ev<'a>, DecodeError> {
+        match &mut self.source {
+            Source::Fast(fast) => fast
+                .next()
+                .ok_or_else(|| DecodeError::new(element, DecodeReason::Malformed(String::new()))),
+            Source::Quick(reader) => match reader.read_event() {
+                Ok(e) => Ok(match e {
+                    Event::Start(start) => Ev::Start(Child::new(start, false)),
+                    Event::Empty(start) => Ev::Start(Child::new(start, true)),
+                    Event::End(_) => Ev::End,
+                    Event::Text(t) => Ev::Text(t.xml10_content()),
+                    Event::CData(c) => Ev::CData(c.xml10_content()),
+                    Event::GeneralRef(r) => Ev::Ref(r),
+                    Event::Comment(_) | Event::PI(_) => Ev::Comment,
+                    Event::Decl(_) | Event::DocType(_) => Ev::Decl,
+                    Event::Eof => Ev::Eof,
+                }),
+                Err(e) => {
+                    let reason = match e {
+                        quick_xml::Error::Encoding(_) => DecodeReason::NotUtf8,
+                        other => DecodeReason::Malformed(other.to_string()),
+                    };
+                    Err(DecodeError::new(element, reason))
+                }
+            },
+        }
     }
 
     fn enter(&mut self, element: &str, empty: bool) -> Result<(), DecodeError> {
@@ -245,18 +305,12 @@ impl<'a> XmlIn<'a> {
     pub fn root(&mut self) -> Result<Child<'a>, DecodeError> {
         loop {
             match self.event("")? {
-                Event::Start(start) => {
-                    let child = Child::new(start, false);
-                    self.enter(child.local(), false)?;
+                Ev::Start(child) => {
+                    self.enter(child.local(), child.empty)?;
                     return Ok(child);
                 }
-                Event::Empty(start) => {
-                    let child = Child::new(start, true);
-                    self.enter(child.local(), true)?;
-                    return Ok(child);
-                }
-                Event::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
-                Event::Text(t) if !t.xml10_content().trim().is_empty() => {
+                Ev::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
+                Ev::Text(t) if !t.trim().is_empty() => {
                     return Err(DecodeError::new(
                         "",
                         DecodeReason::Malformed("text before the root element".into()),
@@ -272,21 +326,15 @@ impl<'a> XmlIn<'a> {
     pub fn next_child(&mut self, parent: &str) -> Result<Option<Child<'a>>, DecodeError> {
         loop {
             match self.event(parent)? {
-                Event::Start(start) => {
-                    let child = Child::new(start, false);
-                    self.enter(child.local(), false)?;
+                Ev::Start(child) => {
+                    self.enter(child.local(), child.empty)?;
                     return Ok(Some(child));
                 }
-                Event::Empty(start) => {
-                    let child = Child::new(start, true);
-                    self.enter(child.local(), true)?;
-                    return Ok(Some(child));
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     return Ok(None);
                 }
-                Event::Eof => return Err(DecodeError::new(parent, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(parent, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
         }
@@ -306,23 +354,17 @@ impl<'a> XmlIn<'a> {
         }
         loop {
             match self.event(name)? {
-                Event::Text(t) => append(&mut text, t.xml10_content()),
-                Event::CData(c) => append(&mut text, c.xml10_content()),
-                Event::GeneralRef(r) => text.to_mut().push(resolve_ref(name, &r)?),
-                Event::Start(start) => {
-                    let nested = Child::new(start, false);
-                    self.enter(nested.local(), false)?;
+                Ev::Text(t) | Ev::CData(t) => append(&mut text, t),
+                Ev::Ref(r) => text.to_mut().push(resolve_ref(name, &r)?),
+                Ev::Start(nested) => {
+                    self.enter(nested.local(), nested.empty)?;
                     self.skip(&nested)?;
                 }
-                Event::Empty(start) => {
-                    let nested = Child::new(start, true);
-                    self.enter(nested.local(), true)?;
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     break;
                 }
-                Event::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
             if text.len() > self.limits.max_text {
@@ -343,27 +385,19 @@ impl<'a> XmlIn<'a> {
         let mut text = String::new();
         loop {
             match self.event(name)? {
-                Event::Text(t) => text.push_str(&t.xml10_content()),
-                Event::CData(c) => text.push_str(&c.xml10_content()),
-                Event::GeneralRef(r) => text.push(resolve_ref(name, &r)?),
-                Event::Start(start) => {
-                    let child = Child::new(start, false);
-                    self.enter(child.local(), false)?;
+                Ev::Text(t) | Ev::CData(t) => text.push_str(&t),
+                Ev::Ref(r) => text.push(resolve_ref(name, &r)?),
+                Ev::Start(child) => {
+                    self.enter(child.local(), child.empty)?;
                     check_text(name, &text)?;
                     return Ok((text, Some(child)));
                 }
-                Event::Empty(start) => {
-                    let child = Child::new(start, true);
-                    self.enter(child.local(), true)?;
-                    check_text(name, &text)?;
-                    return Ok((text, Some(child)));
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     check_text(name, &text)?;
                     return Ok((text, None));
                 }
-                Event::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
             if text.len() > self.limits.max_text {
@@ -418,28 +452,19 @@ impl<'a> XmlIn<'a> {
         let mut text = String::new();
         loop {
             match self.event(&name)? {
-                Event::Text(t) => text.push_str(&t.xml10_content()),
-                Event::CData(c) => text.push_str(&c.xml10_content()),
-                Event::GeneralRef(r) => text.push(resolve_ref(&name, &r)?),
-                Event::Start(start) => {
+                Ev::Text(t) | Ev::CData(t) => text.push_str(&t),
+                Ev::Ref(r) => text.push(resolve_ref(&name, &r)?),
+                Ev::Start(nested) => {
                     flush_text(&name, &mut text, &mut raw.children)?;
-                    let nested = Child::new(start, false);
-                    self.enter(nested.local(), false)?;
+                    self.enter(nested.local(), nested.empty)?;
                     let inner = self.capture(&nested)?;
                     raw.children.push(RawNode::Element(inner));
                 }
-                Event::Empty(start) => {
-                    flush_text(&name, &mut text, &mut raw.children)?;
-                    let nested = Child::new(start, true);
-                    self.enter(nested.local(), true)?;
-                    let inner = self.capture(&nested)?;
-                    raw.children.push(RawNode::Element(inner));
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     break;
                 }
-                Event::Eof => return Err(DecodeError::new(&name, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(&name, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
             if text.len() > self.limits.max_text {
@@ -454,9 +479,9 @@ impl<'a> XmlIn<'a> {
     pub fn finish(&mut self) -> Result<(), DecodeError> {
         loop {
             match self.event("")? {
-                Event::Eof => return Ok(()),
-                Event::Text(t) if t.xml10_content().trim().is_empty() => {}
-                Event::Comment(_) | Event::PI(_) => {}
+                Ev::Eof => return Ok(()),
+                Ev::Text(t) if t.trim().is_empty() => {}
+                Ev::Comment => {}
                 _ => {
                     return Err(DecodeError::new(
                         "",
@@ -466,6 +491,236 @@ impl<'a> XmlIn<'a> {
             }
         }
     }
+}
+
+/// A tokenizer for the plain XML that clients send, much cheaper than quick-xml: the input
+/// is checked to be UTF-8 once, names of open elements are borrowed from it, end tags are
+/// matched by comparing bytes. It yields exactly the events quick-xml (as [`XmlIn::new`]
+/// configures it) yields for the same input, and gives up (`None`) wherever it is not sure
+/// to: CDATA sections, DOCTYPE, processing instructions after the root's start, references
+/// not closed by `;`, and anything quick-xml would refuse.
+struct Fast<'a> {
+    input: &'a str,
+    pos: usize,
+    /// Names of the elements open, innermost last.
+    open: Vec<&'a str>,
+    /// A start tag has been read (processing instructions are only accepted before).
+    started: bool,
+    /// End of input reached: only `Eof` follows.
+    done: bool,
+    /// The input holds a carriage return (text needs its line ends normalised).
+    has_cr: bool,
+}
+
+impl<'a> Fast<'a> {
+    fn new(input: &'a [u8]) -> Option<Self> {
+        // quick-xml drops a UTF-8 byte order mark: leave such input to it.
+        if input.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            return None;
+        }
+        let input = std::str::from_utf8(input).ok()?;
+        Some(Fast {
+            input,
+            pos: 0,
+            open: Vec::with_capacity(16),
+            started: false,
+            done: false,
+            has_cr: memchr::memchr(b'\r', input.as_bytes()).is_some(),
+        })
+    }
+
+    fn next(&mut self) -> Option<Ev<'a>> {
+        if self.done {
+            return Some(Ev::Eof);
+        }
+        let input = self.input;
+        let bytes = input.as_bytes();
+        let pos = self.pos;
+        let Some(&first) = bytes.get(pos) else {
+            self.done = true;
+            return Some(Ev::Eof);
+        };
+        match first {
+            b'<' => self.markup(),
+            b'&' => {
+                // `&name;`: anything else quick-xml refuses (dangling `&`).
+                let rest = bytes.get(pos + 1..)?;
+                let i = memchr::memchr3(b';', b'&', b'<', rest)?;
+                if rest.get(i) != Some(&b';') {
+                    return None;
+                }
+                let name = input.get(pos + 1..pos + 1 + i)?;
+                self.pos = pos + i + 2;
+                Some(Ev::Ref(BytesRef::new(name)))
+            }
+            _ => {
+                let rest = bytes.get(pos..)?;
+                let end = match memchr::memchr2(b'<', b'&', rest) {
+                    Some(i) => pos + i,
+                    None => {
+                        self.done = true;
+                        bytes.len()
+                    }
+                };
+                let text = input.get(pos..end)?;
+                self.pos = end;
+                Some(Ev::Text(if self.has_cr {
+                    BytesText::from_escaped(text).xml10_content()
+                } else {
+                    Cow::Borrowed(text)
+                }))
+            }
+        }
+    }
+
+    fn markup(&mut self) -> Option<Ev<'a>> {
+        let input = self.input;
+        let bytes = input.as_bytes();
+        let pos = self.pos;
+        match bytes.get(pos + 1) {
+            Some(b'!') => {
+                // A comment ends at the first `-->` after `<!--` (`<!-->` does not end it).
+                // CDATA sections and DOCTYPE are left to quick-xml.
+                if bytes.get(pos + 2..pos + 4) != Some(b"--") {
+                    return None;
+                }
+                let rest = bytes.get(pos + 4..)?;
+                let i = memchr::memmem::find(rest, b"-->")?;
+                self.pos = pos + 4 + i + 3;
+                Some(Ev::Comment)
+            }
+            None => None,
+            Some(b'/') => {
+                let expected = self.open.pop()?;
+                let name_end = pos + 2 + expected.len();
+                // The usual `</Name>`: compared in place (names hold no quotes, see below).
+                if bytes.get(pos + 2..name_end) == Some(expected.as_bytes())
+                    && bytes.get(name_end) == Some(&b'>')
+                {
+                    self.pos = name_end + 1;
+                    return Some(Ev::End);
+                }
+                let end = tag_end(bytes, pos)?;
+                let name = input.get(pos + 2..end)?.trim_end_matches(is_xml_space);
+                if name != expected {
+                    return None;
+                }
+                self.pos = end + 1;
+                Some(Ev::End)
+            }
+            Some(b'?') => {
+                if self.started {
+                    return None;
+                }
+                // The first `?>` counted from the `?` of `<?` ends it (`<?>` is an error).
+                let rest = bytes.get(pos + 1..)?;
+                let i = memchr::memmem::find(rest, b"?>")?;
+                if i == 0 {
+                    return None;
+                }
+                self.pos = pos + i + 3;
+                // Before the root element the declaration and instructions are all skipped.
+                Some(Ev::Comment)
+            }
+            Some(_) => {
+                // The name runs to XML whitespace, as quick-xml counts it; a quote in it is
+                // left to quick-xml, whose end tag reading would differ from the comparison
+                // above.
+                let from = pos + 1;
+                let mut i = from;
+                let mut colon = None;
+                let stop = loop {
+                    let &b = bytes.get(i)?;
+                    if b < 64 && TAG_STOP >> b & 1 != 0 {
+                        match b {
+                            b'>' | b' ' | b'\t' | b'\r' | b'\n' => break b,
+                            b':' => colon = Some(i),
+                            _ => return None,
+                        }
+                    }
+                    i += 1;
+                };
+                self.started = true;
+                let local_from = colon.map_or(0, |c| c + 1 - from);
+                if stop == b'>' {
+                    self.pos = i + 1;
+                    let tag = input.get(from..i)?;
+                    if let Some(tag) = tag.strip_suffix('/') {
+                        let start = BytesStart::from_content(tag, tag.len());
+                        let local = (local_from.min(tag.len()), tag.len());
+                        return Some(Ev::Start(Child {
+                            start,
+                            empty: true,
+                            local,
+                        }));
+                    }
+                    self.open.push(tag);
+                    let start = BytesStart::from_content(tag, tag.len());
+                    let local = (local_from, tag.len());
+                    return Some(Ev::Start(Child {
+                        start,
+                        empty: false,
+                        local,
+                    }));
+                }
+                // Attributes follow the name.
+                let name_len = i - from;
+                let end = tag_end(bytes, i)?;
+                self.pos = end + 1;
+                let content = input.get(from..end)?;
+                let local = (local_from, name_len);
+                if let Some(content) = content.strip_suffix('/') {
+                    let start = BytesStart::from_content(content, name_len);
+                    return Some(Ev::Start(Child {
+                        start,
+                        empty: true,
+                        local,
+                    }));
+                }
+                self.open.push(input.get(from..i)?);
+                let start = BytesStart::from_content(content, name_len);
+                Some(Ev::Start(Child {
+                    start,
+                    empty: false,
+                    local,
+                }))
+            }
+        }
+    }
+}
+
+/// Bytes that end or matter in an element name, as a bit set of the bytes below 64: XML
+/// whitespace, `>`, quotes, and `:` (the prefix separator).
+const TAG_STOP: u64 = 1 << b'>'
+    | 1 << b' '
+    | 1 << b'\t'
+    | 1 << b'\r'
+    | 1 << b'\n'
+    | 1 << b'"'
+    | 1 << b'\''
+    | 1 << b':';
+
+/// The position of the `>` ending the tag whose bytes from `from` on are not yet read
+/// (quick-xml's rule: the first `>` outside quoted attribute values).
+fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut quote = 0u8;
+    for i in memchr::memchr3_iter(b'>', b'"', b'\'', rest) {
+        let b = *rest.get(i)?;
+        if quote == 0 {
+            if b == b'>' {
+                return Some(from + i);
+            }
+            quote = b;
+        } else if b == quote {
+            quote = 0;
+        }
+    }
+    None
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\r' | '\n' | '\t')
 }
 
 fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
