@@ -923,26 +923,25 @@ impl XmlOut {
 
 fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
     let bytes = text.as_bytes();
-    // Most values need no escaping: find that out with fast scans and copy in one go.
     // Control bytes: `\r` always (a literal one would read back as `\n`), `\t` and `\n` in
     // attributes (normalised to spaces when read back), other C0 bytes are not XML at all.
     let is_control = |b: u8| b < 0x20 && (attribute || (b != b'\t' && b != b'\n'));
-    let candidates = [
-        memchr::memchr3(b'&', b'<', b'>', bytes),
-        if attribute {
-            memchr::memchr(b'"', bytes)
-        } else {
-            None
-        },
-        bytes.iter().position(|&b| is_control(b)),
-    ];
-    let Some(first) = candidates.into_iter().flatten().min() else {
+    // Most values need no escaping: find that out with one pass over all bytes, without
+    // early exit so that it vectorises, and copy in one go.
+    let special = |b: u8| is_control(b) || b == b'&' || b == b'<' || b == b'>';
+    let any = if attribute {
+        bytes
+            .iter()
+            .fold(false, |any, &b| any | special(b) | (b == b'"'))
+    } else {
+        bytes.iter().fold(false, |any, &b| any | special(b))
+    };
+    if !any {
         buf.extend_from_slice(bytes);
         return;
-    };
-    buf.extend_from_slice(bytes.get(..first).unwrap_or_default());
-    let mut last = first;
-    for (i, &b) in bytes.iter().enumerate().skip(first) {
+    }
+    let mut last = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         let rep: &[u8] = match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
