@@ -112,7 +112,12 @@ pub struct Record {
 
 /// Encodes a record value: a one-byte-or-more schema version then postcard.
 pub fn encode_record<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+    encode_record_sized(value, 64)
+}
+
+/// [`encode_record`] into a buffer with room for `capacity` bytes (about the record's size).
+pub(crate) fn encode_record_sized<T: Serialize>(value: &T, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
     match postcard::to_extend(value, out) {
         Ok(v) => v,

@@ -287,11 +287,58 @@ fn decode_from(mut r: XmlIn<'_>) -> Result<Message, DecodeError> {
 }
 
 pub(crate) fn encode_message(msg: &Message) -> Vec<u8> {
+    encode_message_with(msg, &[])
+}
+
+/// The content of a transaction written by reference (see [`encode_message_with`]).
+pub(crate) enum Content<'a> {
+    /// A primitive, encoded in place.
+    Primitive(&'a Primitive),
+    /// A primitive already encoded: its element, written as it is. Only for primitives
+    /// whose encoding is the same in every version.
+    Xml(&'a str),
+}
+
+/// Encodes `msg` with `extra` transactions after its own, as [`encode_message`] encodes the
+/// message holding them all: the server's queued transactions are written from the shared
+/// primitive (or its stored encoding) without a copy into the message.
+pub(crate) fn encode_message_with(
+    msg: &Message,
+    extra: &[(TransactionDescriptor, Content<'_>)],
+) -> Vec<u8> {
     let mut w = XmlOut::new(msg.version, 1024);
     w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w.open("WV-CSP-Message");
     w.attribute("xmlns", Ns::Csp.uri(msg.version));
-    msg.session.encode("Session", &mut w);
+    if extra.is_empty() {
+        msg.session.encode("Session", &mut w);
+    } else {
+        // `Session`'s generated encoder, with the extra transactions after the others.
+        use super::xml::Field as _;
+        let session = &msg.session;
+        w.open("Session");
+        session.descriptor.encode_field("SessionDescriptor", &mut w);
+        session.transactions.encode_field("Transaction", &mut w);
+        for (descriptor, content) in extra {
+            // `Transaction` and `TransactionContent` as their encoders write them.
+            w.open("Transaction");
+            descriptor.encode("TransactionDescriptor", &mut w);
+            w.open("TransactionContent");
+            w.attribute("xmlns", Ns::Trc.uri(w.version));
+            match content {
+                Content::Primitive(p) => p.encode_into(&mut w),
+                Content::Xml(xml) => w.raw(xml),
+            }
+            w.close("TransactionContent");
+            w.close("Transaction");
+        }
+        session.poll.encode_field("Poll", &mut w);
+        session.cir.encode_field("CIR", &mut w);
+        for u in &session.unknown {
+            u.encode(&mut w);
+        }
+        w.close("Session");
+    }
     for u in &msg.unknown {
         u.encode(&mut w);
     }
@@ -336,6 +383,62 @@ mod tests {
             String::from_utf8_lossy(input)
         );
         true
+    }
+
+    #[test]
+    fn extra_transactions_are_written_as_in_the_message() {
+        use crate::codec::common::Status;
+        use crate::codec::im::NewMessage;
+        let p1 = Primitive::Status(Box::new(Status::new(200, "ok")));
+        let p2 = Primitive::NewMessage(Box::default());
+        let p3 = Primitive::NewMessage(Box::new(NewMessage {
+            content_data: Some("<a & b>".into()),
+            ..Default::default()
+        }));
+        let xml = {
+            let mut w = XmlOut::new(Version::V1_3, 64);
+            p3.encode_into(&mut w);
+            String::from_utf8(w.into_bytes()).unwrap()
+        };
+        for version in Version::ALL {
+            for own in 0..3 {
+                let mut msg = Message::single(
+                    version,
+                    SessionType::Inband,
+                    Some("sid".into()),
+                    TransactionMode::Response,
+                    Some("t1".into()),
+                    p1.clone(),
+                );
+                msg.session.transactions.truncate(own.min(1));
+                if own == 2 {
+                    msg.session.cir = Some(true);
+                }
+                msg.set_poll(own != 1);
+                let descriptor = |tid: &str| TransactionDescriptor {
+                    mode: Some(TransactionMode::Request),
+                    transaction_id: Some(tid.into()),
+                    poll: (version == Version::V1_1).then_some(own != 1),
+                    ..Default::default()
+                };
+                let extra = [
+                    (descriptor("s1"), Content::Primitive(&p2)),
+                    (descriptor("s2"), Content::Xml(&xml)),
+                ];
+                let mut whole = msg.clone();
+                for (d, p) in [(descriptor("s1"), &p2), (descriptor("s2"), &p3)] {
+                    whole.session.transactions.push(Transaction {
+                        descriptor: Some(d),
+                        content: Some(TransactionContent::new(p.clone())),
+                        ..Default::default()
+                    });
+                }
+                assert_eq!(
+                    String::from_utf8(encode_message_with(&msg, &extra)).unwrap(),
+                    String::from_utf8(encode_message(&whole)).unwrap()
+                );
+            }
+        }
     }
 
     #[test]

@@ -26,9 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::codec::capability::CirMethod;
 use crate::codec::common::CspResult;
+use crate::codec::envelope::Content;
 use crate::codec::{
-    self, Limits, Message, Primitive, SessionType, Transaction, TransactionContent,
-    TransactionDescriptor, TransactionMode, Version,
+    self, Limits, Message, Primitive, SessionType, TransactionDescriptor, TransactionMode, Version,
 };
 use crate::store::{self, Record, StorageBatch, StorageOp, Table};
 
@@ -571,23 +571,26 @@ impl Server {
     /// The host is asked to wake the client only when nothing else waits undelivered: a client
     /// already nudged will poll and receive everything queued since.
     pub(crate) fn enqueue_shared(&mut self, handle: u64, primitive: Arc<Primitive>) -> bool {
-        self.enqueue_origin(handle, primitive, None)
+        self.enqueue_origin(handle, primitive, None, None)
     }
 
-    /// [`Server::enqueue`] for the delivery of mailbox item `seq`.
+    /// [`Server::enqueue`] for the delivery of mailbox item `seq` (`xml`: the primitive
+    /// encoded, when that encoding serves every version).
     pub(crate) fn enqueue_item(
         &mut self,
         handle: u64,
         primitive: Arc<Primitive>,
+        xml: Option<Arc<str>>,
         seq: u64,
     ) -> bool {
-        self.enqueue_origin(handle, primitive, Some(seq))
+        self.enqueue_origin(handle, primitive, xml, Some(seq))
     }
 
     fn enqueue_origin(
         &mut self,
         handle: u64,
         primitive: Arc<Primitive>,
+        xml: Option<Arc<str>>,
         origin: Option<u64>,
     ) -> bool {
         let limit = self.config.session.queue_limit as usize;
@@ -603,6 +606,7 @@ impl Server {
         s.queue.push_back(Queued {
             tid,
             primitive,
+            xml,
             deliveries: 0,
             delivered_at: 0,
             origin,
@@ -837,7 +841,10 @@ impl Server {
                 ctx.session_id.clone().filter(|_| ctx.ended_code.is_some()),
             ),
         };
-        let mut transactions = ctx.responses;
+        let transactions = ctx.responses;
+        // Queued server transactions: written from the shared primitive, not copied.
+        let mut queued: Vec<TransactionDescriptor> = Vec::new();
+        let mut shared: Vec<(Arc<Primitive>, Option<Arc<str>>)> = Vec::new();
         let mut poll = false;
         if let Some(h) = handle
             && let Some(s) = self.sessions.get_mut(&h)
@@ -857,15 +864,13 @@ impl Server {
                 {
                     q.deliveries += 1;
                     q.delivered_at = now;
-                    transactions.push(Transaction {
-                        descriptor: Some(TransactionDescriptor {
-                            mode: Some(TransactionMode::Request),
-                            transaction_id: Some(q.tid.clone()),
-                            ..Default::default()
-                        }),
-                        content: Some(TransactionContent::new((*q.primitive).clone())),
+                    let descriptor = TransactionDescriptor {
+                        mode: Some(TransactionMode::Request),
+                        transaction_id: Some(q.tid.clone()),
                         ..Default::default()
-                    });
+                    };
+                    queued.push(descriptor);
+                    shared.push((Arc::clone(&q.primitive), q.xml.clone()));
                 }
             }
             // Poll=T when something waits that the client has not seen yet.
@@ -873,7 +878,7 @@ impl Server {
         } else if let Some(s) = ctx.created.and_then(|h| self.sessions.get(&h)) {
             poll = !s.queue.is_empty();
         }
-        if transactions.is_empty() {
+        if transactions.is_empty() && queued.is_empty() {
             // A poll with nothing waiting, or acknowledgements only: an empty 200 answer
             // (CSP-REFERENCE §1.4, §5.1).
             self.outputs.push_back(Output::Reply(Reply {
@@ -902,7 +907,21 @@ impl Server {
             unknown: Vec::new(),
         };
         msg.set_poll(poll);
-        let body = codec::encode(&msg);
+        if version == Version::V1_1 {
+            // `set_poll` puts the 1.1 flag in every transaction's descriptor.
+            for d in &mut queued {
+                d.poll = Some(poll);
+            }
+        }
+        let extra: Vec<(TransactionDescriptor, Content<'_>)> = queued
+            .into_iter()
+            .zip(&shared)
+            .map(|(d, (p, xml))| match xml {
+                Some(xml) => (d, Content::Xml(xml)),
+                None => (d, Content::Primitive(p)),
+            })
+            .collect();
+        let body = codec::envelope::encode_message_with(&msg, &extra);
         if let (Some(h), Some(tid)) = (handle, cache_tid) {
             let limit = self.config.session.transaction_cache as usize;
             if let Some(s) = self.sessions.get_mut(&h) {

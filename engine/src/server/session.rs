@@ -18,6 +18,9 @@ pub(crate) struct Queued {
     pub tid: String,
     /// What is delivered (shared by every session a fan-out reaches).
     pub primitive: Arc<Primitive>,
+    /// `primitive` already encoded, when the same encoding serves every version (a pushed
+    /// message: written once for storage and for every delivery).
+    pub xml: Option<Arc<str>>,
     /// Times delivered so far (redelivered until acknowledged).
     pub deliveries: u32,
     /// When it was last delivered.
