@@ -259,31 +259,14 @@ impl<'a> XmlIn<'a> {
         })
     }
 
+    #[inline]
     fn event(&mut self, element: &str) -> Result<Ev<'a>, DecodeError> {
         match &mut self.source {
-            Source::Fast(fast) => fast
-                .next()
-                .ok_or_else(|| DecodeError::new(element, DecodeReason::Malformed(String::new()))),
-            Source::Quick(reader) => match reader.read_event() {
-                Ok(e) => Ok(match e {
-                    Event::Start(start) => Ev::Start(Child::new(start, false)),
-                    Event::Empty(start) => Ev::Start(Child::new(start, true)),
-                    Event::End(_) => Ev::End,
-                    Event::Text(t) => Ev::Text(t.xml10_content()),
-                    Event::CData(c) => Ev::CData(c.xml10_content()),
-                    Event::GeneralRef(r) => Ev::Ref(r),
-                    Event::Comment(_) | Event::PI(_) => Ev::Comment,
-                    Event::Decl(_) | Event::DocType(_) => Ev::Decl,
-                    Event::Eof => Ev::Eof,
-                }),
-                Err(e) => {
-                    let reason = match e {
-                        quick_xml::Error::Encoding(_) => DecodeReason::NotUtf8,
-                        other => DecodeReason::Malformed(other.to_string()),
-                    };
-                    Err(DecodeError::new(element, reason))
-                }
+            Source::Fast(fast) => match fast.next() {
+                Some(ev) => Ok(ev),
+                None => Err(given_up(element)),
             },
+            Source::Quick(reader) => quick_event(reader, element),
         }
     }
 
@@ -324,6 +307,19 @@ impl<'a> XmlIn<'a> {
     /// Reads the next child start tag of the element `parent`, or `None` at its end tag.
     /// Text between children is ignored (it is only layout whitespace in CSP).
     pub fn next_child(&mut self, parent: &str) -> Result<Option<Child<'a>>, DecodeError> {
+        if let Source::Fast(fast) = &mut self.source {
+            return match fast.next_child() {
+                Ok(Some(child)) => {
+                    self.enter(child.local(), child.empty)?;
+                    Ok(Some(child))
+                }
+                Ok(None) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    Ok(None)
+                }
+                Err(()) => Err(given_up(parent)),
+            };
+        }
         loop {
             match self.event(parent)? {
                 Ev::Start(child) => {
@@ -351,6 +347,17 @@ impl<'a> XmlIn<'a> {
         let mut text: Cow<'a, str> = Cow::Borrowed("");
         if child.empty {
             return Ok(text);
+        }
+        if let Source::Fast(fast) = &mut self.source
+            && let Some(plain) = fast.leaf_text()
+        {
+            // What the loop below makes of one text event and the end tag.
+            self.depth = self.depth.saturating_sub(1);
+            if plain.len() > self.limits.max_text {
+                return Err(DecodeError::new(name, DecodeReason::TextTooLong));
+            }
+            check_text(name, plain)?;
+            return Ok(Cow::Borrowed(plain));
         }
         loop {
             match self.event(name)? {
@@ -493,6 +500,39 @@ impl<'a> XmlIn<'a> {
     }
 }
 
+/// The next event from quick-xml.
+#[inline(never)]
+fn quick_event<'a>(reader: &mut Reader<&'a [u8]>, element: &str) -> Result<Ev<'a>, DecodeError> {
+    match reader.read_event() {
+        Ok(e) => Ok(match e {
+            Event::Start(start) => Ev::Start(Child::new(start, false)),
+            Event::Empty(start) => Ev::Start(Child::new(start, true)),
+            Event::End(_) => Ev::End,
+            Event::Text(t) => Ev::Text(t.xml10_content()),
+            Event::CData(c) => Ev::CData(c.xml10_content()),
+            Event::GeneralRef(r) => Ev::Ref(r),
+            Event::Comment(_) | Event::PI(_) => Ev::Comment,
+            Event::Decl(_) | Event::DocType(_) => Ev::Decl,
+            Event::Eof => Ev::Eof,
+        }),
+        Err(e) => {
+            let reason = match e {
+                quick_xml::Error::Encoding(_) => DecodeReason::NotUtf8,
+                other => DecodeReason::Malformed(other.to_string()),
+            };
+            Err(DecodeError::new(element, reason))
+        }
+    }
+}
+
+/// The error read from the fast tokenizer where it gives up (the document is then decoded
+/// again with quick-xml, which words the report).
+#[cold]
+#[inline(never)]
+fn given_up(element: &str) -> DecodeError {
+    DecodeError::new(element, DecodeReason::Malformed(String::new()))
+}
+
 /// A tokenizer for the plain XML that clients send, much cheaper than quick-xml: the input
 /// is checked to be UTF-8 once, names of open elements are borrowed from it, end tags are
 /// matched by comparing bytes. It yields exactly the events quick-xml (as [`XmlIn::new`]
@@ -533,37 +573,23 @@ impl<'a> Fast<'a> {
         if self.done {
             return Some(Ev::Eof);
         }
-        let input = self.input;
-        let bytes = input.as_bytes();
-        let pos = self.pos;
-        let Some(&first) = bytes.get(pos) else {
+        let bytes = self.input.as_bytes();
+        let Some(&first) = bytes.get(self.pos) else {
             self.done = true;
             return Some(Ev::Eof);
         };
         match first {
-            b'<' => self.markup(),
-            b'&' => {
-                // `&name;`: anything else quick-xml refuses (dangling `&`).
-                let rest = bytes.get(pos + 1..)?;
-                let i = memchr::memchr3(b';', b'&', b'<', rest)?;
-                if rest.get(i) != Some(&b';') {
-                    return None;
-                }
-                let name = input.get(pos + 1..pos + 1 + i)?;
-                self.pos = pos + i + 2;
-                Some(Ev::Ref(BytesRef::new(name)))
-            }
+            b'<' => match bytes.get(self.pos + 1) {
+                Some(b'/') => self.end_tag().map(|()| Ev::End),
+                Some(b'!') => self.comment().map(|()| Ev::Comment),
+                // Before the root element the declaration and instructions are all skipped.
+                Some(b'?') => self.instruction().map(|()| Ev::Comment),
+                Some(_) => self.start_tag().map(Ev::Start),
+                None => None,
+            },
+            b'&' => self.reference().map(|name| Ev::Ref(BytesRef::new(name))),
             _ => {
-                let rest = bytes.get(pos..)?;
-                let end = match memchr::memchr2(b'<', b'&', rest) {
-                    Some(i) => pos + i,
-                    None => {
-                        self.done = true;
-                        bytes.len()
-                    }
-                };
-                let text = input.get(pos..end)?;
-                self.pos = end;
+                let text = self.text()?;
                 Some(Ev::Text(if self.has_cr {
                     BytesText::from_escaped(text).xml10_content()
                 } else {
@@ -573,119 +599,204 @@ impl<'a> Fast<'a> {
         }
     }
 
-    fn markup(&mut self) -> Option<Ev<'a>> {
-        let input = self.input;
-        let bytes = input.as_bytes();
-        let pos = self.pos;
-        match bytes.get(pos + 1) {
-            Some(b'!') => {
-                // A comment ends at the first `-->` after `<!--` (`<!-->` does not end it).
-                // CDATA sections and DOCTYPE are left to quick-xml.
-                if bytes.get(pos + 2..pos + 4) != Some(b"--") {
-                    return None;
-                }
-                let rest = bytes.get(pos + 4..)?;
-                let i = memchr::memmem::find(rest, b"-->")?;
-                self.pos = pos + 4 + i + 3;
-                Some(Ev::Comment)
-            }
-            None => None,
-            Some(b'/') => {
-                let expected = self.open.pop()?;
-                let name_end = pos + 2 + expected.len();
-                // The usual `</Name>`: compared in place (names hold no quotes, see below).
-                if bytes.get(pos + 2..name_end) == Some(expected.as_bytes())
-                    && bytes.get(name_end) == Some(&b'>')
-                {
-                    self.pos = name_end + 1;
-                    return Some(Ev::End);
-                }
-                let end = tag_end(bytes, pos)?;
-                let name = input.get(pos + 2..end)?.trim_end_matches(is_xml_space);
-                if name != expected {
-                    return None;
-                }
-                self.pos = end + 1;
-                Some(Ev::End)
-            }
-            Some(b'?') => {
-                if self.started {
-                    return None;
-                }
-                // The first `?>` counted from the `?` of `<?` ends it (`<?>` is an error).
-                let rest = bytes.get(pos + 1..)?;
-                let i = memchr::memmem::find(rest, b"?>")?;
-                if i == 0 {
-                    return None;
-                }
-                self.pos = pos + i + 3;
-                // Before the root element the declaration and instructions are all skipped.
-                Some(Ev::Comment)
-            }
-            Some(_) => {
-                // The name runs to XML whitespace, as quick-xml counts it; a quote in it is
-                // left to quick-xml, whose end tag reading would differ from the comparison
-                // above.
-                let from = pos + 1;
-                let mut i = from;
-                let mut colon = None;
-                let stop = loop {
-                    let &b = bytes.get(i)?;
-                    if b < 64 && TAG_STOP >> b & 1 != 0 {
-                        match b {
-                            b'>' | b' ' | b'\t' | b'\r' | b'\n' => break b,
-                            b':' => colon = Some(i),
-                            _ => return None,
-                        }
+    /// [`XmlIn::next_child`] without events: the next child's start tag, or `None` at the
+    /// parent's end tag (text, references and comments between are skipped, as there).
+    /// `Err` means give up.
+    fn next_child(&mut self) -> Result<Option<Child<'a>>, ()> {
+        loop {
+            let bytes = self.input.as_bytes();
+            // The end of input inside an element is an error.
+            let &first = bytes.get(self.pos).ok_or(())?;
+            match first {
+                b'<' => match bytes.get(self.pos + 1) {
+                    Some(b'/') => {
+                        self.end_tag().ok_or(())?;
+                        return Ok(None);
                     }
-                    i += 1;
-                };
-                self.started = true;
-                let local_from = colon.map_or(0, |c| c + 1 - from);
-                if stop == b'>' {
-                    self.pos = i + 1;
-                    let tag = input.get(from..i)?;
-                    if let Some(tag) = tag.strip_suffix('/') {
-                        let start = BytesStart::from_content(tag, tag.len());
-                        let local = (local_from.min(tag.len()), tag.len());
-                        return Some(Ev::Start(Child {
-                            start,
-                            empty: true,
-                            local,
-                        }));
-                    }
-                    self.open.push(tag);
-                    let start = BytesStart::from_content(tag, tag.len());
-                    let local = (local_from, tag.len());
-                    return Some(Ev::Start(Child {
-                        start,
-                        empty: false,
-                        local,
-                    }));
+                    Some(b'!') => self.comment().ok_or(())?,
+                    Some(b'?') | None => return Err(()),
+                    Some(_) => return self.start_tag().map(Some).ok_or(()),
+                },
+                b'&' => {
+                    self.reference().ok_or(())?;
                 }
-                // Attributes follow the name.
-                let name_len = i - from;
-                let end = tag_end(bytes, i)?;
-                self.pos = end + 1;
-                let content = input.get(from..end)?;
-                let local = (local_from, name_len);
-                if let Some(content) = content.strip_suffix('/') {
-                    let start = BytesStart::from_content(content, name_len);
-                    return Some(Ev::Start(Child {
-                        start,
-                        empty: true,
-                        local,
-                    }));
+                _ => {
+                    self.text().ok_or(())?;
                 }
-                self.open.push(input.get(from..i)?);
-                let start = BytesStart::from_content(content, name_len);
-                Some(Ev::Start(Child {
-                    start,
-                    empty: false,
-                    local,
-                }))
             }
         }
+    }
+
+    /// The text of an element holding one plain piece of text (nothing to normalise) and
+    /// its end tag, which are read; `None` (nothing read) for any other content.
+    fn leaf_text(&mut self) -> Option<&'a str> {
+        if self.has_cr {
+            return None;
+        }
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let i = memchr::memchr2(b'<', b'&', bytes.get(pos..)?)?;
+        let expected = *self.open.last()?;
+        let name_at = pos + i + 2;
+        let name_end = name_at + expected.len();
+        if bytes.get(pos + i..name_at) != Some(b"</")
+            || bytes.get(name_at..name_end) != Some(expected.as_bytes())
+            || bytes.get(name_end) != Some(&b'>')
+        {
+            return None;
+        }
+        let text = self.input.get(pos..pos + i)?;
+        self.open.pop();
+        self.pos = name_end + 1;
+        Some(text)
+    }
+
+    /// Text up to the next markup or reference (or the end of input).
+    fn text(&mut self) -> Option<&'a str> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let end = match memchr::memchr2(b'<', b'&', bytes.get(pos..)?) {
+            Some(i) => pos + i,
+            None => {
+                self.done = true;
+                bytes.len()
+            }
+        };
+        self.pos = end;
+        self.input.get(pos..end)
+    }
+
+    /// `&name;` (its name): anything else quick-xml refuses (a dangling `&`).
+    fn reference(&mut self) -> Option<&'a str> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let rest = bytes.get(pos + 1..)?;
+        let i = memchr::memchr3(b';', b'&', b'<', rest)?;
+        if rest.get(i) != Some(&b';') {
+            return None;
+        }
+        self.pos = pos + i + 2;
+        self.input.get(pos + 1..pos + 1 + i)
+    }
+
+    /// An end tag, which must close the innermost open element.
+    fn end_tag(&mut self) -> Option<()> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let expected = self.open.pop()?;
+        let name_end = pos + 2 + expected.len();
+        // The usual `</Name>`: compared in place (names hold no quotes, see below).
+        if bytes.get(pos + 2..name_end) == Some(expected.as_bytes())
+            && bytes.get(name_end) == Some(&b'>')
+        {
+            self.pos = name_end + 1;
+            return Some(());
+        }
+        let end = tag_end(bytes, pos)?;
+        let name = self.input.get(pos + 2..end)?.trim_end_matches(is_xml_space);
+        if name != expected {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(())
+    }
+
+    /// A comment: it ends at the first `-->` after `<!--` (`<!-->` does not end it). CDATA
+    /// sections and DOCTYPE are left to quick-xml.
+    fn comment(&mut self) -> Option<()> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        if bytes.get(pos + 2..pos + 4) != Some(b"--") {
+            return None;
+        }
+        let rest = bytes.get(pos + 4..)?;
+        let i = memchr::memmem::find(rest, b"-->")?;
+        self.pos = pos + 4 + i + 3;
+        Some(())
+    }
+
+    /// The XML declaration or a processing instruction, before the root element only.
+    fn instruction(&mut self) -> Option<()> {
+        if self.started {
+            return None;
+        }
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        // The first `>` after a `?` ends it, the `?` of `<?` included (`<?>` is an error).
+        let rest = bytes.get(pos + 1..)?;
+        let i =
+            memchr::memchr_iter(b'>', rest).find(|&i| i > 0 && rest.get(i - 1) == Some(&b'?'))?;
+        if i == 1 {
+            return None;
+        }
+        self.pos = pos + i + 2;
+        Some(())
+    }
+
+    /// A start tag or a self-closing one.
+    fn start_tag(&mut self) -> Option<Child<'a>> {
+        let input = self.input;
+        let bytes = input.as_bytes();
+        // The name runs to XML whitespace, as quick-xml counts it; a quote in it is left to
+        // quick-xml, whose end tag reading would differ from the comparison in `end_tag`.
+        let from = self.pos + 1;
+        let mut i = from;
+        let mut colon = None;
+        let stop = loop {
+            let &b = bytes.get(i)?;
+            if b < 64 && TAG_STOP >> b & 1 != 0 {
+                match b {
+                    b'>' | b' ' | b'\t' | b'\r' | b'\n' => break b,
+                    b':' => colon = Some(i),
+                    _ => return None,
+                }
+            }
+            i += 1;
+        };
+        self.started = true;
+        let local_from = colon.map_or(0, |c| c + 1 - from);
+        if stop == b'>' {
+            self.pos = i + 1;
+            let tag = input.get(from..i)?;
+            if let Some(tag) = tag.strip_suffix('/') {
+                let start = BytesStart::from_content(tag, tag.len());
+                let local = (local_from.min(tag.len()), tag.len());
+                return Some(Child {
+                    start,
+                    empty: true,
+                    local,
+                });
+            }
+            self.open.push(tag);
+            let start = BytesStart::from_content(tag, tag.len());
+            let local = (local_from, tag.len());
+            return Some(Child {
+                start,
+                empty: false,
+                local,
+            });
+        }
+        // Attributes follow the name.
+        let name_len = i - from;
+        let end = tag_end(bytes, i)?;
+        self.pos = end + 1;
+        let content = input.get(from..end)?;
+        let local = (local_from, name_len);
+        if let Some(content) = content.strip_suffix('/') {
+            let start = BytesStart::from_content(content, name_len);
+            return Some(Child {
+                start,
+                empty: true,
+                local,
+            });
+        }
+        self.open.push(input.get(from..i)?);
+        let start = BytesStart::from_content(content, name_len);
+        Some(Child {
+            start,
+            empty: false,
+            local,
+        })
     }
 }
 
@@ -963,8 +1074,10 @@ fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
 
 /// Whether `s` holds a C0 control character XML 1.0 does not allow (all but tab, LF, CR).
 fn has_forbidden_control(s: &str) -> bool {
-    s.bytes()
-        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    // No early exit, so that it vectorises: almost all text has none.
+    s.bytes().fold(false, |any, b| {
+        any | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    })
 }
 
 /// Whether `name` can be written back as an element or attribute name: non-empty, and none
