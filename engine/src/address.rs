@@ -125,7 +125,12 @@ impl Address {
 
     /// The canonical user id of the owner: `wv:user@domain`.
     pub fn user_id(&self) -> String {
-        format!("wv:{}@{}", self.user, self.domain)
+        let mut id = String::with_capacity(4 + self.user.len() + self.domain.len());
+        id.push_str("wv:");
+        id.push_str(&self.user);
+        id.push('@');
+        id.push_str(&self.domain);
+        id
     }
 }
 

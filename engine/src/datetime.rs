@@ -20,12 +20,16 @@ pub fn format_utc(unix_ms: i64) -> String {
     out
 }
 
-/// Appends the last `n` decimal digits of `v` (≥ 0), zero-padded.
+/// Appends the last `n` (at most 18) decimal digits of `v` (≥ 0), zero-padded.
 fn push_digits(out: &mut String, v: i64, n: u32) {
-    for i in (0..n).rev() {
-        let digit = v.rem_euclid(10_i64.pow(i + 1)) / 10_i64.pow(i);
-        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    let mut rest = v.rem_euclid(10_i64.pow(n.min(18)));
+    let mut digits = [b'0'; 18];
+    let digits = digits.get_mut(..n.min(18) as usize).unwrap_or_default();
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
     }
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
@@ -46,6 +50,24 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_are_the_last_ones_zero_padded() {
+        for v in [0, 7, 42, 1970, 12_345, -1, -2024, i64::MAX, i64::MIN + 1] {
+            for n in 1..=6 {
+                let mut fast = String::new();
+                push_digits(&mut fast, v, n);
+                let slow: String = (0..n)
+                    .rev()
+                    .map(|i| {
+                        let digit = v.rem_euclid(10_i64.pow(i + 1)) / 10_i64.pow(i);
+                        char::from(b'0' + u8::try_from(digit).unwrap_or(0))
+                    })
+                    .collect();
+                assert_eq!(fast, slow, "{v} {n}");
+            }
+        }
+    }
 
     #[test]
     fn known_instants() {

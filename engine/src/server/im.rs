@@ -135,8 +135,19 @@ fn status(code: u16, text: &str) -> Primitive {
     Primitive::Status(Box::new(Status::new(code, text)))
 }
 
-fn key(owner: &str, seq: u64) -> String {
-    format!("{owner}/{seq:020}")
+/// `owner/seq` with `seq` in 20 digits (`format!("{owner}/{seq:020}")`, without `fmt`).
+pub(crate) fn key(owner: &str, seq: u64) -> String {
+    let mut digits = [b'0'; 20];
+    let mut rest = seq;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut k = String::with_capacity(owner.len() + 21);
+    k.push_str(owner);
+    k.push('/');
+    k.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    k
 }
 
 fn encode<T: XmlValue>(value: &T, name: &str) -> String {

@@ -600,7 +600,7 @@ impl Server {
         if s.queue.len() >= limit {
             return false;
         }
-        let tid = format!("s{}", self.next_server_tid);
+        let tid = server_tid(self.next_server_tid);
         self.next_server_tid += 1;
         let nudge = s.queue.iter().all(|q| q.deliveries > 0);
         s.queue.push_back(Queued {
@@ -936,6 +936,25 @@ impl Server {
     }
 }
 
+/// The TransactionID of server transaction `n`: `s<n>` (`format!("s{n}")`, without `fmt`).
+fn server_tid(n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    while let Some(d) = at.checked_sub(1).and_then(|i| digits.get_mut(i)) {
+        *d = b'0' + (rest % 10) as u8;
+        at -= 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut tid = String::with_capacity(1 + digits.len() - at);
+    tid.push('s');
+    tid.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
+    tid
+}
+
 /// The nudge the host gives `s`'s client.
 fn wake_up(s: &Session) -> WakeUp {
     WakeUp {
@@ -975,4 +994,17 @@ fn reply_content_type(ct: &str, version: Version) -> &'static str {
 /// A `Result` with `code` and `text`.
 pub(crate) fn result(code: u16, text: &str) -> CspResult {
     CspResult::new(code, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_numbers_read_as_formatted() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::MAX] {
+            assert_eq!(server_tid(n), format!("s{n}"));
+            assert_eq!(im::key("wv:a@b", n), format!("wv:a@b/{n:020}"));
+        }
+    }
 }
