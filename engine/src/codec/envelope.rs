@@ -255,17 +255,15 @@ fn decode_from(mut r: XmlIn<'_>) -> Result<Message, DecodeError> {
     if root.local() != "WV-CSP-Message" {
         return Err(DecodeError::new(root.local(), DecodeReason::NotCsp));
     }
-    // The namespace of the root's own prefix, if it has one (`<p:WV-CSP-Message xmlns:p=…>`).
-    let ns_attribute = match root.prefix() {
-        Some(prefix) => format!("xmlns:{prefix}"),
-        None => "xmlns".to_owned(),
-    };
-    let version = match root.attribute(&ns_attribute) {
-        None => Version::V1_2,
-        Some(ns) if ns.trim().is_empty() => Version::V1_2,
-        Some(ns) => Version::from_namespace(&ns).ok_or_else(|| {
-            DecodeError::new("WV-CSP-Message", DecodeReason::UnsupportedVersion(ns))
-        })?,
+    // The root as every client writes it names its version without anything to parse.
+    let usual = root
+        .tag()
+        .strip_prefix("WV-CSP-Message xmlns=\"")
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|ns| Version::ALL.into_iter().find(|v| Ns::Csp.uri(*v) == ns));
+    let version = match usual {
+        Some(v) => v,
+        None => root_version(&root)?,
     };
     let mut msg = Message {
         version,
@@ -284,6 +282,22 @@ fn decode_from(mut r: XmlIn<'_>) -> Result<Message, DecodeError> {
     }
     r.finish()?;
     Ok(msg)
+}
+
+/// The version named by the root's namespace attribute.
+fn root_version(root: &Child<'_>) -> Result<Version, DecodeError> {
+    // The namespace of the root's own prefix, if it has one (`<p:WV-CSP-Message xmlns:p=…>`).
+    let ns_attribute = match root.prefix() {
+        Some(prefix) => format!("xmlns:{prefix}"),
+        None => "xmlns".to_owned(),
+    };
+    Ok(match root.attribute(&ns_attribute) {
+        None => Version::V1_2,
+        Some(ns) if ns.trim().is_empty() => Version::V1_2,
+        Some(ns) => Version::from_namespace(&ns).ok_or_else(|| {
+            DecodeError::new("WV-CSP-Message", DecodeReason::UnsupportedVersion(ns))
+        })?,
+    })
 }
 
 pub(crate) fn encode_message(msg: &Message) -> Vec<u8> {
@@ -383,6 +397,25 @@ mod tests {
             String::from_utf8_lossy(input)
         );
         true
+    }
+
+    #[test]
+    fn the_usual_root_names_the_version_its_namespace_does() {
+        for v in Version::ALL {
+            let doc = format!(
+                "<WV-CSP-Message xmlns=\"{}\"><Session/></WV-CSP-Message>",
+                Ns::Csp.uri(v)
+            );
+            let mut r = XmlIn::new(doc.as_bytes(), Limits::default());
+            let root = r.root().unwrap();
+            assert_eq!(root_version(&root), Ok(v));
+            assert_eq!(
+                decode_message(doc.as_bytes(), Limits::default())
+                    .unwrap()
+                    .version,
+                v
+            );
+        }
     }
 
     #[test]

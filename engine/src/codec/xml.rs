@@ -190,6 +190,11 @@ impl Child<'_> {
     fn full_name(&self) -> &str {
         self.start.name().into_inner()
     }
+
+    /// The tag as written between `<` and `>` (or `/>`): name and attributes.
+    pub(crate) fn tag(&self) -> &str {
+        self.start.as_ref()
+    }
 }
 
 /// A bounded pull reader over one XML document.
