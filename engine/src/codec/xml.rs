@@ -748,8 +748,9 @@ impl<'a> Fast<'a> {
         let mut i = from;
         let mut colon = None;
         let stop = loop {
+            i = below_64(bytes, i);
             let &b = bytes.get(i)?;
-            if b < 64 && TAG_STOP >> b & 1 != 0 {
+            if TAG_STOP >> b & 1 != 0 {
                 match b {
                     b'>' | b' ' | b'\t' | b'\r' | b'\n' => break b,
                     b':' => colon = Some(i),
@@ -815,6 +816,32 @@ const TAG_STOP: u64 = 1 << b'>'
     | 1 << b'"'
     | 1 << b'\''
     | 1 << b':';
+
+/// The position of the first byte below 64 from `from` on (`bytes.len()` if none): names are
+/// mostly letters, so they are skipped 8 bytes at a time.
+fn below_64(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // The high bit of every byte below 64 (and perhaps of bytes after the first one,
+        // through the borrow): the lowest one set is exact.
+        let low = w.wrapping_sub(ONES * 64) & !w & (ONES * 128);
+        if low != 0 {
+            return i + (low.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b < 64 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
 
 /// The position of the `>` ending the tag whose bytes from `from` on are not yet read
 /// (quick-xml's rule: the first `>` outside quoted attribute values).
@@ -1315,7 +1342,7 @@ impl<T: XmlValue> XmlValue for Box<T> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn escaped(text: &str, attribute: bool) -> String {
@@ -1338,6 +1365,18 @@ mod tests {
         assert_eq!(e.element, "SessionID");
         assert_eq!(escaped("a\u{1}b\tc", false), "a\u{FFFD}b\tc");
         assert_eq!(escaped("a\tb\nc", true), "a&#9;b&#10;c");
+    }
+
+    #[test]
+    fn the_first_byte_below_64_is_found_in_words_and_bytes() {
+        let text = b"SendMessage-Request><Ab\x80\xff\x7f@?A:zzzzzzzzzzzzzzzzzz\x00";
+        for from in 0..=text.len() {
+            for end in from..=text.len() {
+                let bytes = &text[..end];
+                let naive = (from..end).find(|&i| bytes[i] < 64).unwrap_or(end);
+                assert_eq!(below_64(bytes, from), naive, "{from}..{end}");
+            }
+        }
     }
 
     #[test]
