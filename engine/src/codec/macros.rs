@@ -157,6 +157,14 @@ macro_rules! csp_primitives {
                 }
             }
 
+            /// The element name of a known primitive (`None` for [`Primitive::Unknown`]).
+            pub(crate) fn known_name(&self) -> Option<&'static str> {
+                match self {
+                    $( Primitive::$variant(_) => Some($xml), )*
+                    Primitive::Unknown(_) => None,
+                }
+            }
+
             pub(crate) fn decode_child(
                 r: &mut $crate::codec::xml::XmlIn<'_>,
                 c: &$crate::codec::xml::Child<'_>,

@@ -771,9 +771,20 @@ impl Server {
         }));
     }
 
-    fn process(&mut self, conn: u64, reply_type: &'static str, msg: Message, peer: Option<&str>) {
+    fn process(
+        &mut self,
+        conn: u64,
+        reply_type: &'static str,
+        mut msg: Message,
+        peer: Option<&str>,
+    ) {
         let version = msg.version;
-        let sid = msg.session_id().map(str::to_owned);
+        // Taken (the descriptor is not read again).
+        let sid = msg
+            .session
+            .descriptor
+            .as_mut()
+            .and_then(|d| d.session_id.take());
         let handle = sid.as_deref().and_then(|id| self.by_id.get(id).copied());
         let first_tid = msg
             .transaction()
@@ -925,7 +936,7 @@ impl Server {
         if let (Some(h), Some(tid)) = (handle, cache_tid) {
             let limit = self.config.session.transaction_cache as usize;
             if let Some(s) = self.sessions.get_mut(&h) {
-                s.remember(&tid, &body, limit);
+                s.remember(tid, &body, limit);
             }
         }
         self.outputs.push_back(Output::Reply(Reply {

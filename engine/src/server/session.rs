@@ -102,15 +102,14 @@ impl Session {
     }
 
     /// Remembers `reply` for `tid`, keeping at most `limit`.
-    pub fn remember(&mut self, tid: &str, reply: &[u8], limit: usize) {
+    pub fn remember(&mut self, tid: String, reply: &[u8], limit: usize) {
         if limit == 0 {
             return;
         }
         while self.replies.len() >= limit {
             self.replies.pop_front();
         }
-        self.replies
-            .push_back((fnv1a(tid), tid.to_owned(), reply.to_vec()));
+        self.replies.push_back((fnv1a(&tid), tid, reply.to_vec()));
     }
 
     /// Removes the queued transaction `tid` and returns it.
