@@ -846,20 +846,16 @@ fn below_64(bytes: &[u8], from: usize) -> usize {
 /// The position of the `>` ending the tag whose bytes from `from` on are not yet read
 /// (quick-xml's rule: the first `>` outside quoted attribute values).
 fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let rest = bytes.get(from..)?;
-    let mut quote = 0u8;
-    for i in memchr::memchr3_iter(b'>', b'"', b'\'', rest) {
-        let b = *rest.get(i)?;
-        if quote == 0 {
-            if b == b'>' {
-                return Some(from + i);
-            }
-            quote = b;
-        } else if b == quote {
-            quote = 0;
+    let mut i = from;
+    loop {
+        match *bytes.get(i)? {
+            b'>' => return Some(i),
+            // A quoted value runs to the same quote.
+            quote @ (b'"' | b'\'') => i += 1 + memchr::memchr(quote, bytes.get(i + 1..)?)?,
+            _ => {}
         }
+        i += 1;
     }
-    None
 }
 
 fn is_xml_space(c: char) -> bool {
