@@ -95,7 +95,7 @@ impl XmlValue for TransactionContent {
 
     fn encode(&self, name: &str, w: &mut XmlOut) {
         w.open(name);
-        w.attribute("xmlns", Ns::Trc.uri(w.version));
+        w.namespace(Ns::Trc.uri(w.version));
         for p in &self.primitives {
             p.encode_into(w);
         }
@@ -323,7 +323,7 @@ pub(crate) fn encode_message_with(
     let mut w = XmlOut::new(msg.version, 1024);
     w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w.open("WV-CSP-Message");
-    w.attribute("xmlns", Ns::Csp.uri(msg.version));
+    w.namespace(Ns::Csp.uri(msg.version));
     if extra.is_empty() {
         msg.session.encode("Session", &mut w);
     } else {
@@ -338,7 +338,7 @@ pub(crate) fn encode_message_with(
             w.open("Transaction");
             descriptor.encode("TransactionDescriptor", &mut w);
             w.open("TransactionContent");
-            w.attribute("xmlns", Ns::Trc.uri(w.version));
+            w.namespace(Ns::Trc.uri(w.version));
             match content {
                 Content::Primitive(p) => p.encode_into(&mut w),
                 Content::Xml(xml) => w.raw(xml),

@@ -1052,6 +1052,32 @@ impl XmlOut {
         escape_into(&mut self.buf, text, false);
     }
 
+    /// Writes text content that needs no escaping (checked at compile time by callers with
+    /// [`plain`]).
+    pub(crate) fn plain_text(&mut self, text: &'static str) {
+        self.seal();
+        self.buf.extend_from_slice(text.as_bytes());
+    }
+
+    /// Writes `v` in decimal as text content (digits need no escaping).
+    pub(crate) fn number(&mut self, v: u64) {
+        self.seal();
+        let n = itoa_u64(v);
+        self.buf
+            .extend_from_slice(n.digits.get(n.start..).unwrap_or_default());
+    }
+
+    /// Adds a namespace attribute to the element just opened: the namespace URIs need no
+    /// escaping (a test checks them).
+    pub(crate) fn namespace(&mut self, uri: &'static str) {
+        if !self.open_tag {
+            return;
+        }
+        self.buf.extend_from_slice(b" xmlns=\"");
+        self.buf.extend_from_slice(uri.as_bytes());
+        self.buf.push(b'"');
+    }
+
     /// Writes `<name>text</name>`.
     pub fn text_element(&mut self, name: &str, text: &str) {
         self.open(name);
@@ -1098,6 +1124,19 @@ fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
         last = i + 1;
     }
     buf.extend_from_slice(bytes.get(last..).unwrap_or_default());
+}
+
+/// Whether `text` is written as it is by [`XmlOut::text`] (no byte escaped or replaced), for
+/// compile-time checks of fixed texts.
+pub(crate) const fn plain(text: &str) -> bool {
+    let mut bytes = text.as_bytes();
+    while let [b, rest @ ..] = bytes {
+        if matches!(*b, b'&' | b'<' | b'>' | b'\r') || (*b < 0x20 && *b != b'\t' && *b != b'\n') {
+            return false;
+        }
+        bytes = rest;
+    }
+    true
 }
 
 /// Whether `s` holds a C0 control character XML 1.0 does not allow (all but tab, LF, CR).
@@ -1182,7 +1221,7 @@ impl TextValue for bool {
         }
     }
     fn write_text(&self, w: &mut XmlOut) {
-        w.text(if *self { "T" } else { "F" });
+        w.plain_text(if *self { "T" } else { "F" });
     }
 }
 
@@ -1203,7 +1242,7 @@ impl TextValue for u32 {
             .ok_or_else(|| text.into_owned())
     }
     fn write_text(&self, w: &mut XmlOut) {
-        w.text(itoa_u64(u64::from(*self)).as_str());
+        w.number(u64::from(*self));
     }
 }
 
@@ -1212,7 +1251,7 @@ impl TextValue for u64 {
         parse_uint(&text).ok_or_else(|| text.into_owned())
     }
     fn write_text(&self, w: &mut XmlOut) {
-        w.text(itoa_u64(*self).as_str());
+        w.number(*self);
     }
 }
 
@@ -1236,12 +1275,6 @@ fn itoa_u64(mut v: u64) -> SmallNum {
 struct SmallNum {
     digits: [u8; 20],
     start: usize,
-}
-
-impl SmallNum {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(self.digits.get(self.start..).unwrap_or_default()).unwrap_or("0")
-    }
 }
 
 text_xml_value!(String, bool, u32, u64);
@@ -1372,6 +1405,41 @@ mod tests {
                 let naive = (from..end).find(|&i| bytes[i] < 64).unwrap_or(end);
                 assert_eq!(below_64(bytes, from), naive, "{from}..{end}");
             }
+        }
+    }
+
+    #[test]
+    fn fixed_texts_are_written_as_escaping_would() {
+        for v in crate::codec::Version::ALL {
+            for ns in [
+                crate::codec::Ns::Csp,
+                crate::codec::Ns::Trc,
+                crate::codec::Ns::Pa,
+            ] {
+                let uri = ns.uri(v);
+                assert_eq!(escaped(uri, true), uri);
+                let mut w = XmlOut::new(v, 64);
+                w.open("X");
+                w.namespace(uri);
+                w.close("X");
+                let mut a = XmlOut::new(v, 64);
+                a.open("X");
+                a.attribute("xmlns", uri);
+                a.close("X");
+                assert_eq!(w.into_bytes(), a.into_bytes());
+            }
+        }
+        for n in [0, 7, 10, 4_294_967_295, u64::MAX] {
+            let mut w = XmlOut::new(crate::codec::Version::V1_2, 8);
+            w.number(n);
+            assert_eq!(w.into_bytes(), n.to_string().into_bytes());
+        }
+        for text in ["a", "", "x\ty\nz", "\"'"] {
+            assert!(plain(text));
+            assert_eq!(escaped(text, false), text);
+        }
+        for text in ["&", "<", ">", "\r", "\u{1}"] {
+            assert!(!plain(text));
         }
     }
 
