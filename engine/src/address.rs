@@ -7,6 +7,7 @@
 //! MSISDN); the resource part is 1–64 characters of `a-z 0-9 . _ - + ~`; the domain is
 //! 1–253 characters of `a-z 0-9 . -`. `/` only separates the resource.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Longest user part.
@@ -51,29 +52,38 @@ impl fmt::Display for AddressError {
     }
 }
 
-fn user_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '+')
+// The allowed characters are all ASCII, so the checks go byte by byte: any byte of a
+// non-ASCII character is refused as the character would be.
+
+fn user_char(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-' | b'+')
 }
 
-fn resource_char(c: char) -> bool {
-    user_char(c) || c == '~'
+fn resource_char(c: u8) -> bool {
+    user_char(c) || c == b'~'
 }
 
-fn domain_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-')
+fn domain_char(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'-')
 }
 
 impl Address {
     /// Parses any address; `default_domain` applies when there is no `@domain`.
     pub fn parse(input: &str, default_domain: &str) -> Result<Address, AddressError> {
-        let s = input.trim().to_ascii_lowercase();
+        let trimmed = input.trim();
+        // Most addresses come in canonical form: lower-cased only when they are not.
+        let s: Cow<'_, str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(trimmed.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(trimmed)
+        };
         let s = s.strip_prefix("wv:").unwrap_or(&s);
         if s.is_empty() {
             return Err(AddressError::Empty);
         }
-        let (local, domain) = match s.rsplit_once('@') {
-            Some((l, d)) => (l, d.to_owned()),
-            None => (s, default_domain.to_ascii_lowercase()),
+        let (local, domain): (&str, Cow<'_, str>) = match s.rsplit_once('@') {
+            Some((l, d)) => (l, Cow::Borrowed(d)),
+            None => (s, Cow::Owned(default_domain.to_ascii_lowercase())),
         };
         let (user, resource) = match local.split_once('/') {
             Some((u, r)) => (u, Some(r)),
@@ -85,13 +95,13 @@ impl Address {
         if domain.len() > MAX_DOMAIN {
             return Err(AddressError::TooLong);
         }
-        if !domain.chars().all(domain_char) || domain.starts_with('.') || domain.ends_with('.') {
+        if !domain.bytes().all(domain_char) || domain.starts_with('.') || domain.ends_with('.') {
             return Err(AddressError::BadCharacter);
         }
         if user.len() > MAX_USER {
             return Err(AddressError::TooLong);
         }
-        if !user.chars().all(user_char) {
+        if !user.bytes().all(user_char) {
             return Err(AddressError::BadCharacter);
         }
         if let Some(r) = resource {
@@ -101,7 +111,7 @@ impl Address {
             if r.len() > MAX_RESOURCE {
                 return Err(AddressError::TooLong);
             }
-            if !r.chars().all(resource_char) {
+            if !r.bytes().all(resource_char) {
                 return Err(AddressError::BadCharacter);
             }
         } else if user.is_empty() {
@@ -110,7 +120,7 @@ impl Address {
         Ok(Address {
             user: user.to_owned(),
             resource: resource.map(str::to_owned),
-            domain,
+            domain: domain.into_owned(),
         })
     }
 
@@ -125,7 +135,12 @@ impl Address {
 
     /// The canonical user id of the owner: `wv:user@domain`.
     pub fn user_id(&self) -> String {
-        format!("wv:{}@{}", self.user, self.domain)
+        let mut id = String::with_capacity(4 + self.user.len() + self.domain.len());
+        id.push_str("wv:");
+        id.push_str(&self.user);
+        id.push('@');
+        id.push_str(&self.domain);
+        id
     }
 }
 

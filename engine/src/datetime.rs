@@ -8,23 +8,31 @@ pub fn format_utc(unix_ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mut out = String::with_capacity(16);
-    push_digits(&mut out, y, 4);
-    push_digits(&mut out, m, 2);
-    push_digits(&mut out, d, 2);
-    out.push('T');
-    push_digits(&mut out, rem / 3600, 2);
-    push_digits(&mut out, rem % 3600 / 60, 2);
-    push_digits(&mut out, rem % 60, 2);
-    out.push('Z');
-    out
+    let mut out = *b"00000000T000000Z";
+    let fields = [
+        (0, 4, y),
+        (4, 6, m),
+        (6, 8, d),
+        (9, 11, rem / 3600),
+        (11, 13, rem % 3600 / 60),
+        (13, 15, rem % 60),
+    ];
+    for (from, to, v) in fields {
+        if let Some(slot) = out.get_mut(from..to) {
+            put_digits(slot, v);
+        }
+    }
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
-/// Appends the last `n` decimal digits of `v` (≥ 0), zero-padded.
-fn push_digits(out: &mut String, v: i64, n: u32) {
-    for i in (0..n).rev() {
-        let digit = v.rem_euclid(10_i64.pow(i + 1)) / 10_i64.pow(i);
-        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+/// Writes the last `out.len()` (at most 18) decimal digits of `v` (≥ 0), zero-padded.
+#[inline]
+fn put_digits(out: &mut [u8], v: i64) {
+    let n = out.len().min(18) as u32;
+    let mut rest = v.rem_euclid(10_i64.pow(n));
+    for d in out.iter_mut().rev() {
+        *d = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
     }
 }
 
@@ -45,7 +53,27 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn digits_are_the_last_ones_zero_padded() {
+        for v in [0, 7, 42, 1970, 12_345, -1, -2024, i64::MAX, i64::MIN + 1] {
+            for n in 1..=6 {
+                let mut digits = vec![0u8; n as usize];
+                put_digits(&mut digits, v);
+                let fast = String::from_utf8(digits).unwrap();
+                let slow: String = (0..n)
+                    .rev()
+                    .map(|i| {
+                        let digit = v.rem_euclid(10_i64.pow(i + 1)) / 10_i64.pow(i);
+                        char::from(b'0' + u8::try_from(digit).unwrap_or(0))
+                    })
+                    .collect();
+                assert_eq!(fast, slow, "{v} {n}");
+            }
+        }
+    }
 
     #[test]
     fn known_instants() {

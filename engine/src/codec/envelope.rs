@@ -95,7 +95,7 @@ impl XmlValue for TransactionContent {
 
     fn encode(&self, name: &str, w: &mut XmlOut) {
         w.open(name);
-        w.attribute("xmlns", Ns::Trc.uri(w.version));
+        w.namespace(Ns::Trc.uri(w.version));
         for p in &self.primitives {
             p.encode_into(w);
         }
@@ -240,22 +240,30 @@ impl Message {
 }
 
 pub(crate) fn decode_message(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
-    let mut r = XmlIn::new(input, limits);
+    // The fast tokenizer reads the plain documents clients send; whatever it does not read
+    // (or any error, whose report quick-xml words) is decoded again through quick-xml.
+    if let Some(r) = XmlIn::fast(input, limits)
+        && let Ok(msg) = decode_from(r)
+    {
+        return Ok(msg);
+    }
+    decode_from(XmlIn::new(input, limits))
+}
+
+fn decode_from(mut r: XmlIn<'_>) -> Result<Message, DecodeError> {
     let root = r.root()?;
     if root.local() != "WV-CSP-Message" {
         return Err(DecodeError::new(root.local(), DecodeReason::NotCsp));
     }
-    // The namespace of the root's own prefix, if it has one (`<p:WV-CSP-Message xmlns:p=…>`).
-    let ns_attribute = match root.prefix() {
-        Some(prefix) => format!("xmlns:{prefix}"),
-        None => "xmlns".to_owned(),
-    };
-    let version = match root.attribute(&ns_attribute) {
-        None => Version::V1_2,
-        Some(ns) if ns.trim().is_empty() => Version::V1_2,
-        Some(ns) => Version::from_namespace(&ns).ok_or_else(|| {
-            DecodeError::new("WV-CSP-Message", DecodeReason::UnsupportedVersion(ns))
-        })?,
+    // The root as every client writes it names its version without anything to parse.
+    let usual = root
+        .tag()
+        .strip_prefix("WV-CSP-Message xmlns=\"")
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|ns| Version::ALL.into_iter().find(|v| Ns::Csp.uri(*v) == ns));
+    let version = match usual {
+        Some(v) => v,
+        None => root_version(&root)?,
     };
     let mut msg = Message {
         version,
@@ -276,15 +284,250 @@ pub(crate) fn decode_message(input: &[u8], limits: Limits) -> Result<Message, De
     Ok(msg)
 }
 
+/// The version named by the root's namespace attribute.
+fn root_version(root: &Child<'_>) -> Result<Version, DecodeError> {
+    // The namespace of the root's own prefix, if it has one (`<p:WV-CSP-Message xmlns:p=…>`).
+    let ns_attribute = match root.prefix() {
+        Some(prefix) => format!("xmlns:{prefix}"),
+        None => "xmlns".to_owned(),
+    };
+    Ok(match root.attribute(&ns_attribute) {
+        None => Version::V1_2,
+        Some(ns) if ns.trim().is_empty() => Version::V1_2,
+        Some(ns) => Version::from_namespace(&ns).ok_or_else(|| {
+            DecodeError::new("WV-CSP-Message", DecodeReason::UnsupportedVersion(ns))
+        })?,
+    })
+}
+
 pub(crate) fn encode_message(msg: &Message) -> Vec<u8> {
+    encode_message_with(msg, &[])
+}
+
+/// The content of a transaction written by reference (see [`encode_message_with`]).
+pub(crate) enum Content<'a> {
+    /// A primitive, encoded in place.
+    Primitive(&'a Primitive),
+    /// A primitive already encoded: its element, written as it is. Only for primitives
+    /// whose encoding is the same in every version.
+    Xml(&'a str),
+}
+
+/// Encodes `msg` with `extra` transactions after its own, as [`encode_message`] encodes the
+/// message holding them all: the server's queued transactions are written from the shared
+/// primitive (or its stored encoding) without a copy into the message.
+pub(crate) fn encode_message_with(
+    msg: &Message,
+    extra: &[(TransactionDescriptor, Content<'_>)],
+) -> Vec<u8> {
     let mut w = XmlOut::new(msg.version, 1024);
     w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w.open("WV-CSP-Message");
-    w.attribute("xmlns", Ns::Csp.uri(msg.version));
-    msg.session.encode("Session", &mut w);
+    w.namespace(Ns::Csp.uri(msg.version));
+    if extra.is_empty() {
+        msg.session.encode("Session", &mut w);
+    } else {
+        // `Session`'s generated encoder, with the extra transactions after the others.
+        use super::xml::Field as _;
+        let session = &msg.session;
+        w.open("Session");
+        session.descriptor.encode_field("SessionDescriptor", &mut w);
+        session.transactions.encode_field("Transaction", &mut w);
+        for (descriptor, content) in extra {
+            // `Transaction` and `TransactionContent` as their encoders write them.
+            w.open("Transaction");
+            descriptor.encode("TransactionDescriptor", &mut w);
+            w.open("TransactionContent");
+            w.namespace(Ns::Trc.uri(w.version));
+            match content {
+                Content::Primitive(p) => p.encode_into(&mut w),
+                Content::Xml(xml) => w.raw(xml),
+            }
+            w.close("TransactionContent");
+            w.close("Transaction");
+        }
+        session.poll.encode_field("Poll", &mut w);
+        session.cir.encode_field("CIR", &mut w);
+        for u in &session.unknown {
+            u.encode(&mut w);
+        }
+        w.close("Session");
+    }
     for u in &msg.unknown {
         u.encode(&mut w);
     }
     w.close("WV-CSP-Message");
     w.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use std::path::Path;
+
+    /// Every file under `dir` (recursively).
+    fn files(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+
+    /// The fast tokenizer's answer must be quick-xml's whenever it gives one.
+    fn same(name: &str, input: &[u8], limits: Limits) -> bool {
+        let Some(r) = XmlIn::fast(input, limits) else {
+            return false;
+        };
+        let Ok(fast) = decode_from(r) else {
+            return false;
+        };
+        let quick = decode_from(XmlIn::new(input, limits));
+        assert_eq!(
+            Ok(&fast),
+            quick.as_ref(),
+            "{name}: {:?}",
+            String::from_utf8_lossy(input)
+        );
+        true
+    }
+
+    #[test]
+    fn the_usual_root_names_the_version_its_namespace_does() {
+        for v in Version::ALL {
+            let doc = format!(
+                "<WV-CSP-Message xmlns=\"{}\"><Session/></WV-CSP-Message>",
+                Ns::Csp.uri(v)
+            );
+            let mut r = XmlIn::new(doc.as_bytes(), Limits::default());
+            let root = r.root().unwrap();
+            assert_eq!(root_version(&root), Ok(v));
+            assert_eq!(
+                decode_message(doc.as_bytes(), Limits::default())
+                    .unwrap()
+                    .version,
+                v
+            );
+        }
+    }
+
+    #[test]
+    fn extra_transactions_are_written_as_in_the_message() {
+        use crate::codec::common::Status;
+        use crate::codec::im::NewMessage;
+        let p1 = Primitive::Status(Box::new(Status::new(200, "ok")));
+        let p2 = Primitive::NewMessage(Box::default());
+        let p3 = Primitive::NewMessage(Box::new(NewMessage {
+            content_data: Some("<a & b>".into()),
+            ..Default::default()
+        }));
+        let xml = {
+            let mut w = XmlOut::new(Version::V1_3, 64);
+            p3.encode_into(&mut w);
+            String::from_utf8(w.into_bytes()).unwrap()
+        };
+        for version in Version::ALL {
+            for own in 0..3 {
+                let mut msg = Message::single(
+                    version,
+                    SessionType::Inband,
+                    Some("sid".into()),
+                    TransactionMode::Response,
+                    Some("t1".into()),
+                    p1.clone(),
+                );
+                msg.session.transactions.truncate(own.min(1));
+                if own == 2 {
+                    msg.session.cir = Some(true);
+                }
+                msg.set_poll(own != 1);
+                let descriptor = |tid: &str| TransactionDescriptor {
+                    mode: Some(TransactionMode::Request),
+                    transaction_id: Some(tid.into()),
+                    poll: (version == Version::V1_1).then_some(own != 1),
+                    ..Default::default()
+                };
+                let extra = [
+                    (descriptor("s1"), Content::Primitive(&p2)),
+                    (descriptor("s2"), Content::Xml(&xml)),
+                ];
+                let mut whole = msg.clone();
+                for (d, p) in [(descriptor("s1"), &p2), (descriptor("s2"), &p3)] {
+                    whole.session.transactions.push(Transaction {
+                        descriptor: Some(d),
+                        content: Some(TransactionContent::new(p.clone())),
+                        ..Default::default()
+                    });
+                }
+                assert_eq!(
+                    String::from_utf8(encode_message_with(&msg, &extra)).unwrap(),
+                    String::from_utf8(encode_message(&whole)).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fast_tokenizer_decodes_as_quick_xml_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut corpus = Vec::new();
+        for dir in ["tests/vectors", "fuzz/seeds", "fuzz/regressions/decode"] {
+            files(&root.join(dir), &mut corpus);
+        }
+        assert!(corpus.len() > 200, "corpus found");
+        let limits = Limits::default();
+        let mut fast = 0;
+        for (name, input) in &corpus {
+            fast += usize::from(same(name, input, limits));
+        }
+        assert!(
+            fast * 2 > corpus.len(),
+            "{fast} of {} read fast",
+            corpus.len()
+        );
+
+        // Mutations: bytes that matter to a tokenizer, put in, taken out or swapped in at
+        // pseudo-random places (a fixed xorshift sequence, so failures reproduce).
+        const BYTES: &[u8] = b"<>/&;\"'= \r\n\t?!-:[]x#\x01\xc3\xa9";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let small = Limits {
+            max_depth: 6,
+            max_elements: 40,
+            max_text: 64,
+        };
+        for (name, input) in &corpus {
+            for round in 0..150 {
+                let mut m = input.clone();
+                for _ in 0..=(next() % 3) {
+                    if m.is_empty() {
+                        break;
+                    }
+                    let at = (next() as usize) % m.len();
+                    let b = BYTES[(next() as usize) % BYTES.len()];
+                    match next() % 3 {
+                        0 => m.insert(at, b),
+                        1 => {
+                            m.remove(at);
+                        }
+                        _ => m[at] = b,
+                    }
+                }
+                let limits = if round % 4 == 0 { small } else { limits };
+                same(name, &m, limits);
+            }
+        }
+    }
 }

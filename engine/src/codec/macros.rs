@@ -63,7 +63,7 @@ macro_rules! csp_struct {
                 use $crate::codec::xml::Field as _;
                 $( return $enc(self, name, w); )?
                 w.open(name);
-                $( w.attribute("xmlns", $crate::codec::Ns::$ns.uri(w.version)); )?
+                $( w.namespace($crate::codec::Ns::$ns.uri(w.version)); )?
                 $( self.$field.encode_field($xml, w); )*
                 for u in &self.unknown {
                     u.encode(w);
@@ -121,7 +121,16 @@ macro_rules! csp_enum {
                 Ok(Self::parse(&text))
             }
             fn write_text(&self, w: &mut $crate::codec::xml::XmlOut) {
-                w.text(self.as_str());
+                match self {
+                    $(
+                        Self::$variant => {
+                            // The vocabulary is written as it is: nothing in it to escape.
+                            const _: () = assert!($crate::codec::xml::plain($text));
+                            w.plain_text($text)
+                        }
+                    )*
+                    Self::Other(s) => w.text(s),
+                }
             }
         }
 
@@ -154,6 +163,14 @@ macro_rules! csp_primitives {
                 match self {
                     $( Primitive::$variant(_) => $xml, )*
                     Primitive::Unknown(raw) => raw.local_name(),
+                }
+            }
+
+            /// The element name of a known primitive (`None` for [`Primitive::Unknown`]).
+            pub(crate) fn known_name(&self) -> Option<&'static str> {
+                match self {
+                    $( Primitive::$variant(_) => Some($xml), )*
+                    Primitive::Unknown(_) => None,
                 }
             }
 

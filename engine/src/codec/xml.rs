@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
 
 use super::Version;
 
@@ -190,14 +190,47 @@ impl Child<'_> {
     fn full_name(&self) -> &str {
         self.start.name().into_inner()
     }
+
+    /// The tag as written between `<` and `>` (or `/>`): name and attributes.
+    pub(crate) fn tag(&self) -> &str {
+        self.start.as_ref()
+    }
 }
 
 /// A bounded pull reader over one XML document.
 pub struct XmlIn<'a> {
-    reader: Reader<&'a [u8]>,
+    source: Source<'a>,
     limits: Limits,
     depth: u32,
     elements: u32,
+}
+
+/// Where an [`XmlIn`] gets its events from.
+enum Source<'a> {
+    /// quick-xml: any input, with its error messages.
+    Quick(Reader<&'a [u8]>),
+    /// The fast tokenizer for the plain documents clients send (see [`Fast`]).
+    Fast(Fast<'a>),
+}
+
+/// One piece of the document, as the readers below take it.
+enum Ev<'a> {
+    /// A start tag, or a self-closing one (`empty` set).
+    Start(Child<'a>),
+    /// An end tag.
+    End,
+    /// Text with its line ends normalised (references come apart).
+    Text(Cow<'a, str>),
+    /// The content of a CDATA section.
+    CData(Cow<'a, str>),
+    /// An entity or character reference.
+    Ref(BytesRef<'a>),
+    /// A comment or a processing instruction.
+    Comment,
+    /// The XML declaration or a DOCTYPE.
+    Decl,
+    /// The end of the input.
+    Eof,
 }
 
 impl<'a> XmlIn<'a> {
@@ -210,21 +243,36 @@ impl<'a> XmlIn<'a> {
         config.check_end_names = true;
         config.expand_empty_elements = false;
         XmlIn {
-            reader,
+            source: Source::Quick(reader),
             limits,
             depth: 0,
             elements: 0,
         }
     }
 
-    fn event(&mut self, element: &str) -> Result<Event<'a>, DecodeError> {
-        self.reader.read_event().map_err(|e| {
-            let reason = match e {
-                quick_xml::Error::Encoding(_) => DecodeReason::NotUtf8,
-                other => DecodeReason::Malformed(other.to_string()),
-            };
-            DecodeError::new(element, reason)
+    /// A reader over `input` on the fast tokenizer, or `None` when `input` is not UTF-8 (or
+    /// starts with a byte order mark). The fast tokenizer gives up with an error on anything
+    /// outside the plain subset it knows; any error read from it means "decode again with
+    /// [`XmlIn::new`]", which gives the same value for every document the fast one reads.
+    pub(crate) fn fast(input: &'a [u8], limits: Limits) -> Option<Self> {
+        let fast = Fast::new(input)?;
+        Some(XmlIn {
+            source: Source::Fast(fast),
+            limits,
+            depth: 0,
+            elements: 0,
         })
+    }
+
+    #[inline]
+    fn event(&mut self, element: &str) -> Result<Ev<'a>, DecodeError> {
+        match &mut self.source {
+            Source::Fast(fast) => match fast.next() {
+                Some(ev) => Ok(ev),
+                None => Err(given_up(element)),
+            },
+            Source::Quick(reader) => quick_event(reader, element),
+        }
     }
 
     fn enter(&mut self, element: &str, empty: bool) -> Result<(), DecodeError> {
@@ -245,18 +293,12 @@ impl<'a> XmlIn<'a> {
     pub fn root(&mut self) -> Result<Child<'a>, DecodeError> {
         loop {
             match self.event("")? {
-                Event::Start(start) => {
-                    let child = Child::new(start, false);
-                    self.enter(child.local(), false)?;
+                Ev::Start(child) => {
+                    self.enter(child.local(), child.empty)?;
                     return Ok(child);
                 }
-                Event::Empty(start) => {
-                    let child = Child::new(start, true);
-                    self.enter(child.local(), true)?;
-                    return Ok(child);
-                }
-                Event::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
-                Event::Text(t) if !t.xml10_content().trim().is_empty() => {
+                Ev::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
+                Ev::Text(t) if !t.trim().is_empty() => {
                     return Err(DecodeError::new(
                         "",
                         DecodeReason::Malformed("text before the root element".into()),
@@ -270,23 +312,30 @@ impl<'a> XmlIn<'a> {
     /// Reads the next child start tag of the element `parent`, or `None` at its end tag.
     /// Text between children is ignored (it is only layout whitespace in CSP).
     pub fn next_child(&mut self, parent: &str) -> Result<Option<Child<'a>>, DecodeError> {
+        if let Source::Fast(fast) = &mut self.source {
+            return match fast.next_child() {
+                Ok(Some(child)) => {
+                    self.enter(child.local(), child.empty)?;
+                    Ok(Some(child))
+                }
+                Ok(None) => {
+                    self.depth = self.depth.saturating_sub(1);
+                    Ok(None)
+                }
+                Err(()) => Err(given_up(parent)),
+            };
+        }
         loop {
             match self.event(parent)? {
-                Event::Start(start) => {
-                    let child = Child::new(start, false);
-                    self.enter(child.local(), false)?;
+                Ev::Start(child) => {
+                    self.enter(child.local(), child.empty)?;
                     return Ok(Some(child));
                 }
-                Event::Empty(start) => {
-                    let child = Child::new(start, true);
-                    self.enter(child.local(), true)?;
-                    return Ok(Some(child));
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     return Ok(None);
                 }
-                Event::Eof => return Err(DecodeError::new(parent, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(parent, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
         }
@@ -304,25 +353,30 @@ impl<'a> XmlIn<'a> {
         if child.empty {
             return Ok(text);
         }
+        if let Source::Fast(fast) = &mut self.source
+            && let Some(plain) = fast.leaf_text()
+        {
+            // What the loop below makes of one text event and the end tag.
+            self.depth = self.depth.saturating_sub(1);
+            if plain.len() > self.limits.max_text {
+                return Err(DecodeError::new(name, DecodeReason::TextTooLong));
+            }
+            check_text(name, plain)?;
+            return Ok(Cow::Borrowed(plain));
+        }
         loop {
             match self.event(name)? {
-                Event::Text(t) => append(&mut text, t.xml10_content()),
-                Event::CData(c) => append(&mut text, c.xml10_content()),
-                Event::GeneralRef(r) => text.to_mut().push(resolve_ref(name, &r)?),
-                Event::Start(start) => {
-                    let nested = Child::new(start, false);
-                    self.enter(nested.local(), false)?;
+                Ev::Text(t) | Ev::CData(t) => append(&mut text, t),
+                Ev::Ref(r) => text.to_mut().push(resolve_ref(name, &r)?),
+                Ev::Start(nested) => {
+                    self.enter(nested.local(), nested.empty)?;
                     self.skip(&nested)?;
                 }
-                Event::Empty(start) => {
-                    let nested = Child::new(start, true);
-                    self.enter(nested.local(), true)?;
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     break;
                 }
-                Event::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
             if text.len() > self.limits.max_text {
@@ -343,27 +397,19 @@ impl<'a> XmlIn<'a> {
         let mut text = String::new();
         loop {
             match self.event(name)? {
-                Event::Text(t) => text.push_str(&t.xml10_content()),
-                Event::CData(c) => text.push_str(&c.xml10_content()),
-                Event::GeneralRef(r) => text.push(resolve_ref(name, &r)?),
-                Event::Start(start) => {
-                    let child = Child::new(start, false);
-                    self.enter(child.local(), false)?;
+                Ev::Text(t) | Ev::CData(t) => text.push_str(&t),
+                Ev::Ref(r) => text.push(resolve_ref(name, &r)?),
+                Ev::Start(child) => {
+                    self.enter(child.local(), child.empty)?;
                     check_text(name, &text)?;
                     return Ok((text, Some(child)));
                 }
-                Event::Empty(start) => {
-                    let child = Child::new(start, true);
-                    self.enter(child.local(), true)?;
-                    check_text(name, &text)?;
-                    return Ok((text, Some(child)));
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     check_text(name, &text)?;
                     return Ok((text, None));
                 }
-                Event::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(name, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
             if text.len() > self.limits.max_text {
@@ -418,28 +464,19 @@ impl<'a> XmlIn<'a> {
         let mut text = String::new();
         loop {
             match self.event(&name)? {
-                Event::Text(t) => text.push_str(&t.xml10_content()),
-                Event::CData(c) => text.push_str(&c.xml10_content()),
-                Event::GeneralRef(r) => text.push(resolve_ref(&name, &r)?),
-                Event::Start(start) => {
+                Ev::Text(t) | Ev::CData(t) => text.push_str(&t),
+                Ev::Ref(r) => text.push(resolve_ref(&name, &r)?),
+                Ev::Start(nested) => {
                     flush_text(&name, &mut text, &mut raw.children)?;
-                    let nested = Child::new(start, false);
-                    self.enter(nested.local(), false)?;
+                    self.enter(nested.local(), nested.empty)?;
                     let inner = self.capture(&nested)?;
                     raw.children.push(RawNode::Element(inner));
                 }
-                Event::Empty(start) => {
-                    flush_text(&name, &mut text, &mut raw.children)?;
-                    let nested = Child::new(start, true);
-                    self.enter(nested.local(), true)?;
-                    let inner = self.capture(&nested)?;
-                    raw.children.push(RawNode::Element(inner));
-                }
-                Event::End(_) => {
+                Ev::End => {
                     self.depth = self.depth.saturating_sub(1);
                     break;
                 }
-                Event::Eof => return Err(DecodeError::new(&name, DecodeReason::UnexpectedEof)),
+                Ev::Eof => return Err(DecodeError::new(&name, DecodeReason::UnexpectedEof)),
                 _ => {}
             }
             if text.len() > self.limits.max_text {
@@ -454,9 +491,9 @@ impl<'a> XmlIn<'a> {
     pub fn finish(&mut self) -> Result<(), DecodeError> {
         loop {
             match self.event("")? {
-                Event::Eof => return Ok(()),
-                Event::Text(t) if t.xml10_content().trim().is_empty() => {}
-                Event::Comment(_) | Event::PI(_) => {}
+                Ev::Eof => return Ok(()),
+                Ev::Text(t) if t.trim().is_empty() => {}
+                Ev::Comment => {}
                 _ => {
                     return Err(DecodeError::new(
                         "",
@@ -466,6 +503,363 @@ impl<'a> XmlIn<'a> {
             }
         }
     }
+}
+
+/// The next event from quick-xml.
+#[inline(never)]
+fn quick_event<'a>(reader: &mut Reader<&'a [u8]>, element: &str) -> Result<Ev<'a>, DecodeError> {
+    match reader.read_event() {
+        Ok(e) => Ok(match e {
+            Event::Start(start) => Ev::Start(Child::new(start, false)),
+            Event::Empty(start) => Ev::Start(Child::new(start, true)),
+            Event::End(_) => Ev::End,
+            Event::Text(t) => Ev::Text(t.xml10_content()),
+            Event::CData(c) => Ev::CData(c.xml10_content()),
+            Event::GeneralRef(r) => Ev::Ref(r),
+            Event::Comment(_) | Event::PI(_) => Ev::Comment,
+            Event::Decl(_) | Event::DocType(_) => Ev::Decl,
+            Event::Eof => Ev::Eof,
+        }),
+        Err(e) => {
+            let reason = match e {
+                quick_xml::Error::Encoding(_) => DecodeReason::NotUtf8,
+                other => DecodeReason::Malformed(other.to_string()),
+            };
+            Err(DecodeError::new(element, reason))
+        }
+    }
+}
+
+/// The error read from the fast tokenizer where it gives up (the document is then decoded
+/// again with quick-xml, which words the report).
+#[cold]
+#[inline(never)]
+fn given_up(element: &str) -> DecodeError {
+    DecodeError::new(element, DecodeReason::Malformed(String::new()))
+}
+
+/// A tokenizer for the plain XML that clients send, much cheaper than quick-xml: the input
+/// is checked to be UTF-8 once, names of open elements are borrowed from it, end tags are
+/// matched by comparing bytes. It yields exactly the events quick-xml (as [`XmlIn::new`]
+/// configures it) yields for the same input, and gives up (`None`) wherever it is not sure
+/// to: CDATA sections, DOCTYPE, processing instructions after the root's start, references
+/// not closed by `;`, and anything quick-xml would refuse.
+struct Fast<'a> {
+    input: &'a str,
+    pos: usize,
+    /// Names of the elements open, innermost last.
+    open: Vec<&'a str>,
+    /// A start tag has been read (processing instructions are only accepted before).
+    started: bool,
+    /// End of input reached: only `Eof` follows.
+    done: bool,
+    /// The input holds a carriage return (text needs its line ends normalised).
+    has_cr: bool,
+}
+
+impl<'a> Fast<'a> {
+    fn new(input: &'a [u8]) -> Option<Self> {
+        // quick-xml drops a UTF-8 byte order mark: leave such input to it.
+        if input.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            return None;
+        }
+        let input = std::str::from_utf8(input).ok()?;
+        Some(Fast {
+            input,
+            pos: 0,
+            open: Vec::with_capacity(16),
+            started: false,
+            done: false,
+            has_cr: memchr::memchr(b'\r', input.as_bytes()).is_some(),
+        })
+    }
+
+    fn next(&mut self) -> Option<Ev<'a>> {
+        if self.done {
+            return Some(Ev::Eof);
+        }
+        let bytes = self.input.as_bytes();
+        let Some(&first) = bytes.get(self.pos) else {
+            self.done = true;
+            return Some(Ev::Eof);
+        };
+        match first {
+            b'<' => match bytes.get(self.pos + 1) {
+                Some(b'/') => self.end_tag().map(|()| Ev::End),
+                Some(b'!') => self.comment().map(|()| Ev::Comment),
+                // Before the root element the declaration and instructions are all skipped.
+                Some(b'?') => self.instruction().map(|()| Ev::Comment),
+                Some(_) => self.start_tag().map(Ev::Start),
+                None => None,
+            },
+            b'&' => self.reference().map(|name| Ev::Ref(BytesRef::new(name))),
+            _ => {
+                let text = self.text()?;
+                Some(Ev::Text(if self.has_cr {
+                    BytesText::from_escaped(text).xml10_content()
+                } else {
+                    Cow::Borrowed(text)
+                }))
+            }
+        }
+    }
+
+    /// [`XmlIn::next_child`] without events: the next child's start tag, or `None` at the
+    /// parent's end tag (text, references and comments between are skipped, as there).
+    /// `Err` means give up.
+    fn next_child(&mut self) -> Result<Option<Child<'a>>, ()> {
+        loop {
+            let bytes = self.input.as_bytes();
+            // The end of input inside an element is an error.
+            let &first = bytes.get(self.pos).ok_or(())?;
+            match first {
+                b'<' => match bytes.get(self.pos + 1) {
+                    Some(b'/') => {
+                        self.end_tag().ok_or(())?;
+                        return Ok(None);
+                    }
+                    Some(b'!') => self.comment().ok_or(())?,
+                    Some(b'?') | None => return Err(()),
+                    Some(_) => return self.start_tag().map(Some).ok_or(()),
+                },
+                b'&' => {
+                    self.reference().ok_or(())?;
+                }
+                _ => {
+                    self.text().ok_or(())?;
+                }
+            }
+        }
+    }
+
+    /// The text of an element holding one plain piece of text (nothing to normalise) and
+    /// its end tag, which are read; `None` (nothing read) for any other content.
+    fn leaf_text(&mut self) -> Option<&'a str> {
+        if self.has_cr {
+            return None;
+        }
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let i = memchr::memchr2(b'<', b'&', bytes.get(pos..)?)?;
+        let expected = *self.open.last()?;
+        let name_at = pos + i + 2;
+        let name_end = name_at + expected.len();
+        if bytes.get(pos + i..name_at) != Some(b"</")
+            || bytes.get(name_at..name_end) != Some(expected.as_bytes())
+            || bytes.get(name_end) != Some(&b'>')
+        {
+            return None;
+        }
+        let text = self.input.get(pos..pos + i)?;
+        self.open.pop();
+        self.pos = name_end + 1;
+        Some(text)
+    }
+
+    /// Text up to the next markup or reference (or the end of input).
+    fn text(&mut self) -> Option<&'a str> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let end = match memchr::memchr2(b'<', b'&', bytes.get(pos..)?) {
+            Some(i) => pos + i,
+            None => {
+                self.done = true;
+                bytes.len()
+            }
+        };
+        self.pos = end;
+        self.input.get(pos..end)
+    }
+
+    /// `&name;` (its name): anything else quick-xml refuses (a dangling `&`).
+    fn reference(&mut self) -> Option<&'a str> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let rest = bytes.get(pos + 1..)?;
+        let i = memchr::memchr3(b';', b'&', b'<', rest)?;
+        if rest.get(i) != Some(&b';') {
+            return None;
+        }
+        self.pos = pos + i + 2;
+        self.input.get(pos + 1..pos + 1 + i)
+    }
+
+    /// An end tag, which must close the innermost open element.
+    fn end_tag(&mut self) -> Option<()> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        let expected = self.open.pop()?;
+        let name_end = pos + 2 + expected.len();
+        // The usual `</Name>`: compared in place (names hold no quotes, see below).
+        if bytes.get(pos + 2..name_end) == Some(expected.as_bytes())
+            && bytes.get(name_end) == Some(&b'>')
+        {
+            self.pos = name_end + 1;
+            return Some(());
+        }
+        let end = tag_end(bytes, pos)?;
+        let name = self.input.get(pos + 2..end)?.trim_end_matches(is_xml_space);
+        if name != expected {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(())
+    }
+
+    /// A comment: it ends at the first `-->` after `<!--` (`<!-->` does not end it). CDATA
+    /// sections and DOCTYPE are left to quick-xml.
+    fn comment(&mut self) -> Option<()> {
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        if bytes.get(pos + 2..pos + 4) != Some(b"--") {
+            return None;
+        }
+        let rest = bytes.get(pos + 4..)?;
+        let i = memchr::memmem::find(rest, b"-->")?;
+        self.pos = pos + 4 + i + 3;
+        Some(())
+    }
+
+    /// The XML declaration or a processing instruction, before the root element only.
+    fn instruction(&mut self) -> Option<()> {
+        if self.started {
+            return None;
+        }
+        let bytes = self.input.as_bytes();
+        let pos = self.pos;
+        // The first `>` after a `?` ends it, the `?` of `<?` included (`<?>` is an error).
+        let rest = bytes.get(pos + 1..)?;
+        let i =
+            memchr::memchr_iter(b'>', rest).find(|&i| i > 0 && rest.get(i - 1) == Some(&b'?'))?;
+        if i == 1 {
+            return None;
+        }
+        self.pos = pos + i + 2;
+        Some(())
+    }
+
+    /// A start tag or a self-closing one.
+    fn start_tag(&mut self) -> Option<Child<'a>> {
+        let input = self.input;
+        let bytes = input.as_bytes();
+        // The name runs to XML whitespace, as quick-xml counts it; a quote in it is left to
+        // quick-xml, whose end tag reading would differ from the comparison in `end_tag`.
+        let from = self.pos + 1;
+        let mut i = from;
+        let mut colon = None;
+        let stop = loop {
+            i = below_64(bytes, i);
+            let &b = bytes.get(i)?;
+            if TAG_STOP >> b & 1 != 0 {
+                match b {
+                    b'>' | b' ' | b'\t' | b'\r' | b'\n' => break b,
+                    b':' => colon = Some(i),
+                    _ => return None,
+                }
+            }
+            i += 1;
+        };
+        self.started = true;
+        let local_from = colon.map_or(0, |c| c + 1 - from);
+        if stop == b'>' {
+            self.pos = i + 1;
+            let tag = input.get(from..i)?;
+            if let Some(tag) = tag.strip_suffix('/') {
+                let start = BytesStart::from_content(tag, tag.len());
+                let local = (local_from.min(tag.len()), tag.len());
+                return Some(Child {
+                    start,
+                    empty: true,
+                    local,
+                });
+            }
+            self.open.push(tag);
+            let start = BytesStart::from_content(tag, tag.len());
+            let local = (local_from, tag.len());
+            return Some(Child {
+                start,
+                empty: false,
+                local,
+            });
+        }
+        // Attributes follow the name.
+        let name_len = i - from;
+        let end = tag_end(bytes, i)?;
+        self.pos = end + 1;
+        let content = input.get(from..end)?;
+        let local = (local_from, name_len);
+        if let Some(content) = content.strip_suffix('/') {
+            let start = BytesStart::from_content(content, name_len);
+            return Some(Child {
+                start,
+                empty: true,
+                local,
+            });
+        }
+        self.open.push(input.get(from..i)?);
+        let start = BytesStart::from_content(content, name_len);
+        Some(Child {
+            start,
+            empty: false,
+            local,
+        })
+    }
+}
+
+/// Bytes that end or matter in an element name, as a bit set of the bytes below 64: XML
+/// whitespace, `>`, quotes, and `:` (the prefix separator).
+const TAG_STOP: u64 = 1 << b'>'
+    | 1 << b' '
+    | 1 << b'\t'
+    | 1 << b'\r'
+    | 1 << b'\n'
+    | 1 << b'"'
+    | 1 << b'\''
+    | 1 << b':';
+
+/// The position of the first byte below 64 from `from` on (`bytes.len()` if none): names are
+/// mostly letters, so they are skipped 8 bytes at a time.
+fn below_64(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // The high bit of every byte below 64 (and perhaps of bytes after the first one,
+        // through the borrow): the lowest one set is exact.
+        let low = w.wrapping_sub(ONES * 64) & !w & (ONES * 128);
+        if low != 0 {
+            return i + (low.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b < 64 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The position of the `>` ending the tag whose bytes from `from` on are not yet read
+/// (quick-xml's rule: the first `>` outside quoted attribute values).
+fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        match *bytes.get(i)? {
+            b'>' => return Some(i),
+            // A quoted value runs to the same quote.
+            quote @ (b'"' | b'\'') => i += 1 + memchr::memchr(quote, bytes.get(i + 1..)?)?,
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\r' | '\n' | '\t')
 }
 
 fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
@@ -658,6 +1052,32 @@ impl XmlOut {
         escape_into(&mut self.buf, text, false);
     }
 
+    /// Writes text content that needs no escaping (checked at compile time by callers with
+    /// [`plain`]).
+    pub(crate) fn plain_text(&mut self, text: &'static str) {
+        self.seal();
+        self.buf.extend_from_slice(text.as_bytes());
+    }
+
+    /// Writes `v` in decimal as text content (digits need no escaping).
+    pub(crate) fn number(&mut self, v: u64) {
+        self.seal();
+        let n = itoa_u64(v);
+        self.buf
+            .extend_from_slice(n.digits.get(n.start..).unwrap_or_default());
+    }
+
+    /// Adds a namespace attribute to the element just opened: the namespace URIs need no
+    /// escaping (a test checks them).
+    pub(crate) fn namespace(&mut self, uri: &'static str) {
+        if !self.open_tag {
+            return;
+        }
+        self.buf.extend_from_slice(b" xmlns=\"");
+        self.buf.extend_from_slice(uri.as_bytes());
+        self.buf.push(b'"');
+    }
+
     /// Writes `<name>text</name>`.
     pub fn text_element(&mut self, name: &str, text: &str) {
         self.open(name);
@@ -668,26 +1088,25 @@ impl XmlOut {
 
 fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
     let bytes = text.as_bytes();
-    // Most values need no escaping: find that out with fast scans and copy in one go.
     // Control bytes: `\r` always (a literal one would read back as `\n`), `\t` and `\n` in
     // attributes (normalised to spaces when read back), other C0 bytes are not XML at all.
     let is_control = |b: u8| b < 0x20 && (attribute || (b != b'\t' && b != b'\n'));
-    let candidates = [
-        memchr::memchr3(b'&', b'<', b'>', bytes),
-        if attribute {
-            memchr::memchr(b'"', bytes)
-        } else {
-            None
-        },
-        bytes.iter().position(|&b| is_control(b)),
-    ];
-    let Some(first) = candidates.into_iter().flatten().min() else {
+    // Most values need no escaping: find that out with one pass over all bytes, without
+    // early exit so that it vectorises, and copy in one go.
+    let special = |b: u8| is_control(b) || b == b'&' || b == b'<' || b == b'>';
+    let any = if attribute {
+        bytes
+            .iter()
+            .fold(false, |any, &b| any | special(b) | (b == b'"'))
+    } else {
+        bytes.iter().fold(false, |any, &b| any | special(b))
+    };
+    if !any {
         buf.extend_from_slice(bytes);
         return;
-    };
-    buf.extend_from_slice(bytes.get(..first).unwrap_or_default());
-    let mut last = first;
-    for (i, &b) in bytes.iter().enumerate().skip(first) {
+    }
+    let mut last = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         let rep: &[u8] = match b {
             b'&' => b"&amp;",
             b'<' => b"&lt;",
@@ -707,10 +1126,25 @@ fn escape_into(buf: &mut Vec<u8>, text: &str, attribute: bool) {
     buf.extend_from_slice(bytes.get(last..).unwrap_or_default());
 }
 
+/// Whether `text` is written as it is by [`XmlOut::text`] (no byte escaped or replaced), for
+/// compile-time checks of fixed texts.
+pub(crate) const fn plain(text: &str) -> bool {
+    let mut bytes = text.as_bytes();
+    while let [b, rest @ ..] = bytes {
+        if matches!(*b, b'&' | b'<' | b'>' | b'\r') || (*b < 0x20 && *b != b'\t' && *b != b'\n') {
+            return false;
+        }
+        bytes = rest;
+    }
+    true
+}
+
 /// Whether `s` holds a C0 control character XML 1.0 does not allow (all but tab, LF, CR).
 fn has_forbidden_control(s: &str) -> bool {
-    s.bytes()
-        .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    // No early exit, so that it vectorises: almost all text has none.
+    s.bytes().fold(false, |any, b| {
+        any | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    })
 }
 
 /// Whether `name` can be written back as an element or attribute name: non-empty, and none
@@ -787,7 +1221,7 @@ impl TextValue for bool {
         }
     }
     fn write_text(&self, w: &mut XmlOut) {
-        w.text(if *self { "T" } else { "F" });
+        w.plain_text(if *self { "T" } else { "F" });
     }
 }
 
@@ -808,7 +1242,7 @@ impl TextValue for u32 {
             .ok_or_else(|| text.into_owned())
     }
     fn write_text(&self, w: &mut XmlOut) {
-        w.text(itoa_u64(u64::from(*self)).as_str());
+        w.number(u64::from(*self));
     }
 }
 
@@ -817,7 +1251,7 @@ impl TextValue for u64 {
         parse_uint(&text).ok_or_else(|| text.into_owned())
     }
     fn write_text(&self, w: &mut XmlOut) {
-        w.text(itoa_u64(*self).as_str());
+        w.number(*self);
     }
 }
 
@@ -841,12 +1275,6 @@ fn itoa_u64(mut v: u64) -> SmallNum {
 struct SmallNum {
     digits: [u8; 20],
     start: usize,
-}
-
-impl SmallNum {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(self.digits.get(self.start..).unwrap_or_default()).unwrap_or("0")
-    }
 }
 
 text_xml_value!(String, bool, u32, u64);
@@ -943,7 +1371,7 @@ impl<T: XmlValue> XmlValue for Box<T> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn escaped(text: &str, attribute: bool) -> String {
@@ -966,6 +1394,53 @@ mod tests {
         assert_eq!(e.element, "SessionID");
         assert_eq!(escaped("a\u{1}b\tc", false), "a\u{FFFD}b\tc");
         assert_eq!(escaped("a\tb\nc", true), "a&#9;b&#10;c");
+    }
+
+    #[test]
+    fn the_first_byte_below_64_is_found_in_words_and_bytes() {
+        let text = b"SendMessage-Request><Ab\x80\xff\x7f@?A:zzzzzzzzzzzzzzzzzz\x00";
+        for from in 0..=text.len() {
+            for end in from..=text.len() {
+                let bytes = &text[..end];
+                let naive = (from..end).find(|&i| bytes[i] < 64).unwrap_or(end);
+                assert_eq!(below_64(bytes, from), naive, "{from}..{end}");
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_texts_are_written_as_escaping_would() {
+        for v in crate::codec::Version::ALL {
+            for ns in [
+                crate::codec::Ns::Csp,
+                crate::codec::Ns::Trc,
+                crate::codec::Ns::Pa,
+            ] {
+                let uri = ns.uri(v);
+                assert_eq!(escaped(uri, true), uri);
+                let mut w = XmlOut::new(v, 64);
+                w.open("X");
+                w.namespace(uri);
+                w.close("X");
+                let mut a = XmlOut::new(v, 64);
+                a.open("X");
+                a.attribute("xmlns", uri);
+                a.close("X");
+                assert_eq!(w.into_bytes(), a.into_bytes());
+            }
+        }
+        for n in [0, 7, 10, 4_294_967_295, u64::MAX] {
+            let mut w = XmlOut::new(crate::codec::Version::V1_2, 8);
+            w.number(n);
+            assert_eq!(w.into_bytes(), n.to_string().into_bytes());
+        }
+        for text in ["a", "", "x\ty\nz", "\"'"] {
+            assert!(plain(text));
+            assert_eq!(escaped(text, false), text);
+        }
+        for text in ["&", "<", ">", "\r", "\u{1}"] {
+            assert!(!plain(text));
+        }
     }
 
     #[test]

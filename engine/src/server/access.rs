@@ -2,6 +2,8 @@
 //! and 4-way digest), logout, keep-alive, polling and acknowledgements, service provider
 //! info, client capability and service negotiation, version discovery.
 
+use std::borrow::Cow;
+
 use crate::address::{Address, AddressError};
 use crate::codec::access::{
     ClientCapabilityRequest, ClientCapabilityResponse, DigestSchema, Disconnect, GetSpInfoResponse,
@@ -158,19 +160,22 @@ fn gate(name: &str) -> Gate {
 
 /// Processes one transaction of a request.
 pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
-    let (mode, tid) = match &t.descriptor {
-        Some(d) => (d.mode.clone(), d.transaction_id.clone()),
+    let (mode, tid) = match t.descriptor {
+        Some(d) => (d.mode, d.transaction_id),
         None => (None, None),
     };
     let Some(primitive) = t.content.and_then(|c| c.primitives.into_iter().next()) else {
         ctx.status(tid, 400, "TransactionContent holds no primitive");
         return;
     };
-    let name = primitive.name().to_owned();
+    let name: Cow<'static, str> = match primitive.known_name() {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(primitive.name().to_owned()),
+    };
 
     // Client acknowledgements of server-initiated transactions (CSP-REFERENCE §1.4).
     if mode == Some(TransactionMode::Response) && (name == "Status" || name == "MessageDelivered") {
-        let Some(h) = session_of(s, ctx, tid.clone()) else {
+        let Some(h) = session_of(s, ctx, &tid) else {
             return;
         };
         let queued = tid
@@ -231,7 +236,7 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
         Gate::Code(c) => Some(c),
         Gate::Access => None,
     };
-    let Some(h) = session_of(s, ctx, tid.clone()) else {
+    let Some(h) = session_of(s, ctx, &tid) else {
         return;
     };
     s.touch(h);
@@ -446,7 +451,8 @@ fn owner(s: &Server, h: u64) -> (String, Version) {
         })
 }
 
-fn session_of(s: &mut Server, ctx: &mut Ctx, tid: Option<String>) -> Option<u64> {
+/// The request's session; otherwise its transaction `tid` is answered with why not.
+fn session_of(s: &mut Server, ctx: &mut Ctx, tid: &Option<String>) -> Option<u64> {
     if let Some(h) = ctx.handle.filter(|h| s.sessions.contains_key(h)) {
         return Some(h);
     }
@@ -463,9 +469,9 @@ fn session_of(s: &mut Server, ctx: &mut Ctx, tid: Option<String>) -> Option<u64>
             } else {
                 "forced logout"
             };
-            ctx.status(tid, code, text);
+            ctx.status(tid.clone(), code, text);
         }
-        None => ctx.status(tid, 604, "invalid session: log in again"),
+        None => ctx.status(tid.clone(), 604, "invalid session: log in again"),
     }
     None
 }

@@ -36,8 +36,9 @@
 //!   through a group receives the message once, as named first (users, then contact lists,
 //!   then groups).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,9 @@ pub(crate) enum Kind {
         /// Envelope and content as pushed: always a `Primitive::NewMessage`, shared by every
         /// recipient's item and every queued delivery (no copy per recipient or session).
         message: Arc<Primitive>,
+        /// `message` encoded (its `NewMessage` element, the same in every version), written
+        /// once for the stored record and every push of it.
+        xml: Arc<str>,
         /// The sender (canonical), for reports and block checks.
         sender: String,
         /// Whether the sender asked for a delivery report.
@@ -100,19 +104,19 @@ pub(crate) struct Item {
     pub kind: Kind,
 }
 
-/// Stored form of an [`Item`].
+/// Stored form of an [`Item`] (borrowing from it when written).
 #[derive(Debug, Serialize, Deserialize)]
-struct ItemRecord {
-    owner: String,
+struct ItemRecord<'a> {
+    owner: Cow<'a, str>,
     seq: u64,
-    id: String,
+    id: Cow<'a, str>,
     expires: i64,
     /// `Some(sender)` for a message, `None` for a report.
-    sender: Option<String>,
+    sender: Option<Cow<'a, str>>,
     report: bool,
     /// The `NewMessage` or `DeliveryReport-Request` element, encoded by the codec (a string:
     /// postcard writes it in one piece, where a byte vector goes element by element).
-    body: String,
+    body: Cow<'a, str>,
 }
 
 /// The messaging state.
@@ -125,8 +129,6 @@ pub(crate) struct ImState {
     /// seq → mailbox owner.
     owners: BTreeMap<u64, String>,
     next_seq: u64,
-    /// The encoding of the message stored last (see `put`).
-    encoded: Option<(Weak<Primitive>, String)>,
 }
 
 impl ImState {
@@ -140,8 +142,19 @@ fn status(code: u16, text: &str) -> Primitive {
     Primitive::Status(Box::new(Status::new(code, text)))
 }
 
-fn key(owner: &str, seq: u64) -> String {
-    format!("{owner}/{seq:020}")
+/// `owner/seq` with `seq` in 20 digits (`format!("{owner}/{seq:020}")`, without `fmt`).
+pub(crate) fn key(owner: &str, seq: u64) -> String {
+    let mut digits = [b'0'; 20];
+    let mut rest = seq;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut k = String::with_capacity(owner.len() + 21);
+    k.push_str(owner);
+    k.push('/');
+    k.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    k
 }
 
 fn encode<T: XmlValue>(value: &T, name: &str) -> String {
@@ -157,47 +170,40 @@ fn decode<T: XmlValue>(bytes: &[u8], name: &str) -> Option<T> {
     T::decode(&mut r, name, &root).ok()?
 }
 
-/// The storage record of `item`. `cache` holds the encoding of the last message stored, so
-/// a fan-out to many recipients encodes the shared message once (a `Weak` keeps the
-/// allocation, so the pointer cannot be reused by another message while cached).
-fn put(cache: &mut Option<(Weak<Primitive>, String)>, owner: &str, item: &Item) -> StorageOp {
+/// The storage record of `item` (a message's encoding is shared, made once per message).
+fn put(owner: &str, item: &Item) -> StorageOp {
     let (sender, report, body) = match &item.kind {
         Kind::Message {
-            message,
+            xml,
             sender,
             report,
-        } => {
-            let body = match cache {
-                Some((weak, body)) if Weak::ptr_eq(weak, &Arc::downgrade(message)) => body.clone(),
-                _ => {
-                    let body = match &**message {
-                        Primitive::NewMessage(m) => encode(&**m, "NewMessage"),
-                        _ => String::new(),
-                    };
-                    *cache = Some((Arc::downgrade(message), body.clone()));
-                    body
-                }
-            };
-            (Some(sender.clone()), *report, body)
-        }
-        Kind::Report(r) => (None, false, encode(&**r, "DeliveryReport-Request")),
+            ..
+        } => (
+            Some(Cow::Borrowed(sender.as_str())),
+            *report,
+            Cow::Borrowed(&**xml),
+        ),
+        Kind::Report(r) => (
+            None,
+            false,
+            Cow::Owned(encode(&**r, "DeliveryReport-Request")),
+        ),
     };
-    let capacity = body.len() + owner.len() + item.id.len() + 64;
+    let record = ItemRecord {
+        owner: Cow::Borrowed(owner),
+        seq: item.seq,
+        id: Cow::Borrowed(&item.id),
+        expires: item.expires,
+        sender,
+        report,
+        body,
+    };
+    // Room for the strings and their lengths, the numbers and the version header.
+    let size = owner.len() + item.id.len() + record.sender.as_ref().map_or(0, |s| s.len());
     StorageOp::Put {
         table: Table::Mailbox,
         key: key(owner, item.seq),
-        value: store::encode_record_sized(
-            &ItemRecord {
-                owner: owner.to_owned(),
-                seq: item.seq,
-                id: item.id.clone(),
-                expires: item.expires,
-                sender,
-                report,
-                body,
-            },
-            capacity,
-        ),
+        value: store::encode_record_sized(&record, size + record.body.len() + 48),
     }
 }
 
@@ -209,8 +215,11 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
     let kind = match r.sender {
         Some(sender) => match decode::<NewMessage>(r.body.as_bytes(), "NewMessage") {
             Some(m) => Kind::Message {
+                // Written again rather than kept as stored: pushes carry what the codec
+                // writes for the message.
+                xml: encode(&m, "NewMessage").into(),
                 message: Arc::new(Primitive::NewMessage(Box::new(m))),
-                sender,
+                sender: sender.into_owned(),
                 report: r.report,
             },
             None => return false,
@@ -224,15 +233,16 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
     };
     let item = Item {
         seq: r.seq,
-        id: r.id,
+        id: r.id.into_owned(),
         expires: r.expires,
         kind,
     };
+    let owner = r.owner.into_owned();
     let im = &mut s.im;
     im.next_seq = im.next_seq.max(r.seq + 1);
     im.expiries.insert((item.expires, item.seq));
-    im.owners.insert(item.seq, r.owner.clone());
-    im.mailboxes.entry(r.owner).or_default().push_back(item);
+    im.owners.insert(item.seq, owner.clone());
+    im.mailboxes.entry(owner).or_default().push_back(item);
     true
 }
 
@@ -298,11 +308,12 @@ fn accepts(s: &Server, h: u64, content_type: &str) -> bool {
         })
 }
 
-/// The primitive that delivers `item` to session `h`.
-fn delivery(s: &Server, h: u64, item: &Item) -> Option<Arc<Primitive>> {
+/// The primitive that delivers `item` to session `h`, and its encoding when it is the
+/// message itself.
+fn delivery(s: &Server, h: u64, item: &Item) -> Option<(Arc<Primitive>, Option<Arc<str>>)> {
     let sess = s.sessions.get(&h)?;
     match &item.kind {
-        Kind::Message { message, .. } => {
+        Kind::Message { message, xml, .. } => {
             let Primitive::NewMessage(m) = &**message else {
                 return None;
             };
@@ -315,14 +326,13 @@ fn delivery(s: &Server, h: u64, item: &Item) -> Option<Arc<Primitive>> {
             let size = m.content_data.as_ref().map_or(0, String::len);
             let too_long = limit.is_some_and(|l| size > l as usize);
             if method == DeliveryMethod::Notify || too_long {
-                Some(Arc::new(Primitive::MessageNotification(Box::new(
-                    MessageNotification {
-                        message_info: m.message_info.clone(),
-                        ..Default::default()
-                    },
-                ))))
+                let p = Primitive::MessageNotification(Box::new(MessageNotification {
+                    message_info: m.message_info.clone(),
+                    ..Default::default()
+                }));
+                Some((Arc::new(p), None))
             } else {
-                Some(Arc::clone(message))
+                Some((Arc::clone(message), Some(Arc::clone(xml))))
             }
         }
         Kind::Report(r) => {
@@ -330,15 +340,18 @@ fn delivery(s: &Server, h: u64, item: &Item) -> Option<Arc<Primitive>> {
             if sess.version == Version::V1_1 {
                 r.delivery_time = None;
             }
-            Some(Arc::new(Primitive::DeliveryReportRequest(Box::new(r))))
+            Some((
+                Arc::new(Primitive::DeliveryReportRequest(Box::new(r))),
+                None,
+            ))
         }
     }
 }
 
 /// Queues `item` (of `owner`'s mailbox) to session `h`.
 fn offer(s: &mut Server, h: u64, item: &Item) {
-    if let Some(p) = delivery(s, h, item) {
-        s.enqueue_item(h, p, item.seq);
+    if let Some((p, xml)) = delivery(s, h, item) {
+        s.enqueue_item(h, p, xml, item.seq);
     }
 }
 
@@ -392,7 +405,7 @@ fn deposit(s: &mut Server, owner: &str, item: Item) {
 
 /// [`deposit`] leaving the storage change to the caller (a fan-out stores one batch).
 fn deposit_op(s: &mut Server, owner: &str, item: Item) -> StorageOp {
-    let op = put(&mut s.im.encoded, owner, &item);
+    let op = put(owner, &item);
     s.im.expiries.insert((item.expires, item.seq));
     s.im.owners.insert(item.seq, owner.to_owned());
     offer_all(s, owner, &item);
@@ -642,8 +655,9 @@ fn accept(
     if let Some(info) = message.message_info.as_mut() {
         info.message_id = Some(id.clone());
     }
-    // One shared NewMessage per way the sender is shown.
-    let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>)> = Vec::new();
+    // One shared NewMessage (and its encoding, stored and pushed as is) per way the sender
+    // is shown.
+    let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>, Arc<str>)> = Vec::new();
     let mut accepted = 0;
     let mut ops = Vec::new();
     let refuse = |code: u16, t: &Target, failed: &mut Vec<(u16, Named)>| {
@@ -667,8 +681,8 @@ fn accept(
             refuse(507, &t, failed);
             continue;
         }
-        let message = match shared.iter().find(|(a, _)| *a == t.sender_as) {
-            Some((_, m)) => Arc::clone(m),
+        let (message, xml) = match shared.iter().find(|(a, _, _)| *a == t.sender_as) {
+            Some((_, m, x)) => (Arc::clone(m), Arc::clone(x)),
             None => {
                 let mut m = message.clone();
                 if let (Some(n), Some(info)) = (&t.sender_as, m.message_info.as_mut()) {
@@ -680,9 +694,10 @@ fn accept(
                         ..Default::default()
                     });
                 }
+                let x: Arc<str> = encode(&m, "NewMessage").into();
                 let m = Arc::new(Primitive::NewMessage(Box::new(m)));
-                shared.push((t.sender_as.clone(), Arc::clone(&m)));
-                m
+                shared.push((t.sender_as.clone(), Arc::clone(&m), Arc::clone(&x)));
+                (m, x)
             }
         };
         let seq = next_seq(s);
@@ -695,6 +710,7 @@ fn accept(
                 expires,
                 kind: Kind::Message {
                     message,
+                    xml,
                     sender: sender.to_owned(),
                     report: report_wanted && t.report,
                 },
@@ -965,4 +981,41 @@ pub(crate) fn forward(
         result: Some(r),
         ..Default::default()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    /// A message is encoded once and that encoding is pushed to sessions of every version:
+    /// it holds only if no element of a message is written differently per version.
+    #[test]
+    fn a_message_is_written_alike_in_every_version() {
+        let doc = r#"<NewMessage><MessageInfo><MessageID>m1</MessageID><MessageURI>u</MessageURI>
+            <ContentType>text/plain</ContentType><ContentEncoding>BASE64</ContentEncoding>
+            <ContentSize>3</ContentSize><ContentName>n</ContentName>
+            <Recipient><User><UserID>wv:b@x</UserID><FriendlyName>B</FriendlyName>
+            <ApplicationID>a</ApplicationID><ClientID><URL>h</URL><MSISDN>1</MSISDN></ClientID></User>
+            <Group><GroupID>wv:g@x</GroupID><ScreenName><SName>s</SName><GroupID>wv:g@x</GroupID></ScreenName></Group>
+            <ContactList>wv:a/l@x</ContactList><Vendor a="1">v</Vendor></Recipient>
+            <Sender><User><UserID>wv:a@x</UserID></User><Group><GroupID>g</GroupID></Group></Sender>
+            <DateTime>20240102T030405Z</DateTime><Font><Size>Small</Size><Style>Bold</Style>
+            <Style>Italic</Style><Color>Red</Color></Font><Validity>60</Validity>
+            <ExtBlockETEM><X>1</X></ExtBlockETEM><Other/></MessageInfo>
+            <ContentData>a&amp;b</ContentData><More>m</More></NewMessage>"#;
+        let m: NewMessage = decode(doc.as_bytes(), "NewMessage").unwrap();
+        let info = m.message_info.as_ref().unwrap();
+        assert!(info.font.is_some() && info.recipient.as_ref().unwrap().group.len() == 1);
+        let written: Vec<Vec<u8>> = Version::ALL
+            .iter()
+            .map(|v| {
+                let mut w = XmlOut::new(*v, 512);
+                m.encode("NewMessage", &mut w);
+                w.into_bytes()
+            })
+            .collect();
+        assert!(written.iter().all(|w| *w == written[0]));
+        assert_eq!(written[0], encode(&m, "NewMessage").into_bytes());
+    }
 }

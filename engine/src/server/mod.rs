@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::codec::capability::CirMethod;
 use crate::codec::common::CspResult;
+use crate::codec::envelope::Content;
 use crate::codec::{
-    self, Limits, Message, Primitive, SessionType, Transaction, TransactionContent,
-    TransactionDescriptor, TransactionMode, Version,
+    self, Limits, Message, Primitive, SessionType, TransactionDescriptor, TransactionMode, Version,
 };
 use crate::store::{self, Record, StorageBatch, StorageOp, Table};
 
@@ -586,23 +586,26 @@ impl Server {
     /// The host is asked to wake the client only when nothing else waits undelivered: a client
     /// already nudged will poll and receive everything queued since.
     pub(crate) fn enqueue_shared(&mut self, handle: u64, primitive: Arc<Primitive>) -> bool {
-        self.enqueue_origin(handle, primitive, None)
+        self.enqueue_origin(handle, primitive, None, None)
     }
 
-    /// [`Server::enqueue`] for the delivery of mailbox item `seq`.
+    /// [`Server::enqueue`] for the delivery of mailbox item `seq` (`xml`: the primitive
+    /// encoded, when that encoding serves every version).
     pub(crate) fn enqueue_item(
         &mut self,
         handle: u64,
         primitive: Arc<Primitive>,
+        xml: Option<Arc<str>>,
         seq: u64,
     ) -> bool {
-        self.enqueue_origin(handle, primitive, Some(seq))
+        self.enqueue_origin(handle, primitive, xml, Some(seq))
     }
 
     fn enqueue_origin(
         &mut self,
         handle: u64,
         primitive: Arc<Primitive>,
+        xml: Option<Arc<str>>,
         origin: Option<u64>,
     ) -> bool {
         let limit = self.config.session.queue_limit as usize;
@@ -612,12 +615,13 @@ impl Server {
         if s.queue.len() >= limit {
             return false;
         }
-        let tid = format!("s{}", self.next_server_tid);
+        let tid = server_tid(self.next_server_tid);
         self.next_server_tid += 1;
         let nudge = s.queue.iter().all(|q| q.deliveries > 0);
         s.queue.push_back(Queued {
             tid,
             primitive,
+            xml,
             deliveries: 0,
             delivered_at: 0,
             origin,
@@ -783,9 +787,20 @@ impl Server {
         }));
     }
 
-    fn process(&mut self, conn: u64, reply_type: &'static str, msg: Message, peer: Option<&str>) {
+    fn process(
+        &mut self,
+        conn: u64,
+        reply_type: &'static str,
+        mut msg: Message,
+        peer: Option<&str>,
+    ) {
         let version = msg.version;
-        let sid = msg.session_id().map(str::to_owned);
+        // Taken (the descriptor is not read again).
+        let sid = msg
+            .session
+            .descriptor
+            .as_mut()
+            .and_then(|d| d.session_id.take());
         let handle = sid.as_deref().and_then(|id| self.by_id.get(id).copied());
         let first_tid = msg
             .transaction()
@@ -853,7 +868,10 @@ impl Server {
                 ctx.session_id.clone().filter(|_| ctx.ended_code.is_some()),
             ),
         };
-        let mut transactions = ctx.responses;
+        let transactions = ctx.responses;
+        // Queued server transactions: written from the shared primitive, not copied.
+        let mut queued: Vec<TransactionDescriptor> = Vec::new();
+        let mut shared: Vec<(Arc<Primitive>, Option<Arc<str>>)> = Vec::new();
         let mut poll = false;
         if let Some(h) = handle
             && let Some(s) = self.sessions.get_mut(&h)
@@ -873,15 +891,13 @@ impl Server {
                 {
                     q.deliveries += 1;
                     q.delivered_at = now;
-                    transactions.push(Transaction {
-                        descriptor: Some(TransactionDescriptor {
-                            mode: Some(TransactionMode::Request),
-                            transaction_id: Some(q.tid.clone()),
-                            ..Default::default()
-                        }),
-                        content: Some(TransactionContent::new((*q.primitive).clone())),
+                    let descriptor = TransactionDescriptor {
+                        mode: Some(TransactionMode::Request),
+                        transaction_id: Some(q.tid.clone()),
                         ..Default::default()
-                    });
+                    };
+                    queued.push(descriptor);
+                    shared.push((Arc::clone(&q.primitive), q.xml.clone()));
                 }
             }
             // Poll=T when something waits that the client has not seen yet, or (answering a
@@ -898,7 +914,7 @@ impl Server {
         } else if let Some(s) = ctx.created.and_then(|h| self.sessions.get(&h)) {
             poll = !s.queue.is_empty();
         }
-        if transactions.is_empty() {
+        if transactions.is_empty() && queued.is_empty() {
             // A poll with nothing waiting, or acknowledgements only: an empty 200 answer
             // (CSP-REFERENCE §1.4, §5.1).
             self.outputs.push_back(Output::Reply(Reply {
@@ -927,11 +943,25 @@ impl Server {
             unknown: Vec::new(),
         };
         msg.set_poll(poll);
-        let body = codec::encode(&msg);
+        if version == Version::V1_1 {
+            // `set_poll` puts the 1.1 flag in every transaction's descriptor.
+            for d in &mut queued {
+                d.poll = Some(poll);
+            }
+        }
+        let extra: Vec<(TransactionDescriptor, Content<'_>)> = queued
+            .into_iter()
+            .zip(&shared)
+            .map(|(d, (p, xml))| match xml {
+                Some(xml) => (d, Content::Xml(xml)),
+                None => (d, Content::Primitive(p)),
+            })
+            .collect();
+        let body = codec::envelope::encode_message_with(&msg, &extra);
         if let (Some(h), Some(tid)) = (handle, cache_tid) {
             let limit = self.config.session.transaction_cache as usize;
             if let Some(s) = self.sessions.get_mut(&h) {
-                s.remember(&tid, &body, limit);
+                s.remember(tid, &body, limit);
             }
         }
         self.outputs.push_back(Output::Reply(Reply {
@@ -940,6 +970,25 @@ impl Server {
             body,
         }));
     }
+}
+
+/// The TransactionID of server transaction `n`: `s<n>` (`format!("s{n}")`, without `fmt`).
+fn server_tid(n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    while let Some(d) = at.checked_sub(1).and_then(|i| digits.get_mut(i)) {
+        *d = b'0' + (rest % 10) as u8;
+        at -= 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut tid = String::with_capacity(1 + digits.len() - at);
+    tid.push('s');
+    tid.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default());
+    tid
 }
 
 /// The nudge the host gives `s`'s client.
@@ -981,4 +1030,17 @@ fn reply_content_type(ct: &str, version: Version) -> &'static str {
 /// A `Result` with `code` and `text`.
 pub(crate) fn result(code: u16, text: &str) -> CspResult {
     CspResult::new(code, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_numbers_read_as_formatted() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::MAX] {
+            assert_eq!(server_tid(n), format!("s{n}"));
+            assert_eq!(im::key("wv:a@b", n), format!("wv:a@b/{n:020}"));
+        }
+    }
 }

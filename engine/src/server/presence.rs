@@ -217,7 +217,8 @@ pub(crate) fn local_user(s: &Server, raw: &str) -> Result<String, u16> {
     match Address::parse_user(raw, &s.config.domain) {
         Ok(a) if a.domain != s.config.domain => Err(516),
         Ok(a) => {
-            let id = a.to_string();
+            // `parse_user` leaves no resource: the canonical form is the user id.
+            let id = a.user_id();
             if s.accounts.contains_key(&id) {
                 Ok(id)
             } else {

@@ -18,6 +18,9 @@ pub(crate) struct Queued {
     pub tid: String,
     /// What is delivered (shared by every session a fan-out reaches).
     pub primitive: Arc<Primitive>,
+    /// `primitive` already encoded, when the same encoding serves every version (a pushed
+    /// message: written once for storage and for every delivery).
+    pub xml: Option<Arc<str>>,
     /// Times delivered so far (redelivered until acknowledged).
     pub deliveries: u32,
     /// When it was last delivered.
@@ -99,15 +102,14 @@ impl Session {
     }
 
     /// Remembers `reply` for `tid`, keeping at most `limit`.
-    pub fn remember(&mut self, tid: &str, reply: &[u8], limit: usize) {
+    pub fn remember(&mut self, tid: String, reply: &[u8], limit: usize) {
         if limit == 0 {
             return;
         }
         while self.replies.len() >= limit {
             self.replies.pop_front();
         }
-        self.replies
-            .push_back((fnv1a(tid), tid.to_owned(), reply.to_vec()));
+        self.replies.push_back((fnv1a(&tid), tid, reply.to_vec()));
     }
 
     /// Removes the queued transaction `tid` and returns it.
