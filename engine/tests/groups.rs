@@ -12,7 +12,7 @@
 
 mod sim;
 
-use imps_engine::client::{ClientConfig, ClientEvent, Command, LoginScheme};
+use imps_engine::client::Command;
 use imps_engine::codec::common::{
     ContentBlock, EntityList, Group, GroupProperties, Properties, Property, PropertyName,
     Recipient, ScreenName, User, UserIdList, UserList,
@@ -26,7 +26,7 @@ use imps_engine::codec::im::{AccessList, BlockLists, MessageInfo, SendMessageReq
 use imps_engine::codec::{Primitive, Version};
 use imps_engine::server::{AdminCommand, Config};
 use imps_engine::store::{Store, Table};
-use sim::{Sim, code_of, test_config};
+use sim::{Sim, code_of, login, req, take, test_config};
 
 const G: &str = "wv:alice/chat@example.org";
 const ALICE: &str = "wv:alice@example.org";
@@ -44,41 +44,6 @@ fn new_sim_with(config: Config) -> Sim {
 
 fn new_sim() -> Sim {
     new_sim_with(test_config())
-}
-
-fn login(sim: &mut Sim, user: &str, version: Version) -> usize {
-    let c = sim.add_client(ClientConfig::new(
-        version,
-        user,
-        "pw",
-        LoginScheme::Password,
-    ));
-    sim.command(c, Command::Login);
-    assert!(sim.clients[c].is_ready(), "{user} ready");
-    c
-}
-
-fn req(sim: &mut Sim, c: usize, p: Primitive) -> Primitive {
-    let before = sim.events[c].len();
-    sim.command(c, Command::Request(p));
-    sim.events[c][before..]
-        .iter()
-        .find_map(|e| match e {
-            ClientEvent::Response { primitive, .. } => Some(primitive.clone()),
-            _ => None,
-        })
-        .expect("an answer")
-}
-
-/// The server-initiated primitives client `c` received since last asked.
-fn take(sim: &mut Sim, c: usize) -> Vec<Primitive> {
-    std::mem::take(&mut sim.events[c])
-        .into_iter()
-        .filter_map(|e| match e {
-            ClientEvent::ServerRequest(p) => Some(p),
-            _ => None,
-        })
-        .collect()
 }
 
 fn props(list: &[(&str, &str)]) -> Vec<Property> {

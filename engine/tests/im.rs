@@ -10,7 +10,7 @@
 
 mod sim;
 
-use imps_engine::client::{ClientConfig, ClientEvent, Command, LoginScheme};
+use imps_engine::client::{ClientConfig, Command, LoginScheme};
 use imps_engine::codec::capability::DeliveryMethod;
 use imps_engine::codec::common::{EntityList, NickList, Recipient, User};
 use imps_engine::codec::im::{
@@ -19,7 +19,7 @@ use imps_engine::codec::im::{
 };
 use imps_engine::codec::presence::CreateListRequest;
 use imps_engine::codec::{Primitive, Version};
-use sim::{Sim, code_of, test_config};
+use sim::{Sim, code_of, login, login_with, req, take, test_config};
 
 const BOB: &str = "wv:bob@example.org";
 const CAROL: &str = "wv:carol@example.org";
@@ -30,43 +30,6 @@ fn new_sim() -> Sim {
         sim.provision(u, "pw");
     }
     sim
-}
-
-fn login(sim: &mut Sim, user: &str, version: Version) -> usize {
-    login_with(
-        sim,
-        ClientConfig::new(version, user, "pw", LoginScheme::Password),
-    )
-}
-
-fn login_with(sim: &mut Sim, cfg: ClientConfig) -> usize {
-    let user = cfg.user_id.clone();
-    let c = sim.add_client(cfg);
-    sim.command(c, Command::Login);
-    assert!(sim.clients[c].is_ready(), "{user} ready");
-    c
-}
-
-fn req(sim: &mut Sim, c: usize, p: Primitive) -> Primitive {
-    let before = sim.events[c].len();
-    sim.command(c, Command::Request(p));
-    sim.events[c][before..]
-        .iter()
-        .find_map(|e| match e {
-            ClientEvent::Response { primitive, .. } => Some(primitive.clone()),
-            _ => None,
-        })
-        .expect("an answer")
-}
-
-fn take(sim: &mut Sim, c: usize) -> Vec<Primitive> {
-    std::mem::take(&mut sim.events[c])
-        .into_iter()
-        .filter_map(|e| match e {
-            ClientEvent::ServerRequest(p) => Some(p),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The texts of the NewMessages client `c` received.

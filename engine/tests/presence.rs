@@ -11,7 +11,7 @@
 
 mod sim;
 
-use imps_engine::client::{ClientConfig, ClientEvent, Command, LoginScheme};
+use imps_engine::client::Command;
 use imps_engine::codec::access13::NotificationType;
 use imps_engine::codec::common::{NickList, User, UserIdList};
 use imps_engine::codec::presence::{
@@ -23,7 +23,7 @@ use imps_engine::codec::presence_attrs::{
     OnlineStatus, PresenceSubList, StatusMood, StatusText, UserAvailability,
 };
 use imps_engine::codec::{Primitive, Version};
-use sim::{Sim, code_of, test_config};
+use sim::{Sim, code_of, login, req, take, test_config};
 
 const ALICE: &str = "wv:alice@example.org";
 const BOB: &str = "wv:bob@example.org";
@@ -35,43 +35,6 @@ fn new_sim() -> Sim {
         sim.provision(u, "pw");
     }
     sim
-}
-
-fn login(sim: &mut Sim, user: &str, version: Version) -> usize {
-    let c = sim.add_client(ClientConfig::new(
-        version,
-        user,
-        "pw",
-        LoginScheme::Password,
-    ));
-    sim.command(c, Command::Login);
-    assert!(sim.clients[c].is_ready(), "{user} ready");
-    c
-}
-
-/// Sends `p` through the client and returns the answer.
-fn req(sim: &mut Sim, c: usize, p: Primitive) -> Primitive {
-    let before = sim.events[c].len();
-    sim.command(c, Command::Request(p));
-    sim.events[c][before..]
-        .iter()
-        .find_map(|e| match e {
-            ClientEvent::Response { primitive, .. } => Some(primitive.clone()),
-            _ => None,
-        })
-        .expect("an answer")
-}
-
-/// Takes the server-initiated primitives client `c` received so far.
-fn take(sim: &mut Sim, c: usize) -> Vec<Primitive> {
-    let events = std::mem::take(&mut sim.events[c]);
-    events
-        .into_iter()
-        .filter_map(|e| match e {
-            ClientEvent::ServerRequest(p) => Some(p),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The Presence entries of the notifications client `c` received.

@@ -306,3 +306,50 @@ pub fn code_of(p: &Primitive) -> u32 {
     p.result_code()
         .unwrap_or_else(|| panic!("no code in {}", p.name()))
 }
+
+/// Logs `user` (password "pw") in with `version` through a new client; its index.
+pub fn login(sim: &mut Sim, user: &str, version: Version) -> usize {
+    login_with(
+        sim,
+        imps_engine::client::ClientConfig::new(
+            version,
+            user,
+            "pw",
+            imps_engine::client::LoginScheme::Password,
+        ),
+    )
+}
+
+/// Logs a new client with `cfg` in; its index.
+pub fn login_with(sim: &mut Sim, cfg: imps_engine::client::ClientConfig) -> usize {
+    let user = cfg.user_id.clone();
+    let c = sim.add_client(cfg);
+    sim.command(c, Command::Login);
+    assert!(sim.clients[c].is_ready(), "{user} ready");
+    c
+}
+
+/// Sends `p` through client `c` and returns the answer.
+pub fn req(sim: &mut Sim, c: usize, p: Primitive) -> Primitive {
+    let before = sim.events[c].len();
+    sim.command(c, Command::Request(p));
+    sim.events[c][before..]
+        .iter()
+        .find_map(|e| match e {
+            ClientEvent::Response { primitive, .. } => Some(primitive.clone()),
+            _ => None,
+        })
+        .expect("an answer")
+}
+
+/// Takes the server-initiated primitives client `c` received since last asked (its other
+/// events are dropped).
+pub fn take(sim: &mut Sim, c: usize) -> Vec<Primitive> {
+    std::mem::take(&mut sim.events[c])
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::ServerRequest(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
