@@ -140,6 +140,9 @@ pub(crate) fn key(owner: &str, seq: u64) -> String {
     let mut digits = [b'0'; 20];
     let mut rest = seq;
     for d in digits.iter_mut().rev() {
+        if rest == 0 {
+            break;
+        }
         *d = b'0' + (rest % 10) as u8;
         rest /= 10;
     }

@@ -406,10 +406,18 @@ impl Server {
 
     fn random_hex(&mut self, bytes: usize) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut buf = vec![0u8; bytes];
-        self.rng.fill_bytes(&mut buf);
+        let mut room = [0u8; 32];
+        let mut heap = Vec::new();
+        let buf = match room.get_mut(..bytes) {
+            Some(buf) => buf,
+            None => {
+                heap.resize(bytes, 0);
+                heap.as_mut_slice()
+            }
+        };
+        self.rng.fill_bytes(buf);
         let mut s = String::with_capacity(bytes * 2);
-        for b in buf {
+        for &b in buf.iter() {
             s.push(char::from(
                 HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
             ));
