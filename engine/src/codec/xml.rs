@@ -1171,6 +1171,32 @@ pub trait XmlValue: Sized {
     ) -> Result<Option<Self>, DecodeError>;
     /// Writes the value as element `name`.
     fn encode(&self, name: &str, w: &mut XmlOut);
+
+    /// [`XmlValue::decode`] into `slot` (empty before). The typed structs decode in place
+    /// rather than through return values: they are large.
+    #[doc(hidden)]
+    fn decode_into(
+        slot: &mut Option<Self>,
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<(), DecodeError> {
+        *slot = Self::decode(r, name, child)?;
+        Ok(())
+    }
+
+    /// [`XmlValue::decode`] into a box, absent as the default (primitives).
+    #[doc(hidden)]
+    fn decode_boxed(
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<Box<Self>, DecodeError>
+    where
+        Self: Default,
+    {
+        Ok(Box::new(Self::decode(r, name, child)?.unwrap_or_default()))
+    }
 }
 
 /// A value carried as element text.
@@ -1324,8 +1350,7 @@ impl<T: XmlValue> Field for Option<T> {
         name: &str,
         child: &Child<'_>,
     ) -> Result<(), DecodeError> {
-        *self = T::decode(r, name, child)?;
-        Ok(())
+        T::decode_into(self, r, name, child)
     }
     fn encode_field(&self, name: &str, w: &mut XmlOut) {
         if let Some(v) = self {
