@@ -275,15 +275,19 @@ impl<'a> XmlIn<'a> {
         }
     }
 
-    fn enter(&mut self, element: &str, empty: bool) -> Result<(), DecodeError> {
+    /// Counts the element `child` starts against the limits.
+    fn enter(&mut self, child: &Child<'_>) -> Result<(), DecodeError> {
         self.elements += 1;
         if self.elements > self.limits.max_elements {
-            return Err(DecodeError::new(element, DecodeReason::TooManyElements));
+            return Err(DecodeError::new(
+                child.local(),
+                DecodeReason::TooManyElements,
+            ));
         }
         if self.depth + 1 > self.limits.max_depth {
-            return Err(DecodeError::new(element, DecodeReason::TooDeep));
+            return Err(DecodeError::new(child.local(), DecodeReason::TooDeep));
         }
-        if !empty {
+        if !child.empty {
             self.depth += 1;
         }
         Ok(())
@@ -294,7 +298,7 @@ impl<'a> XmlIn<'a> {
         loop {
             match self.event("")? {
                 Ev::Start(child) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     return Ok(child);
                 }
                 Ev::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
@@ -315,7 +319,7 @@ impl<'a> XmlIn<'a> {
         if let Source::Fast(fast) = &mut self.source {
             return match fast.next_child() {
                 Ok(Some(child)) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     Ok(Some(child))
                 }
                 Ok(None) => {
@@ -328,7 +332,7 @@ impl<'a> XmlIn<'a> {
         loop {
             match self.event(parent)? {
                 Ev::Start(child) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     return Ok(Some(child));
                 }
                 Ev::End => {
@@ -369,7 +373,7 @@ impl<'a> XmlIn<'a> {
                 Ev::Text(t) | Ev::CData(t) => append(&mut text, t),
                 Ev::Ref(r) => text.to_mut().push(resolve_ref(name, &r)?),
                 Ev::Start(nested) => {
-                    self.enter(nested.local(), nested.empty)?;
+                    self.enter(&nested)?;
                     self.skip(&nested)?;
                 }
                 Ev::End => {
@@ -400,7 +404,7 @@ impl<'a> XmlIn<'a> {
                 Ev::Text(t) | Ev::CData(t) => text.push_str(&t),
                 Ev::Ref(r) => text.push(resolve_ref(name, &r)?),
                 Ev::Start(child) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     check_text(name, &text)?;
                     return Ok((text, Some(child)));
                 }
@@ -468,7 +472,7 @@ impl<'a> XmlIn<'a> {
                 Ev::Ref(r) => text.push(resolve_ref(&name, &r)?),
                 Ev::Start(nested) => {
                     flush_text(&name, &mut text, &mut raw.children)?;
-                    self.enter(nested.local(), nested.empty)?;
+                    self.enter(&nested)?;
                     let inner = self.capture(&nested)?;
                     raw.children.push(RawNode::Element(inner));
                 }
@@ -1141,10 +1145,21 @@ pub(crate) const fn plain(text: &str) -> bool {
 
 /// Whether `s` holds a C0 control character XML 1.0 does not allow (all but tab, LF, CR).
 fn has_forbidden_control(s: &str) -> bool {
-    // No early exit, so that it vectorises: almost all text has none.
-    s.bytes().fold(false, |any, b| {
-        any | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-    })
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let forbidden = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Some byte below 0x20 (whitespace included): look at them one by one.
+        if w.wrapping_sub(ONES * 0x20) & !w & (ONES * 0x80) != 0
+            && chunk.iter().any(|&b| forbidden(b))
+        {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| forbidden(b))
 }
 
 /// Whether `name` can be written back as an element or attribute name: non-empty, and none
@@ -1431,6 +1446,27 @@ mod tests {
                 assert_eq!(below_64(bytes, from), naive, "{from}..{end}");
             }
         }
+    }
+
+    #[test]
+    fn control_characters_are_found_anywhere() {
+        let naive = |s: &str| {
+            s.bytes()
+                .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        };
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [0u8, 1, 8, 9, 10, 11, 13, 31, 32, 0x7f] {
+                    let mut text = "x".repeat(len).into_bytes();
+                    text[at] = b;
+                    let text = String::from_utf8(text).unwrap();
+                    assert_eq!(has_forbidden_control(&text), naive(&text), "{text:?}");
+                }
+            }
+        }
+        assert!(!has_forbidden_control(
+            "h\u{e9}llo w\u{f6}rld\t\r\n, \u{1F600} and more"
+        ));
     }
 
     #[test]
