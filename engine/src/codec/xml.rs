@@ -644,7 +644,7 @@ impl<'a> Fast<'a> {
         }
         let bytes = self.input.as_bytes();
         let pos = self.pos;
-        let i = memchr::memchr2(b'<', b'&', bytes.get(pos..)?)?;
+        let i = markup_or_reference(bytes, pos)? - pos;
         let expected = *self.open.last()?;
         let name_at = pos + i + 2;
         let name_end = name_at + expected.len();
@@ -664,8 +664,8 @@ impl<'a> Fast<'a> {
     fn text(&mut self) -> Option<&'a str> {
         let bytes = self.input.as_bytes();
         let pos = self.pos;
-        let end = match memchr::memchr2(b'<', b'&', bytes.get(pos..)?) {
-            Some(i) => pos + i,
+        let end = match markup_or_reference(bytes, pos) {
+            Some(i) => i,
             None => {
                 self.done = true;
                 bytes.len()
@@ -845,6 +845,29 @@ fn below_64(bytes: &[u8], from: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// The position of the first `<` or `&` from `from` on. Most text is short: its first bytes
+/// are looked at a word at a time before memchr takes over.
+fn markup_or_reference(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    for _ in 0..2 {
+        let Some(chunk) = bytes.get(i..i + 8) else {
+            break;
+        };
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Zero bytes of `w ^ c` are the bytes equal to `c`; the lowest flag of each is exact.
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & (ONES * 0x80);
+        let found = zero(w ^ (ONES * u64::from(b'<'))) | zero(w ^ (ONES * u64::from(b'&')));
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'<', b'&', bytes.get(i..)?).map(|k| i + k)
 }
 
 /// The position of the `>` ending the tag whose bytes from `from` on are not yet read
@@ -1444,6 +1467,18 @@ mod tests {
                 let bytes = &text[..end];
                 let naive = (from..end).find(|&i| bytes[i] < 64).unwrap_or(end);
                 assert_eq!(below_64(bytes, from), naive, "{from}..{end}");
+            }
+        }
+    }
+
+    #[test]
+    fn markup_and_references_are_found_in_words_and_after() {
+        let text = b"abc<def&ghij\xc3\xa9klmnopqrstuvw&xyz<0123456789abcdefghij<";
+        for from in 0..=text.len() {
+            for end in from..=text.len() {
+                let bytes = &text[..end];
+                let naive = (from..end).find(|&i| matches!(bytes[i], b'<' | b'&'));
+                assert_eq!(markup_or_reference(bytes, from), naive, "{from}..{end}");
             }
         }
     }
