@@ -671,7 +671,8 @@ pub(crate) fn send_message(s: &mut Server, sender: &str, req: SendMessageRequest
         user: Some(User::id(sender)),
         ..Default::default()
     });
-    info.date_time = Some(datetime::format_utc(wall_now(s)));
+    let now = wall_now(s);
+    info.date_time = Some(s.date_time(now));
     if info.content_size.is_none() {
         info.content_size = Some(size as u64);
     }
@@ -863,7 +864,8 @@ pub(crate) fn forward(
             ..Default::default()
         });
         info.recipient = Some(to.clone());
-        info.date_time = Some(datetime::format_utc(wall_now(s)));
+        let now = wall_now(s);
+        info.date_time = Some(s.date_time(now));
     }
     let (accepted, new_id) = accept(s, owner, targets, message, false, validity, &mut failed);
     let r = outcome_result(accepted, failed);
