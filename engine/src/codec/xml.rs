@@ -264,7 +264,6 @@ impl<'a> XmlIn<'a> {
         })
     }
 
-    #[inline]
     fn event(&mut self, element: &str) -> Result<Ev<'a>, DecodeError> {
         match &mut self.source {
             Source::Fast(fast) => match fast.next() {
@@ -276,6 +275,7 @@ impl<'a> XmlIn<'a> {
     }
 
     /// Counts the element `child` starts against the limits.
+    #[inline(always)]
     fn enter(&mut self, child: &Child<'_>) -> Result<(), DecodeError> {
         self.elements += 1;
         if self.elements > self.limits.max_elements {
@@ -611,6 +611,7 @@ impl<'a> Fast<'a> {
     /// [`XmlIn::next_child`] without events: the next child's start tag, or `None` at the
     /// parent's end tag (text, references and comments between are skipped, as there).
     /// `Err` means give up.
+    #[inline(always)]
     fn next_child(&mut self) -> Result<Option<Child<'a>>, ()> {
         loop {
             let bytes = self.input.as_bytes();
@@ -689,6 +690,7 @@ impl<'a> Fast<'a> {
     }
 
     /// An end tag, which must close the innermost open element.
+    #[inline(always)]
     fn end_tag(&mut self) -> Option<()> {
         let bytes = self.input.as_bytes();
         let pos = self.pos;
@@ -743,6 +745,7 @@ impl<'a> Fast<'a> {
     }
 
     /// A start tag or a self-closing one.
+    #[inline(always)]
     fn start_tag(&mut self) -> Option<Child<'a>> {
         let input = self.input;
         let bytes = input.as_bytes();
