@@ -205,7 +205,9 @@ pub struct XmlIn<'a> {
     elements: u32,
 }
 
-/// Where an [`XmlIn`] gets its events from.
+/// Where an [`XmlIn`] gets its events from. (The fast variant is the large one, with its
+/// element names in place: it is the one used, and the reader is not moved while reading.)
+#[allow(clippy::large_enum_variant)]
 enum Source<'a> {
     /// quick-xml: any input, with its error messages.
     Quick(Reader<&'a [u8]>),
@@ -491,6 +493,124 @@ impl<'a> XmlIn<'a> {
         Ok(raw)
     }
 
+    // ---- the usual envelope ----------------------------------------------------------
+    //
+    // Steps for reading the envelope every client writes by comparing bytes (see
+    // `envelope::decode_usual`). Each reads what the general reading would read and counts
+    // it alike; `None` means "not the usual shape" (nothing more is to be read from this
+    // reader: decoding starts over the general way).
+
+    /// The fast tokenizer, positioned after XML whitespace.
+    fn usual_source(&mut self) -> Option<&mut Fast<'a>> {
+        match &mut self.source {
+            Source::Fast(fast) => {
+                fast.skip_space();
+                Some(fast)
+            }
+            Source::Quick(_) => None,
+        }
+    }
+
+    /// An optional XML declaration and the root start tag as written by the usual clients,
+    /// `<WV-CSP-Message xmlns="…">` with the CSP namespace of a version: that version.
+    pub(crate) fn usual_root(&mut self) -> Option<Version> {
+        const OPEN: &str = "<WV-CSP-Message xmlns=\"";
+        let fast = self.usual_source()?;
+        if fast.input.as_bytes().get(fast.pos..fast.pos + 2) == Some(b"<?") {
+            fast.instruction()?;
+            fast.skip_space();
+        }
+        let after = fast.input.get(fast.pos..)?.strip_prefix(OPEN)?;
+        let (version, uri) = Version::ALL.iter().find_map(|v| {
+            let uri = super::Ns::Csp.uri(*v);
+            let rest = after.strip_prefix(uri)?;
+            rest.starts_with("\">").then_some((*v, uri))
+        })?;
+        // `WV-CSP-Message xmlns="…"` up to the `>`.
+        fast.pos += OPEN.len() + uri.len() + 2;
+        fast.started = true;
+        fast.open.push("WV-CSP-Message");
+        self.count_start()?;
+        Some(version)
+    }
+
+    /// The start tag `<name>` (no prefix; with `attributes`, any attributes), not
+    /// self-closing.
+    #[inline(always)]
+    pub(crate) fn usual_start(&mut self, name: &'static str, attributes: bool) -> Option<()> {
+        let fast = self.usual_source()?;
+        let bytes = fast.input.as_bytes();
+        let from = fast.pos + 1;
+        let end = from + name.len();
+        if bytes.get(fast.pos) == Some(&b'<')
+            && bytes.get(from..end) == Some(name.as_bytes())
+            && bytes.get(end) == Some(&b'>')
+        {
+            fast.pos = end + 1;
+            fast.started = true;
+            fast.open.push(name);
+        } else if attributes && bytes.get(fast.pos) == Some(&b'<') {
+            let child = fast.start_tag()?;
+            if child.empty || child.local != (0, name.len()) || child.local() != name {
+                return None;
+            }
+        } else {
+            return None;
+        }
+        self.count_start()
+    }
+
+    /// What [`XmlIn::enter`] counts for a start tag that is not self-closing (`None` where
+    /// it refuses).
+    #[inline(always)]
+    fn count_start(&mut self) -> Option<()> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements || self.depth + 1 > self.limits.max_depth {
+            return None;
+        }
+        self.depth += 1;
+        Some(())
+    }
+
+    /// Whether the next start tag, after XML whitespace, is `<name>`.
+    #[inline(always)]
+    pub(crate) fn usual_next(&mut self, name: &str) -> bool {
+        let Some(fast) = self.usual_source() else {
+            return false;
+        };
+        let bytes = fast.input.as_bytes();
+        let end = fast.pos + 1 + name.len();
+        bytes.get(fast.pos) == Some(&b'<')
+            && bytes.get(fast.pos + 1..end) == Some(name.as_bytes())
+            && bytes.get(end) == Some(&b'>')
+    }
+
+    /// The end tag of the innermost element.
+    #[inline(always)]
+    pub(crate) fn usual_end(&mut self) -> Option<()> {
+        let fast = self.usual_source()?;
+        if fast.input.as_bytes().get(fast.pos..fast.pos + 2) != Some(b"</") {
+            return None;
+        }
+        fast.end_tag()?;
+        self.depth = self.depth.saturating_sub(1);
+        Some(())
+    }
+
+    /// The text of the element just started (one plain non-empty piece) and its end tag:
+    /// what [`XmlIn::read_text`] reads, as long as it reads no error.
+    pub(crate) fn usual_text(&mut self) -> Option<&'a str> {
+        let Source::Fast(fast) = &mut self.source else {
+            return None;
+        };
+        let text = fast.leaf_text()?;
+        if text.is_empty() || text.len() > self.limits.max_text || has_forbidden_control(text) {
+            return None;
+        }
+        self.depth = self.depth.saturating_sub(1);
+        Some(text)
+    }
+
     /// Checks that nothing but comments and whitespace follows the root element.
     pub fn finish(&mut self) -> Result<(), DecodeError> {
         loop {
@@ -552,7 +672,7 @@ struct Fast<'a> {
     input: &'a str,
     pos: usize,
     /// Names of the elements open, innermost last.
-    open: Vec<&'a str>,
+    open: Open<'a>,
     /// A start tag has been read (processing instructions are only accepted before).
     started: bool,
     /// End of input reached: only `Eof` follows.
@@ -571,7 +691,7 @@ impl<'a> Fast<'a> {
         Some(Fast {
             input,
             pos: 0,
-            open: Vec::with_capacity(16),
+            open: Open::default(),
             started: false,
             done: false,
             has_cr: memchr::memchr(b'\r', input.as_bytes()).is_some(),
@@ -646,7 +766,7 @@ impl<'a> Fast<'a> {
         let bytes = self.input.as_bytes();
         let pos = self.pos;
         let i = markup_or_reference(bytes, pos)? - pos;
-        let expected = *self.open.last()?;
+        let expected = self.open.last()?;
         let name_at = pos + i + 2;
         let name_end = name_at + expected.len();
         if bytes.get(pos + i..name_at) != Some(b"</")
@@ -659,6 +779,14 @@ impl<'a> Fast<'a> {
         self.open.pop();
         self.pos = name_end + 1;
         Some(text)
+    }
+
+    /// Skips XML whitespace.
+    fn skip_space(&mut self) {
+        let bytes = self.input.as_bytes();
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = bytes.get(self.pos) {
+            self.pos += 1;
+        }
     }
 
     /// Text up to the next markup or reference (or the end of input).
@@ -885,6 +1013,42 @@ fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
             _ => {}
         }
         i += 1;
+    }
+}
+
+/// The names of the open elements, innermost last: the first ones in place (CSP nests
+/// about a dozen deep), any deeper ones on the heap.
+#[derive(Default)]
+struct Open<'a> {
+    near: [&'a str; 16],
+    len: usize,
+    deeper: Vec<&'a str>,
+}
+
+impl<'a> Open<'a> {
+    fn push(&mut self, name: &'a str) {
+        match self.near.get_mut(self.len) {
+            Some(slot) if self.deeper.is_empty() => {
+                *slot = name;
+                self.len += 1;
+            }
+            _ => self.deeper.push(name),
+        }
+    }
+
+    fn pop(&mut self) -> Option<&'a str> {
+        if let Some(name) = self.deeper.pop() {
+            return Some(name);
+        }
+        self.len = self.len.checked_sub(1)?;
+        self.near.get(self.len).copied()
+    }
+
+    fn last(&self) -> Option<&'a str> {
+        match self.deeper.last() {
+            Some(name) => Some(name),
+            None => self.near.get(self.len.checked_sub(1)?).copied(),
+        }
     }
 }
 
@@ -1484,6 +1648,42 @@ mod tests {
                 assert_eq!(markup_or_reference(bytes, from), naive, "{from}..{end}");
             }
         }
+    }
+
+    #[test]
+    fn open_names_stack_past_those_kept_in_place() {
+        let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+        let mut open = Open::default();
+        let mut model: Vec<&str> = Vec::new();
+        for round in 0..3 {
+            for n in &names {
+                open.push(n);
+                model.push(n);
+                assert_eq!(open.last(), model.last().copied());
+            }
+            for _ in 0..(25 + round * 5) {
+                assert_eq!(open.pop(), model.pop());
+                assert_eq!(open.last(), model.last().copied());
+            }
+        }
+        while let Some(n) = model.pop() {
+            assert_eq!(open.pop(), Some(n));
+        }
+        assert_eq!((open.pop(), open.last()), (None, None));
+        let deep = format!(
+            "<WV-CSP-Message>{}{}</WV-CSP-Message>",
+            "<a>".repeat(30),
+            "</a>".repeat(30)
+        );
+        let limits = Limits::default();
+        let mut r = XmlIn::fast(deep.as_bytes(), limits).unwrap();
+        let root = r.root().unwrap();
+        r.skip(&root).unwrap();
+        r.finish().unwrap();
+        let bad = deep.replacen("</a></a>", "</a></b>", 1);
+        let mut r = XmlIn::fast(bad.as_bytes(), limits).unwrap();
+        let root = r.root().unwrap();
+        assert!(r.skip(&root).is_err());
     }
 
     #[test]
