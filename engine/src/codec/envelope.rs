@@ -394,6 +394,7 @@ pub(crate) fn encode_message(msg: &Message) -> Vec<u8> {
 }
 
 /// The content of a transaction written by reference (see [`encode_message_with`]).
+#[derive(Clone, Copy)]
 pub(crate) enum Content<'a> {
     /// A primitive, encoded in place.
     Primitive(&'a Primitive),
@@ -409,6 +410,134 @@ pub(crate) fn encode_message_with(
     msg: &Message,
     extra: &[(TransactionDescriptor, Content<'_>)],
 ) -> Vec<u8> {
+    match encode_usual(msg, extra) {
+        Some(bytes) => bytes,
+        None => encode_general(msg, extra),
+    }
+}
+
+/// Whether a transaction has the usual shape [`encode_usual`] writes.
+fn usual_transaction(t: &Transaction) -> bool {
+    t.ext_block.is_empty()
+        && t.unknown.is_empty()
+        && t.content.is_some()
+        && t.descriptor.as_ref().is_some_and(usual_descriptor)
+}
+
+fn usual_descriptor(d: &TransactionDescriptor) -> bool {
+    d.segment_info.is_none() && d.unknown.is_empty()
+}
+
+/// [`encode_general`] for the usual message (a session descriptor of known children, each
+/// transaction a descriptor and content, nothing unknown): the same bytes, written in
+/// pieces of fixed markup rather than element by element. `None` for other messages.
+fn encode_usual(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -> Option<Vec<u8>> {
+    let session = &msg.session;
+    let descriptor = session.descriptor.as_ref()?;
+    if !descriptor.unknown.is_empty()
+        || !session.unknown.is_empty()
+        || !msg.unknown.is_empty()
+        || !session.transactions.iter().all(usual_transaction)
+        || !extra.iter().all(|(d, _)| usual_descriptor(d))
+    {
+        return None;
+    }
+    let mut w = XmlOut::new(msg.version, 1024);
+    w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WV-CSP-Message xmlns=\"");
+    w.raw(Ns::Csp.uri(msg.version));
+    w.raw("\"><Session>");
+    if descriptor.session_type.is_none() && descriptor.session_id.is_none() {
+        w.raw("<SessionDescriptor/>");
+    } else {
+        w.raw("<SessionDescriptor>");
+        if let Some(t) = &descriptor.session_type {
+            w.raw("<SessionType>");
+            t.write_text(&mut w);
+            w.raw("</SessionType>");
+        }
+        if let Some(id) = &descriptor.session_id {
+            w.raw("<SessionID>");
+            w.text(id);
+            w.raw("</SessionID>");
+        }
+        w.raw("</SessionDescriptor>");
+    }
+    let own = session.transactions.iter().filter_map(|t| {
+        let content = t.content.as_ref()?;
+        Some((
+            t.descriptor.as_ref()?,
+            content.primitives.iter().map(Content::Primitive),
+        ))
+    });
+    for (d, primitives) in own {
+        usual_transaction_into(&mut w, d, primitives);
+    }
+    for (d, content) in extra {
+        usual_transaction_into(&mut w, d, std::iter::once(*content));
+    }
+    if let Some(poll) = session.poll {
+        w.raw(if poll {
+            "<Poll>T</Poll>"
+        } else {
+            "<Poll>F</Poll>"
+        });
+    }
+    if let Some(cir) = session.cir {
+        w.raw(if cir { "<CIR>T</CIR>" } else { "<CIR>F</CIR>" });
+    }
+    w.raw("</Session></WV-CSP-Message>");
+    Some(w.into_bytes())
+}
+
+/// A `Transaction` of the usual shape, as its encoder writes it.
+fn usual_transaction_into<'p>(
+    w: &mut XmlOut,
+    d: &TransactionDescriptor,
+    mut primitives: impl Iterator<Item = Content<'p>>,
+) {
+    if d.mode.is_none() && d.transaction_id.is_none() && d.poll.is_none() {
+        w.raw("<Transaction><TransactionDescriptor/>");
+    } else {
+        w.raw("<Transaction><TransactionDescriptor>");
+        if let Some(mode) = &d.mode {
+            w.raw("<TransactionMode>");
+            mode.write_text(w);
+            w.raw("</TransactionMode>");
+        }
+        if let Some(id) = &d.transaction_id {
+            w.raw("<TransactionID>");
+            w.text(id);
+            w.raw("</TransactionID>");
+        }
+        if let Some(poll) = d.poll {
+            w.raw(if poll {
+                "<Poll>T</Poll>"
+            } else {
+                "<Poll>F</Poll>"
+            });
+        }
+        w.raw("</TransactionDescriptor>");
+    }
+    w.raw("<TransactionContent xmlns=\"");
+    w.raw(Ns::Trc.uri(w.version));
+    match primitives.next() {
+        None => w.raw("\"/>"),
+        Some(first) => {
+            w.raw("\">");
+            for content in std::iter::once(first).chain(primitives) {
+                match content {
+                    Content::Primitive(p) => p.encode_into(w),
+                    Content::Xml(xml) => w.raw(xml),
+                }
+            }
+            w.raw("</TransactionContent>");
+        }
+    }
+    w.raw("</Transaction>");
+}
+
+/// Encodes `msg` and `extra` element by element.
+fn encode_general(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -> Vec<u8> {
     let mut w = XmlOut::new(msg.version, 1024);
     w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w.open("WV-CSP-Message");
@@ -642,6 +771,70 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn usual_messages_are_written_as_element_by_element() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut corpus = Vec::new();
+        for dir in ["tests/vectors", "fuzz/seeds", "fuzz/regressions/decode"] {
+            files(&root.join(dir), &mut corpus);
+        }
+        corpus.extend(written());
+        corpus.extend(variations());
+        let mut messages: Vec<Message> = corpus
+            .iter()
+            .filter_map(|(_, input)| decode_from(XmlIn::new(input, Limits::default())).ok())
+            .collect();
+        // Edges: empty descriptors, empty and escaped values, no primitive, CIR, 1.1 Poll.
+        let mut m = Message::single(
+            Version::V1_1,
+            SessionType::Other(String::new()),
+            Some("a<&>\"b".into()),
+            TransactionMode::Other("x&y".into()),
+            Some(String::new()),
+            Primitive::KeepAliveRequest(Box::default()),
+        );
+        m.set_poll(false);
+        m.session.cir = Some(true);
+        messages.push(m.clone());
+        m.session.descriptor = Some(SessionDescriptor::default());
+        m.session.transactions[0].descriptor = Some(TransactionDescriptor::default());
+        m.session.transactions[0].content = Some(TransactionContent::default());
+        messages.push(m);
+        let status = Primitive::Status(Box::new(crate::codec::common::Status::new(200, "")));
+        let xml = "<NewMessage><ContentData>x</ContentData></NewMessage>";
+        let mut usual = 0;
+        for m in &messages {
+            for extra in [
+                vec![],
+                vec![
+                    (
+                        TransactionDescriptor::default(),
+                        Content::Primitive(&status),
+                    ),
+                    (
+                        TransactionDescriptor {
+                            mode: Some(TransactionMode::Request),
+                            transaction_id: Some("s1".into()),
+                            poll: Some(true),
+                            ..Default::default()
+                        },
+                        Content::Xml(xml),
+                    ),
+                ],
+            ] {
+                let general = encode_general(m, &extra);
+                if let Some(fast) = encode_usual(m, &extra) {
+                    usual += 1;
+                    assert_eq!(
+                        String::from_utf8(fast).unwrap(),
+                        String::from_utf8(general).unwrap()
+                    );
+                }
+            }
+        }
+        assert!(usual * 2 > messages.len(), "{usual} of {}", messages.len());
     }
 
     #[test]
