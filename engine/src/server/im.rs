@@ -154,7 +154,12 @@ pub(crate) fn key(owner: &str, seq: u64) -> String {
 }
 
 fn encode<T: XmlValue>(value: &T, name: &str) -> String {
-    let mut w = XmlOut::new(Version::V1_3, 512);
+    encode_sized(value, name, 512)
+}
+
+/// [`encode`] into a buffer with room for `capacity` bytes.
+fn encode_sized<T: XmlValue>(value: &T, name: &str, capacity: usize) -> String {
+    let mut w = XmlOut::new(Version::V1_3, capacity);
     value.encode(name, &mut w);
     // The writer only writes UTF-8.
     String::from_utf8(w.into_bytes()).unwrap_or_default()
@@ -352,21 +357,30 @@ fn offer(s: &mut Server, h: u64, item: &Item) {
 
 /// Queues `item` to every ready session of `owner`.
 fn offer_all(s: &mut Server, owner: &str, item: &Item) {
+    // One session (the usual case) needs no list of them.
+    if let Some(&[h]) = s.by_user.get(owner).map(Vec::as_slice) {
+        if s.sessions.get(&h).is_some_and(|x| x.mailbox_ready) {
+            offer(s, h, item);
+        }
+        return;
+    }
     for h in ready_sessions(s, owner) {
         offer(s, h, item);
     }
 }
 
 fn ready_sessions(s: &Server, owner: &str) -> Vec<u64> {
+    ready_iter(s, owner).collect()
+}
+
+/// The sessions of `owner` that receive the mailbox.
+fn ready_iter<'s>(s: &'s Server, owner: &str) -> impl Iterator<Item = u64> + 's {
     s.by_user
         .get(owner)
-        .map(|hs| {
-            hs.iter()
-                .copied()
-                .filter(|h| s.sessions.get(h).is_some_and(|x| x.mailbox_ready))
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|h| s.sessions.get(h).is_some_and(|x| x.mailbox_ready))
 }
 
 /// A session's capabilities are agreed: it receives everything waiting in the mailbox.
@@ -396,10 +410,13 @@ fn deposit(s: &mut Server, owner: &str, item: Item) {
     s.im.expiries.insert((item.expires, item.seq));
     s.im.owners.insert(item.seq, owner.to_owned());
     offer_all(s, owner, &item);
-    s.im.mailboxes
-        .entry(owner.to_owned())
-        .or_default()
-        .push_back(item);
+    match s.im.mailboxes.get_mut(owner) {
+        Some(items) => items.push_back(item),
+        None => {
+            s.im.mailboxes
+                .insert(owner.to_owned(), VecDeque::from([item]));
+        }
+    }
 }
 
 /// Removes item `seq` from `owner`'s mailbox and storage and withdraws its queued copies.
@@ -595,7 +612,9 @@ fn accept(
     if let Some(info) = message.message_info.as_mut() {
         info.message_id = Some(id.clone());
     }
-    let xml: Arc<str> = encode(&message, "NewMessage").into();
+    // Room for the content and about as much markup as a message has.
+    let size = message.content_data.as_ref().map_or(0, String::len) + 768;
+    let xml: Arc<str> = encode_sized(&message, "NewMessage", size).into();
     let shared = Arc::new(Primitive::NewMessage(Box::new(message)));
     let mut accepted = 0;
     for r in to {
@@ -603,8 +622,14 @@ fn accept(
             failed.push((532, r));
             continue;
         }
-        let sessions = ready_sessions(s, &r);
-        if !sessions.is_empty() && !sessions.iter().any(|h| accepts(s, *h, &content_type)) {
+        // Some session is ready and none of them takes the content type.
+        let ready = ready_iter(s, &r);
+        let (mut any, mut taken) = (false, false);
+        for h in ready {
+            any = true;
+            taken = taken || accepts(s, h, &content_type);
+        }
+        if any && !taken {
             failed.push((415, r));
             continue;
         }
