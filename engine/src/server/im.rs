@@ -433,8 +433,8 @@ fn take(s: &mut Server, owner: &str, seq: u64) -> Option<Item> {
         table: Table::Mailbox,
         key: key(owner, seq),
     }]);
-    for h in s.by_user.get(owner).cloned().unwrap_or_default() {
-        if let Some(sess) = s.sessions.get_mut(&h) {
+    for h in s.by_user.get(owner).into_iter().flatten() {
+        if let Some(sess) = s.sessions.get_mut(h) {
             sess.withdraw(seq);
         }
     }
@@ -603,11 +603,6 @@ fn accept(
     )
     .saturating_mul(1000);
     let expires = now.saturating_add(keep);
-    let content_type = message
-        .message_info
-        .as_ref()
-        .and_then(|i| i.content_type.clone())
-        .unwrap_or_else(|| "text/plain".into());
     let mut message = message;
     if let Some(info) = message.message_info.as_mut() {
         info.message_id = Some(id.clone());
@@ -616,6 +611,14 @@ fn accept(
     let size = message.content_data.as_ref().map_or(0, String::len) + 768;
     let xml: Arc<str> = encode_sized(&message, "NewMessage", size).into();
     let shared = Arc::new(Primitive::NewMessage(Box::new(message)));
+    let content_type = match &*shared {
+        Primitive::NewMessage(m) => m
+            .message_info
+            .as_ref()
+            .and_then(|i| i.content_type.as_deref()),
+        _ => None,
+    }
+    .unwrap_or("text/plain");
     let mut accepted = 0;
     for r in to {
         if block_list::blocks(s, &r, sender) {
@@ -627,7 +630,7 @@ fn accept(
         let (mut any, mut taken) = (false, false);
         for h in ready {
             any = true;
-            taken = taken || accepts(s, h, &content_type);
+            taken = taken || accepts(s, h, content_type);
         }
         if any && !taken {
             failed.push((415, r));

@@ -133,10 +133,11 @@ impl Session {
     }
 
     /// Removes the queued transaction `tid` and returns it.
+    /// (Its TransactionID moves to the acknowledged ones: the returned one is empty.)
     pub fn acknowledge(&mut self, tid: &str) -> Option<Queued> {
         let i = self.queue.iter().position(|q| q.tid == tid)?;
-        let q = self.queue.remove(i)?;
-        self.remember_ack(q.tid.clone());
+        let mut q = self.queue.remove(i)?;
+        self.remember_ack(std::mem::take(&mut q.tid));
         Some(q)
     }
 
