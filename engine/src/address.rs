@@ -124,6 +124,27 @@ impl Address {
         })
     }
 
+    /// Whether `input` is already the canonical user id of a user on `domain`: then
+    /// `Address::parse_user(input, _)` gives that user on `domain`, whose `user_id()` is
+    /// `input` itself (checked without building the address).
+    pub(crate) fn is_canonical_user(input: &str, domain: &str) -> bool {
+        let Some((user, d)) = input
+            .strip_prefix("wv:")
+            .and_then(|rest| rest.rsplit_once('@'))
+        else {
+            return false;
+        };
+        d == domain
+            && !d.is_empty()
+            && d.len() <= MAX_DOMAIN
+            && d.bytes().all(domain_char)
+            && !d.starts_with('.')
+            && !d.ends_with('.')
+            && !user.is_empty()
+            && user.len() <= MAX_USER
+            && user.bytes().all(user_char)
+    }
+
     /// Parses a plain user id (no resource part).
     pub fn parse_user(input: &str, default_domain: &str) -> Result<Address, AddressError> {
         let a = Address::parse(input, default_domain)?;
@@ -184,6 +205,53 @@ mod tests {
         assert_eq!(list.user_id(), "wv:john@smith.com");
         let g = Address::parse("wv:/chat@x.org", d).unwrap();
         assert_eq!((g.user.as_str(), g.resource.as_deref()), ("", Some("chat")));
+    }
+
+    #[test]
+    fn canonical_user_ids_are_recognised_as_parsing_would() {
+        let domains = ["example.org", "x", "Example.org", ".x", "x.", ""];
+        let users = [
+            "wv:alice@example.org",
+            "wv:Alice@example.org",
+            "alice@example.org",
+            "wv:alice",
+            "wv:alice@x",
+            "wv:a.b_c-d+e@x",
+            "wv:a/b@x",
+            "wv:@x",
+            "wv:a@b@x",
+            " wv:a@x",
+            "wv:a@x ",
+            "wv:a b@x",
+            "wv:a@Example.org",
+            "wv:a@.x",
+            "wv:a@x.",
+            "wv:a@",
+            "wv:\u{e9}@x",
+            "WV:a@x",
+        ];
+        let long_user = format!("wv:{}@x", "a".repeat(65));
+        let long_domain = format!("wv:a@{}", "x".repeat(254));
+        for d in domains
+            .iter()
+            .copied()
+            .chain([long_domain.get(5..).unwrap_or("")])
+        {
+            for u in users
+                .iter()
+                .copied()
+                .chain([long_user.as_str(), long_domain.as_str()])
+            {
+                let parsed = Address::parse_user(u, d)
+                    .ok()
+                    .filter(|a| a.domain == d && a.user_id() == u);
+                assert_eq!(
+                    Address::is_canonical_user(u, d),
+                    parsed.is_some(),
+                    "{u:?} on {d:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -125,10 +125,32 @@ pub fn encode_record<T: Serialize>(value: &T) -> Vec<u8> {
 pub fn encode_record_sized<T: Serialize>(value: &T, capacity: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(capacity.max(8));
     out.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
-    match postcard::to_extend(value, out) {
+    match postcard::serialize_with_flavor(value, Bytes(out)) {
         Ok(v) => v,
         // Serializing plain structs into a Vec cannot fail; keep the version header only.
         Err(_) => SCHEMA_VERSION.to_le_bytes().to_vec(),
+    }
+}
+
+/// postcard's output into a byte vector, strings copied in one piece (its `Extend` flavor
+/// pushes them byte by byte).
+struct Bytes(Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Bytes {
+    type Output = Vec<u8>;
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<Vec<u8>> {
+        Ok(self.0)
     }
 }
 
@@ -343,6 +365,38 @@ pub mod conformance {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn records_are_the_bytes_postcard_writes() {
+        #[derive(Serialize)]
+        struct R<'a> {
+            a: &'a str,
+            n: u64,
+            i: i64,
+            o: Option<String>,
+            b: bool,
+            v: Vec<u32>,
+        }
+        let long = "x".repeat(700);
+        for (a, n, i) in [
+            ("", 0, 0),
+            ("wv:bob@localhost", 300, -5),
+            (long.as_str(), u64::MAX, i64::MIN),
+        ] {
+            let r = R {
+                a,
+                n,
+                i,
+                o: (n > 0).then(|| a.to_owned()),
+                b: i < 0,
+                v: vec![1, 200, 70_000],
+            };
+            let mut expected = SCHEMA_VERSION.to_le_bytes().to_vec();
+            expected = postcard::to_extend(&r, expected).unwrap();
+            assert_eq!(encode_record(&r), expected);
+            assert_eq!(encode_record_sized(&r, 3), expected);
+        }
+    }
 
     #[test]
     fn memory_store_passes_conformance() {

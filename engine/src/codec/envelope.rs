@@ -5,7 +5,11 @@
 
 use super::macros::{csp_enum, csp_struct};
 use super::primitive::Primitive;
-use super::xml::{Child, DecodeError, DecodeReason, Limits, RawElement, XmlIn, XmlOut, XmlValue};
+use std::borrow::Cow;
+
+use super::xml::{
+    Child, DecodeError, DecodeReason, Limits, RawElement, TextValue, XmlIn, XmlOut, XmlValue,
+};
 use super::{Ns, Version};
 
 csp_enum! {
@@ -240,14 +244,99 @@ impl Message {
 }
 
 pub(crate) fn decode_message(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
-    // The fast tokenizer reads the plain documents clients send; whatever it does not read
-    // (or any error, whose report quick-xml words) is decoded again through quick-xml.
+    // The envelope as clients write it is read by comparing bytes; the fast tokenizer reads
+    // the other plain documents; whatever it does not read (or any error, whose report
+    // quick-xml words) is decoded again through quick-xml.
+    if let Some(msg) = decode_usual(input, limits) {
+        return Ok(msg);
+    }
     if let Some(r) = XmlIn::fast(input, limits)
         && let Ok(msg) = decode_from(r)
     {
         return Ok(msg);
     }
     decode_from(XmlIn::new(input, limits))
+}
+
+/// A text value of an element of the usual envelope, as its decoder reads it.
+fn usual_value<T: TextValue>(r: &mut XmlIn<'_>) -> Option<T> {
+    let text = r.usual_text()?;
+    T::parse_text(Cow::Borrowed(text)).ok()
+}
+
+/// The message as [`decode_from`] decodes it, when its envelope is the one clients write:
+/// optional XML declaration, `<WV-CSP-Message xmlns="…">` with a CSP namespace, Session,
+/// SessionDescriptor (SessionType, SessionID?), one Transaction with its
+/// TransactionDescriptor (TransactionMode, TransactionID?) and TransactionContent, then an
+/// optional Poll, in this order with only whitespace between and non-empty plain values.
+/// The primitives are decoded by their decoders. `None` for anything else, or anything
+/// [`decode_from`] would refuse: such a message is decoded the general way.
+fn decode_usual(input: &[u8], limits: Limits) -> Option<Message> {
+    let mut r = XmlIn::fast(input, limits)?;
+    let version = r.usual_root()?;
+    r.usual_start("Session", false)?;
+    r.usual_start("SessionDescriptor", false)?;
+    r.usual_start("SessionType", false)?;
+    let session_type = usual_value::<SessionType>(&mut r)?;
+    let session_id = if r.usual_next("SessionID") {
+        r.usual_start("SessionID", false)?;
+        Some(usual_value::<String>(&mut r)?)
+    } else {
+        None
+    };
+    r.usual_end()?;
+    r.usual_start("Transaction", false)?;
+    r.usual_start("TransactionDescriptor", false)?;
+    r.usual_start("TransactionMode", false)?;
+    let mode = usual_value::<TransactionMode>(&mut r)?;
+    let transaction_id = if r.usual_next("TransactionID") {
+        r.usual_start("TransactionID", false)?;
+        Some(usual_value::<String>(&mut r)?)
+    } else {
+        None
+    };
+    r.usual_end()?;
+    r.usual_start("TransactionContent", true)?;
+    let mut primitives = Vec::with_capacity(1);
+    while let Some(c) = r.next_child("TransactionContent").ok()? {
+        primitives.push(Primitive::decode_child(&mut r, &c).ok()?);
+    }
+    r.usual_end()?;
+    let poll = if r.usual_next("Poll") {
+        r.usual_start("Poll", false)?;
+        Some(usual_value::<bool>(&mut r)?)
+    } else {
+        None
+    };
+    r.usual_end()?;
+    r.usual_end()?;
+    r.finish().ok()?;
+    Some(Message {
+        version,
+        session: Session {
+            descriptor: Some(SessionDescriptor {
+                session_type: Some(session_type),
+                session_id,
+                unknown: Vec::new(),
+            }),
+            transactions: vec![Transaction {
+                descriptor: Some(TransactionDescriptor {
+                    mode: Some(mode),
+                    transaction_id,
+                    poll: None,
+                    segment_info: None,
+                    unknown: Vec::new(),
+                }),
+                content: Some(TransactionContent { primitives }),
+                ext_block: Vec::new(),
+                unknown: Vec::new(),
+            }],
+            poll,
+            cir: None,
+            unknown: Vec::new(),
+        },
+        unknown: Vec::new(),
+    })
 }
 
 fn decode_from(mut r: XmlIn<'_>) -> Result<Message, DecodeError> {
@@ -305,6 +394,7 @@ pub(crate) fn encode_message(msg: &Message) -> Vec<u8> {
 }
 
 /// The content of a transaction written by reference (see [`encode_message_with`]).
+#[derive(Clone, Copy)]
 pub(crate) enum Content<'a> {
     /// A primitive, encoded in place.
     Primitive(&'a Primitive),
@@ -320,6 +410,130 @@ pub(crate) fn encode_message_with(
     msg: &Message,
     extra: &[(TransactionDescriptor, Content<'_>)],
 ) -> Vec<u8> {
+    match encode_usual(msg, extra) {
+        Some(bytes) => bytes,
+        None => encode_general(msg, extra),
+    }
+}
+
+/// Whether a transaction has the usual shape [`encode_usual`] writes.
+fn usual_transaction(t: &Transaction) -> bool {
+    t.ext_block.is_empty()
+        && t.unknown.is_empty()
+        && t.content.is_some()
+        && t.descriptor.as_ref().is_some_and(usual_descriptor)
+}
+
+fn usual_descriptor(d: &TransactionDescriptor) -> bool {
+    d.segment_info.is_none() && d.unknown.is_empty()
+}
+
+/// [`encode_general`] for the usual message (a session descriptor of known children, each
+/// transaction a descriptor and content, nothing unknown): the same bytes, written in
+/// pieces of fixed markup rather than element by element. `None` for other messages.
+fn encode_usual(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -> Option<Vec<u8>> {
+    let session = &msg.session;
+    let descriptor = session.descriptor.as_ref()?;
+    if !descriptor.unknown.is_empty()
+        || !session.unknown.is_empty()
+        || !msg.unknown.is_empty()
+        || !session.transactions.iter().all(usual_transaction)
+        || !extra.iter().all(|(d, _)| usual_descriptor(d))
+    {
+        return None;
+    }
+    let mut w = XmlOut::new(msg.version, 1024);
+    w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<WV-CSP-Message xmlns=\"");
+    w.raw(Ns::Csp.uri(msg.version));
+    w.raw("\"><Session>");
+    if descriptor.session_type.is_none() && descriptor.session_id.is_none() {
+        w.raw("<SessionDescriptor/>");
+    } else {
+        w.raw("<SessionDescriptor>");
+        if let Some(t) = &descriptor.session_type {
+            w.raw("<SessionType>");
+            t.write_text(&mut w);
+            w.raw("</SessionType>");
+        }
+        if let Some(id) = &descriptor.session_id {
+            w.raw("<SessionID>");
+            w.text(id);
+            w.raw("</SessionID>");
+        }
+        w.raw("</SessionDescriptor>");
+    }
+    let own = session.transactions.iter().filter_map(|t| {
+        let content = t.content.as_ref()?;
+        Some((
+            t.descriptor.as_ref()?,
+            content.primitives.iter().map(Content::Primitive),
+        ))
+    });
+    for (d, primitives) in own {
+        usual_transaction_into(&mut w, d, primitives);
+    }
+    for (d, content) in extra {
+        usual_transaction_into(&mut w, d, std::iter::once(*content));
+    }
+    if let Some(poll) = session.poll {
+        w.raw(if poll { "<Poll>T</Poll>" } else { "<Poll>F</Poll>" });
+    }
+    if let Some(cir) = session.cir {
+        w.raw(if cir { "<CIR>T</CIR>" } else { "<CIR>F</CIR>" });
+    }
+    w.raw("</Session></WV-CSP-Message>");
+    Some(w.into_bytes())
+}
+
+/// A `Transaction` of the usual shape, as its encoder writes it.
+fn usual_transaction_into<'p>(
+    w: &mut XmlOut,
+    d: &TransactionDescriptor,
+    mut primitives: impl Iterator<Item = Content<'p>>,
+) {
+    if d.mode.is_none() && d.transaction_id.is_none() && d.poll.is_none() {
+        w.raw("<Transaction><TransactionDescriptor/>");
+    } else {
+        w.raw("<Transaction><TransactionDescriptor>");
+        if let Some(mode) = &d.mode {
+            w.raw("<TransactionMode>");
+            mode.write_text(w);
+            w.raw("</TransactionMode>");
+        }
+        if let Some(id) = &d.transaction_id {
+            w.raw("<TransactionID>");
+            w.text(id);
+            w.raw("</TransactionID>");
+        }
+        if let Some(poll) = d.poll {
+            w.raw(if poll {
+                "<Poll>T</Poll>"
+            } else {
+                "<Poll>F</Poll>"
+            });
+        }
+        w.raw("</TransactionDescriptor>");
+    }
+    w.raw("<TransactionContent xmlns=\"");
+    w.raw(Ns::Trc.uri(w.version));
+    match primitives.next() {
+        None => w.raw("\"/>"),
+        Some(first) => {
+            w.raw("\">");
+            for content in std::iter::once(first).chain(primitives) {
+                match content {
+                    Content::Primitive(p) => p.encode_into(w),
+                    Content::Xml(xml) => w.raw(xml),
+                }
+            }
+            w.raw("</TransactionContent>");
+        }
+    }
+    w.raw("</Transaction>");
+}
+
+/// Encodes `msg` and `extra` element by element.
+fn encode_general(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -> Vec<u8> {
     let mut w = XmlOut::new(msg.version, 1024);
     w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w.open("WV-CSP-Message");
@@ -381,22 +595,242 @@ mod tests {
         }
     }
 
-    /// The fast tokenizer's answer must be quick-xml's whenever it gives one.
-    fn same(name: &str, input: &[u8], limits: Limits) -> bool {
+    /// The fast tokenizer's answer and the usual envelope's must be quick-xml's whenever
+    /// they give one: which gave one.
+    fn same(name: &str, input: &[u8], limits: Limits) -> (bool, bool) {
+        let quick = decode_from(XmlIn::new(input, limits));
+        let usual = decode_usual(input, limits);
+        if let Some(usual) = &usual {
+            assert_eq!(
+                Ok(usual),
+                quick.as_ref(),
+                "usual {name}: {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
         let Some(r) = XmlIn::fast(input, limits) else {
-            return false;
+            return (false, usual.is_some());
         };
         let Ok(fast) = decode_from(r) else {
-            return false;
+            return (false, usual.is_some());
         };
-        let quick = decode_from(XmlIn::new(input, limits));
         assert_eq!(
             Ok(&fast),
             quick.as_ref(),
             "{name}: {:?}",
             String::from_utf8_lossy(input)
         );
-        true
+        (true, usual.is_some())
+    }
+
+    /// Variations of a usual message on the edges of the usual envelope.
+    fn variations() -> Vec<(String, Vec<u8>)> {
+        let base = "<?xml version=\"1.0\"?>\n<WV-CSP-Message xmlns=\"http://www.openmobilealliance.org/DTD/WV-CSP1.2\"><Session><SessionDescriptor><SessionType>Inband</SessionType><SessionID>s1</SessionID></SessionDescriptor><Transaction><TransactionDescriptor><TransactionMode>Request</TransactionMode><TransactionID>t1</TransactionID></TransactionDescriptor><TransactionContent xmlns=\"http://www.openmobilealliance.org/DTD/WV-TRC1.2\"><KeepAlive-Request/></TransactionContent></Transaction><Poll>T</Poll></Session></WV-CSP-Message>";
+        let edits: &[(&str, &str)] = &[
+            ("", ""),
+            ("<SessionID>s1</SessionID>", "<SessionID></SessionID>"),
+            ("<SessionID>s1</SessionID>", "<SessionID/>"),
+            ("<SessionID>s1</SessionID>", "<SessionID> </SessionID>"),
+            ("<SessionID>s1</SessionID>", ""),
+            (
+                "<SessionID>s1</SessionID>",
+                "<SessionID>s1</SessionID><SessionID>s2</SessionID>",
+            ),
+            (
+                "<SessionType>Inband</SessionType>",
+                "<SessionType></SessionType>",
+            ),
+            (
+                "<SessionType>Inband</SessionType>",
+                "<SessionType> inband </SessionType>",
+            ),
+            (
+                "<SessionType>Inband</SessionType>",
+                "<SessionType>Other</SessionType>",
+            ),
+            (
+                "<SessionType>Inband</SessionType><SessionID>s1</SessionID>",
+                "<SessionID>s1</SessionID><SessionType>Inband</SessionType>",
+            ),
+            (
+                "<TransactionID>t1</TransactionID>",
+                "<TransactionID></TransactionID>",
+            ),
+            (
+                "<TransactionID>t1</TransactionID>",
+                "<TransactionID>t&amp;1</TransactionID>",
+            ),
+            (
+                "<TransactionID>t1</TransactionID>",
+                "<TransactionID>t1</TransactionID><Poll>T</Poll>",
+            ),
+            (
+                "<TransactionMode>Request</TransactionMode>",
+                "<TransactionMode>response</TransactionMode>",
+            ),
+            ("<Poll>T</Poll>", ""),
+            ("<Poll>T</Poll>", "<Poll>X</Poll>"),
+            ("<Poll>T</Poll>", "<Poll></Poll>"),
+            ("<Poll>T</Poll>", "<Poll>T</Poll><CIR>F</CIR>"),
+            ("<Poll>T</Poll>", "<Poll>T</Poll><Poll>F</Poll>"),
+            ("<KeepAlive-Request/>", ""),
+            (
+                "<KeepAlive-Request/>",
+                "<KeepAlive-Request/><Polling-Request/>",
+            ),
+            ("</Transaction>", "</Transaction><Transaction/>"),
+            ("<Session>", "<Session a=\"1\">"),
+            ("<Session>", " \r\n <Session>\r\n"),
+            ("<Session>", "<!-- c --><Session>"),
+            ("<Session>", "<p:Session>"),
+            (
+                "<TransactionContent xmlns=\"http://www.openmobilealliance.org/DTD/WV-TRC1.2\">",
+                "<TransactionContent>",
+            ),
+            (
+                "<TransactionContent xmlns=\"http://www.openmobilealliance.org/DTD/WV-TRC1.2\">",
+                "<TransactionContent a='>' b=\"'\">",
+            ),
+            (
+                "<TransactionContent xmlns=\"http://www.openmobilealliance.org/DTD/WV-TRC1.2\"><KeepAlive-Request/></TransactionContent>",
+                "<TransactionContent/>",
+            ),
+            ("</WV-CSP-Message>", "</WV-CSP-Message>\n<!-- end -->\n"),
+            ("</WV-CSP-Message>", "</WV-CSP-Message><x/>"),
+            ("<?xml version=\"1.0\"?>\n", ""),
+            (
+                "<?xml version=\"1.0\"?>\n",
+                "<?xml version=\"1.0\"?><?pi x?>",
+            ),
+            ("WV-CSP1.2", "WV-CSP1.3"),
+            ("WV-CSP1.2\"", "WV-CSP1.2\" a=\"b\""),
+            ("WV-CSP1.2", "CSP1.1"),
+            ("Inband", "In\u{1}band"),
+        ];
+        edits
+            .iter()
+            .map(|(from, to)| {
+                (
+                    format!("variation {to:?}"),
+                    base.replacen(from, to, 1).into_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    /// Messages as this codec writes them (no declaration spacing, no indentation).
+    fn written() -> Vec<(String, Vec<u8>)> {
+        use crate::codec::common::{Recipient, User};
+        use crate::codec::im::{MessageInfo, MessageRef, SendMessageRequest};
+        let send = SendMessageRequest {
+            delivery_report: Some(false),
+            message_info: Some(MessageInfo {
+                content_type: Some("text/plain".into()),
+                content_size: Some(5),
+                recipient: Some(Recipient {
+                    user: vec![User::id("wv:bob@localhost")],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            content_data: Some("a &lt; b".into()),
+            ..Default::default()
+        };
+        let primitives = [
+            Primitive::SendMessageRequest(Box::new(send)),
+            Primitive::KeepAliveRequest(Box::default()),
+            Primitive::MessageDelivered(Box::new(MessageRef {
+                message_id: Some("0fbb16d90da73a53".into()),
+                ..Default::default()
+            })),
+            Primitive::PollingRequest(Box::default()),
+        ];
+        let mut out = Vec::new();
+        for v in Version::ALL {
+            for (i, p) in primitives.iter().enumerate() {
+                let mut m = Message::single(
+                    v,
+                    SessionType::Inband,
+                    Some("e381ff8caa2e4fd1ee76966fd1b01909".into()),
+                    if i == 2 {
+                        TransactionMode::Response
+                    } else {
+                        TransactionMode::Request
+                    },
+                    (i != 3).then(|| format!("t{i}")),
+                    p.clone(),
+                );
+                if i % 2 == 0 && v != Version::V1_1 {
+                    m.set_poll(true);
+                }
+                out.push((format!("written {v} {i}"), encode_message(&m)));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn usual_messages_are_written_as_element_by_element() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut corpus = Vec::new();
+        for dir in ["tests/vectors", "fuzz/seeds", "fuzz/regressions/decode"] {
+            files(&root.join(dir), &mut corpus);
+        }
+        corpus.extend(written());
+        corpus.extend(variations());
+        let mut messages: Vec<Message> = corpus
+            .iter()
+            .filter_map(|(_, input)| decode_from(XmlIn::new(input, Limits::default())).ok())
+            .collect();
+        // Edges: empty descriptors, empty and escaped values, no primitive, CIR, 1.1 Poll.
+        let mut m = Message::single(
+            Version::V1_1,
+            SessionType::Other(String::new()),
+            Some("a<&>\"b".into()),
+            TransactionMode::Other("x&y".into()),
+            Some(String::new()),
+            Primitive::KeepAliveRequest(Box::default()),
+        );
+        m.set_poll(false);
+        m.session.cir = Some(true);
+        messages.push(m.clone());
+        m.session.descriptor = Some(SessionDescriptor::default());
+        m.session.transactions[0].descriptor = Some(TransactionDescriptor::default());
+        m.session.transactions[0].content = Some(TransactionContent::default());
+        messages.push(m);
+        let status = Primitive::Status(Box::new(crate::codec::common::Status::new(200, "")));
+        let xml = "<NewMessage><ContentData>x</ContentData></NewMessage>";
+        let mut usual = 0;
+        for m in &messages {
+            for extra in [
+                vec![],
+                vec![
+                    (
+                        TransactionDescriptor::default(),
+                        Content::Primitive(&status),
+                    ),
+                    (
+                        TransactionDescriptor {
+                            mode: Some(TransactionMode::Request),
+                            transaction_id: Some("s1".into()),
+                            poll: Some(true),
+                            ..Default::default()
+                        },
+                        Content::Xml(xml),
+                    ),
+                ],
+            ] {
+                let general = encode_general(m, &extra);
+                if let Some(fast) = encode_usual(m, &extra) {
+                    usual += 1;
+                    assert_eq!(
+                        String::from_utf8(fast).unwrap(),
+                        String::from_utf8(general).unwrap()
+                    );
+                }
+            }
+        }
+        assert!(usual * 2 > messages.len(), "{usual} of {}", messages.len());
     }
 
     #[test]
@@ -483,13 +917,32 @@ mod tests {
         }
         assert!(corpus.len() > 200, "corpus found");
         let limits = Limits::default();
-        let mut fast = 0;
+        for (name, input) in written() {
+            assert_eq!(same(&name, &input, limits), (true, true), "{name}");
+        }
+        corpus.extend(written());
+        corpus.extend(variations());
+        let small_text = Limits {
+            max_text: 2,
+            ..limits
+        };
+        for (name, input) in variations() {
+            same(&name, &input, small_text);
+        }
+        let (mut fast, mut usual) = (0, 0);
         for (name, input) in &corpus {
-            fast += usize::from(same(name, input, limits));
+            let (f, u) = same(name, input, limits);
+            fast += usize::from(f);
+            usual += usize::from(u);
         }
         assert!(
             fast * 2 > corpus.len(),
             "{fast} of {} read fast",
+            corpus.len()
+        );
+        assert!(
+            usual * 4 > corpus.len(),
+            "{usual} of {} usual",
             corpus.len()
         );
 

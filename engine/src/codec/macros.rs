@@ -29,16 +29,18 @@ macro_rules! csp_struct {
             pub unknown: Vec<$crate::codec::xml::RawElement>,
         }
 
-        impl $crate::codec::xml::XmlValue for $name {
+        impl $name {
+            /// Decodes the children of element `child` (named `name`) into `self`.
             #[allow(unused_mut, unused_variables)]
-            fn decode(
+            fn decode_children(
+                &mut self,
                 r: &mut $crate::codec::xml::XmlIn<'_>,
                 name: &str,
                 child: &$crate::codec::xml::Child<'_>,
-            ) -> Result<Option<Self>, $crate::codec::xml::DecodeError> {
+            ) -> Result<(), $crate::codec::xml::DecodeError> {
                 #[allow(unused_imports)]
                 use $crate::codec::xml::Field as _;
-                let mut v = Self::default();
+                let v = self;
                 if !child.empty {
                     while let Some(c) = r.next_child(name)? {
                         match c.local() {
@@ -54,7 +56,38 @@ macro_rules! csp_struct {
                         }
                     }
                 }
+                Ok(())
+            }
+        }
+
+        impl $crate::codec::xml::XmlValue for $name {
+            fn decode(
+                r: &mut $crate::codec::xml::XmlIn<'_>,
+                name: &str,
+                child: &$crate::codec::xml::Child<'_>,
+            ) -> Result<Option<Self>, $crate::codec::xml::DecodeError> {
+                let mut v = Self::default();
+                v.decode_children(r, name, child)?;
                 Ok(Some(v))
+            }
+
+            fn decode_into(
+                slot: &mut Option<Self>,
+                r: &mut $crate::codec::xml::XmlIn<'_>,
+                name: &str,
+                child: &$crate::codec::xml::Child<'_>,
+            ) -> Result<(), $crate::codec::xml::DecodeError> {
+                slot.insert(Self::default()).decode_children(r, name, child)
+            }
+
+            fn decode_boxed(
+                r: &mut $crate::codec::xml::XmlIn<'_>,
+                name: &str,
+                child: &$crate::codec::xml::Child<'_>,
+            ) -> Result<Box<Self>, $crate::codec::xml::DecodeError> {
+                let mut v = Box::<Self>::default();
+                v.decode_children(r, name, child)?;
+                Ok(v)
             }
 
             #[allow(unreachable_code)]
@@ -181,9 +214,9 @@ macro_rules! csp_primitives {
                 Ok(match c.local() {
                     $(
                         $xml $(| $alias)* => {
-                            Primitive::$variant(Box::new(
-                                <$ty as $crate::codec::xml::XmlValue>::decode(r, $xml, c)?.unwrap_or_default(),
-                            ))
+                            Primitive::$variant(
+                                <$ty as $crate::codec::xml::XmlValue>::decode_boxed(r, $xml, c)?,
+                            )
                         }
                     )*
                     _ => Primitive::Unknown(r.capture(c)?),

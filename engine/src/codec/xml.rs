@@ -205,7 +205,9 @@ pub struct XmlIn<'a> {
     elements: u32,
 }
 
-/// Where an [`XmlIn`] gets its events from.
+/// Where an [`XmlIn`] gets its events from. (The fast variant is the large one, with its
+/// element names in place: it is the one used, and the reader is not moved while reading.)
+#[allow(clippy::large_enum_variant)]
 enum Source<'a> {
     /// quick-xml: any input, with its error messages.
     Quick(Reader<&'a [u8]>),
@@ -264,7 +266,6 @@ impl<'a> XmlIn<'a> {
         })
     }
 
-    #[inline]
     fn event(&mut self, element: &str) -> Result<Ev<'a>, DecodeError> {
         match &mut self.source {
             Source::Fast(fast) => match fast.next() {
@@ -275,15 +276,20 @@ impl<'a> XmlIn<'a> {
         }
     }
 
-    fn enter(&mut self, element: &str, empty: bool) -> Result<(), DecodeError> {
+    /// Counts the element `child` starts against the limits.
+    #[inline(always)]
+    fn enter(&mut self, child: &Child<'_>) -> Result<(), DecodeError> {
         self.elements += 1;
         if self.elements > self.limits.max_elements {
-            return Err(DecodeError::new(element, DecodeReason::TooManyElements));
+            return Err(DecodeError::new(
+                child.local(),
+                DecodeReason::TooManyElements,
+            ));
         }
         if self.depth + 1 > self.limits.max_depth {
-            return Err(DecodeError::new(element, DecodeReason::TooDeep));
+            return Err(DecodeError::new(child.local(), DecodeReason::TooDeep));
         }
-        if !empty {
+        if !child.empty {
             self.depth += 1;
         }
         Ok(())
@@ -294,7 +300,7 @@ impl<'a> XmlIn<'a> {
         loop {
             match self.event("")? {
                 Ev::Start(child) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     return Ok(child);
                 }
                 Ev::Eof => return Err(DecodeError::new("", DecodeReason::NoRoot)),
@@ -315,7 +321,7 @@ impl<'a> XmlIn<'a> {
         if let Source::Fast(fast) = &mut self.source {
             return match fast.next_child() {
                 Ok(Some(child)) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     Ok(Some(child))
                 }
                 Ok(None) => {
@@ -328,7 +334,7 @@ impl<'a> XmlIn<'a> {
         loop {
             match self.event(parent)? {
                 Ev::Start(child) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     return Ok(Some(child));
                 }
                 Ev::End => {
@@ -369,7 +375,7 @@ impl<'a> XmlIn<'a> {
                 Ev::Text(t) | Ev::CData(t) => append(&mut text, t),
                 Ev::Ref(r) => text.to_mut().push(resolve_ref(name, &r)?),
                 Ev::Start(nested) => {
-                    self.enter(nested.local(), nested.empty)?;
+                    self.enter(&nested)?;
                     self.skip(&nested)?;
                 }
                 Ev::End => {
@@ -400,7 +406,7 @@ impl<'a> XmlIn<'a> {
                 Ev::Text(t) | Ev::CData(t) => text.push_str(&t),
                 Ev::Ref(r) => text.push(resolve_ref(name, &r)?),
                 Ev::Start(child) => {
-                    self.enter(child.local(), child.empty)?;
+                    self.enter(&child)?;
                     check_text(name, &text)?;
                     return Ok((text, Some(child)));
                 }
@@ -468,7 +474,7 @@ impl<'a> XmlIn<'a> {
                 Ev::Ref(r) => text.push(resolve_ref(&name, &r)?),
                 Ev::Start(nested) => {
                     flush_text(&name, &mut text, &mut raw.children)?;
-                    self.enter(nested.local(), nested.empty)?;
+                    self.enter(&nested)?;
                     let inner = self.capture(&nested)?;
                     raw.children.push(RawNode::Element(inner));
                 }
@@ -485,6 +491,124 @@ impl<'a> XmlIn<'a> {
         }
         flush_text(&name, &mut text, &mut raw.children)?;
         Ok(raw)
+    }
+
+    // ---- the usual envelope ----------------------------------------------------------
+    //
+    // Steps for reading the envelope every client writes by comparing bytes (see
+    // `envelope::decode_usual`). Each reads what the general reading would read and counts
+    // it alike; `None` means "not the usual shape" (nothing more is to be read from this
+    // reader: decoding starts over the general way).
+
+    /// The fast tokenizer, positioned after XML whitespace.
+    fn usual_source(&mut self) -> Option<&mut Fast<'a>> {
+        match &mut self.source {
+            Source::Fast(fast) => {
+                fast.skip_space();
+                Some(fast)
+            }
+            Source::Quick(_) => None,
+        }
+    }
+
+    /// An optional XML declaration and the root start tag as written by the usual clients,
+    /// `<WV-CSP-Message xmlns="…">` with the CSP namespace of a version: that version.
+    pub(crate) fn usual_root(&mut self) -> Option<Version> {
+        const OPEN: &str = "<WV-CSP-Message xmlns=\"";
+        let fast = self.usual_source()?;
+        if fast.input.as_bytes().get(fast.pos..fast.pos + 2) == Some(b"<?") {
+            fast.instruction()?;
+            fast.skip_space();
+        }
+        let after = fast.input.get(fast.pos..)?.strip_prefix(OPEN)?;
+        let (version, uri) = Version::ALL.iter().find_map(|v| {
+            let uri = super::Ns::Csp.uri(*v);
+            let rest = after.strip_prefix(uri)?;
+            rest.starts_with("\">").then_some((*v, uri))
+        })?;
+        // `WV-CSP-Message xmlns="…"` up to the `>`.
+        fast.pos += OPEN.len() + uri.len() + 2;
+        fast.started = true;
+        fast.open.push("WV-CSP-Message");
+        self.count_start()?;
+        Some(version)
+    }
+
+    /// The start tag `<name>` (no prefix; with `attributes`, any attributes), not
+    /// self-closing.
+    #[inline(always)]
+    pub(crate) fn usual_start(&mut self, name: &'static str, attributes: bool) -> Option<()> {
+        let fast = self.usual_source()?;
+        let bytes = fast.input.as_bytes();
+        let from = fast.pos + 1;
+        let end = from + name.len();
+        if bytes.get(fast.pos) == Some(&b'<')
+            && bytes.get(from..end) == Some(name.as_bytes())
+            && bytes.get(end) == Some(&b'>')
+        {
+            fast.pos = end + 1;
+            fast.started = true;
+            fast.open.push(name);
+        } else if attributes && bytes.get(fast.pos) == Some(&b'<') {
+            let child = fast.start_tag()?;
+            if child.empty || child.local != (0, name.len()) || child.local() != name {
+                return None;
+            }
+        } else {
+            return None;
+        }
+        self.count_start()
+    }
+
+    /// What [`XmlIn::enter`] counts for a start tag that is not self-closing (`None` where
+    /// it refuses).
+    #[inline(always)]
+    fn count_start(&mut self) -> Option<()> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements || self.depth + 1 > self.limits.max_depth {
+            return None;
+        }
+        self.depth += 1;
+        Some(())
+    }
+
+    /// Whether the next start tag, after XML whitespace, is `<name>`.
+    #[inline(always)]
+    pub(crate) fn usual_next(&mut self, name: &str) -> bool {
+        let Some(fast) = self.usual_source() else {
+            return false;
+        };
+        let bytes = fast.input.as_bytes();
+        let end = fast.pos + 1 + name.len();
+        bytes.get(fast.pos) == Some(&b'<')
+            && bytes.get(fast.pos + 1..end) == Some(name.as_bytes())
+            && bytes.get(end) == Some(&b'>')
+    }
+
+    /// The end tag of the innermost element.
+    #[inline(always)]
+    pub(crate) fn usual_end(&mut self) -> Option<()> {
+        let fast = self.usual_source()?;
+        if fast.input.as_bytes().get(fast.pos..fast.pos + 2) != Some(b"</") {
+            return None;
+        }
+        fast.end_tag()?;
+        self.depth = self.depth.saturating_sub(1);
+        Some(())
+    }
+
+    /// The text of the element just started (one plain non-empty piece) and its end tag:
+    /// what [`XmlIn::read_text`] reads, as long as it reads no error.
+    pub(crate) fn usual_text(&mut self) -> Option<&'a str> {
+        let Source::Fast(fast) = &mut self.source else {
+            return None;
+        };
+        let text = fast.leaf_text()?;
+        if text.is_empty() || text.len() > self.limits.max_text || has_forbidden_control(text) {
+            return None;
+        }
+        self.depth = self.depth.saturating_sub(1);
+        Some(text)
     }
 
     /// Checks that nothing but comments and whitespace follows the root element.
@@ -548,7 +672,7 @@ struct Fast<'a> {
     input: &'a str,
     pos: usize,
     /// Names of the elements open, innermost last.
-    open: Vec<&'a str>,
+    open: Open<'a>,
     /// A start tag has been read (processing instructions are only accepted before).
     started: bool,
     /// End of input reached: only `Eof` follows.
@@ -567,7 +691,7 @@ impl<'a> Fast<'a> {
         Some(Fast {
             input,
             pos: 0,
-            open: Vec::with_capacity(16),
+            open: Open::default(),
             started: false,
             done: false,
             has_cr: memchr::memchr(b'\r', input.as_bytes()).is_some(),
@@ -607,6 +731,7 @@ impl<'a> Fast<'a> {
     /// [`XmlIn::next_child`] without events: the next child's start tag, or `None` at the
     /// parent's end tag (text, references and comments between are skipped, as there).
     /// `Err` means give up.
+    #[inline(always)]
     fn next_child(&mut self) -> Result<Option<Child<'a>>, ()> {
         loop {
             let bytes = self.input.as_bytes();
@@ -640,8 +765,8 @@ impl<'a> Fast<'a> {
         }
         let bytes = self.input.as_bytes();
         let pos = self.pos;
-        let i = memchr::memchr2(b'<', b'&', bytes.get(pos..)?)?;
-        let expected = *self.open.last()?;
+        let i = markup_or_reference(bytes, pos)? - pos;
+        let expected = self.open.last()?;
         let name_at = pos + i + 2;
         let name_end = name_at + expected.len();
         if bytes.get(pos + i..name_at) != Some(b"</")
@@ -656,12 +781,20 @@ impl<'a> Fast<'a> {
         Some(text)
     }
 
+    /// Skips XML whitespace.
+    fn skip_space(&mut self) {
+        let bytes = self.input.as_bytes();
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
     /// Text up to the next markup or reference (or the end of input).
     fn text(&mut self) -> Option<&'a str> {
         let bytes = self.input.as_bytes();
         let pos = self.pos;
-        let end = match memchr::memchr2(b'<', b'&', bytes.get(pos..)?) {
-            Some(i) => pos + i,
+        let end = match markup_or_reference(bytes, pos) {
+            Some(i) => i,
             None => {
                 self.done = true;
                 bytes.len()
@@ -685,6 +818,7 @@ impl<'a> Fast<'a> {
     }
 
     /// An end tag, which must close the innermost open element.
+    #[inline(always)]
     fn end_tag(&mut self) -> Option<()> {
         let bytes = self.input.as_bytes();
         let pos = self.pos;
@@ -739,6 +873,7 @@ impl<'a> Fast<'a> {
     }
 
     /// A start tag or a self-closing one.
+    #[inline(always)]
     fn start_tag(&mut self) -> Option<Child<'a>> {
         let input = self.input;
         let bytes = input.as_bytes();
@@ -843,6 +978,29 @@ fn below_64(bytes: &[u8], from: usize) -> usize {
     i
 }
 
+/// The position of the first `<` or `&` from `from` on. Most text is short: its first bytes
+/// are looked at a word at a time before memchr takes over.
+fn markup_or_reference(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut i = from;
+    for _ in 0..2 {
+        let Some(chunk) = bytes.get(i..i + 8) else {
+            break;
+        };
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Zero bytes of `w ^ c` are the bytes equal to `c`; the lowest flag of each is exact.
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & (ONES * 0x80);
+        let found = zero(w ^ (ONES * u64::from(b'<'))) | zero(w ^ (ONES * u64::from(b'&')));
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'<', b'&', bytes.get(i..)?).map(|k| i + k)
+}
+
 /// The position of the `>` ending the tag whose bytes from `from` on are not yet read
 /// (quick-xml's rule: the first `>` outside quoted attribute values).
 fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
@@ -855,6 +1013,42 @@ fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
             _ => {}
         }
         i += 1;
+    }
+}
+
+/// The names of the open elements, innermost last: the first ones in place (CSP nests
+/// about a dozen deep), any deeper ones on the heap.
+#[derive(Default)]
+struct Open<'a> {
+    near: [&'a str; 16],
+    len: usize,
+    deeper: Vec<&'a str>,
+}
+
+impl<'a> Open<'a> {
+    fn push(&mut self, name: &'a str) {
+        match self.near.get_mut(self.len) {
+            Some(slot) if self.deeper.is_empty() => {
+                *slot = name;
+                self.len += 1;
+            }
+            _ => self.deeper.push(name),
+        }
+    }
+
+    fn pop(&mut self) -> Option<&'a str> {
+        if let Some(name) = self.deeper.pop() {
+            return Some(name);
+        }
+        self.len = self.len.checked_sub(1)?;
+        self.near.get(self.len).copied()
+    }
+
+    fn last(&self) -> Option<&'a str> {
+        match self.deeper.last() {
+            Some(name) => Some(name),
+            None => self.near.get(self.len.checked_sub(1)?).copied(),
+        }
     }
 }
 
@@ -1141,10 +1335,21 @@ pub(crate) const fn plain(text: &str) -> bool {
 
 /// Whether `s` holds a C0 control character XML 1.0 does not allow (all but tab, LF, CR).
 fn has_forbidden_control(s: &str) -> bool {
-    // No early exit, so that it vectorises: almost all text has none.
-    s.bytes().fold(false, |any, b| {
-        any | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-    })
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let forbidden = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Some byte below 0x20 (whitespace included): look at them one by one.
+        if w.wrapping_sub(ONES * 0x20) & !w & (ONES * 0x80) != 0
+            && chunk.iter().any(|&b| forbidden(b))
+        {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| forbidden(b))
 }
 
 /// Whether `name` can be written back as an element or attribute name: non-empty, and none
@@ -1171,6 +1376,32 @@ pub trait XmlValue: Sized {
     ) -> Result<Option<Self>, DecodeError>;
     /// Writes the value as element `name`.
     fn encode(&self, name: &str, w: &mut XmlOut);
+
+    /// [`XmlValue::decode`] into `slot` (empty before). The typed structs decode in place
+    /// rather than through return values: they are large.
+    #[doc(hidden)]
+    fn decode_into(
+        slot: &mut Option<Self>,
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<(), DecodeError> {
+        *slot = Self::decode(r, name, child)?;
+        Ok(())
+    }
+
+    /// [`XmlValue::decode`] into a box, absent as the default (primitives).
+    #[doc(hidden)]
+    fn decode_boxed(
+        r: &mut XmlIn<'_>,
+        name: &str,
+        child: &Child<'_>,
+    ) -> Result<Box<Self>, DecodeError>
+    where
+        Self: Default,
+    {
+        Ok(Box::new(Self::decode(r, name, child)?.unwrap_or_default()))
+    }
 }
 
 /// A value carried as element text.
@@ -1324,8 +1555,7 @@ impl<T: XmlValue> Field for Option<T> {
         name: &str,
         child: &Child<'_>,
     ) -> Result<(), DecodeError> {
-        *self = T::decode(r, name, child)?;
-        Ok(())
+        T::decode_into(self, r, name, child)
     }
     fn encode_field(&self, name: &str, w: &mut XmlOut) {
         if let Some(v) = self {
@@ -1406,6 +1636,75 @@ mod tests {
                 assert_eq!(below_64(bytes, from), naive, "{from}..{end}");
             }
         }
+    }
+
+    #[test]
+    fn markup_and_references_are_found_in_words_and_after() {
+        let text = b"abc<def&ghij\xc3\xa9klmnopqrstuvw&xyz<0123456789abcdefghij<";
+        for from in 0..=text.len() {
+            for end in from..=text.len() {
+                let bytes = &text[..end];
+                let naive = (from..end).find(|&i| matches!(bytes[i], b'<' | b'&'));
+                assert_eq!(markup_or_reference(bytes, from), naive, "{from}..{end}");
+            }
+        }
+    }
+
+    #[test]
+    fn open_names_stack_past_those_kept_in_place() {
+        let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+        let mut open = Open::default();
+        let mut model: Vec<&str> = Vec::new();
+        for round in 0..3 {
+            for n in &names {
+                open.push(n);
+                model.push(n);
+                assert_eq!(open.last(), model.last().copied());
+            }
+            for _ in 0..(25 + round * 5) {
+                assert_eq!(open.pop(), model.pop());
+                assert_eq!(open.last(), model.last().copied());
+            }
+        }
+        while let Some(n) = model.pop() {
+            assert_eq!(open.pop(), Some(n));
+        }
+        assert_eq!((open.pop(), open.last()), (None, None));
+        let deep = format!(
+            "<WV-CSP-Message>{}{}</WV-CSP-Message>",
+            "<a>".repeat(30),
+            "</a>".repeat(30)
+        );
+        let limits = Limits::default();
+        let mut r = XmlIn::fast(deep.as_bytes(), limits).unwrap();
+        let root = r.root().unwrap();
+        r.skip(&root).unwrap();
+        r.finish().unwrap();
+        let bad = deep.replacen("</a></a>", "</a></b>", 1);
+        let mut r = XmlIn::fast(bad.as_bytes(), limits).unwrap();
+        let root = r.root().unwrap();
+        assert!(r.skip(&root).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_found_anywhere() {
+        let naive = |s: &str| {
+            s.bytes()
+                .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        };
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [0u8, 1, 8, 9, 10, 11, 13, 31, 32, 0x7f] {
+                    let mut text = "x".repeat(len).into_bytes();
+                    text[at] = b;
+                    let text = String::from_utf8(text).unwrap();
+                    assert_eq!(has_forbidden_control(&text), naive(&text), "{text:?}");
+                }
+            }
+        }
+        assert!(!has_forbidden_control(
+            "h\u{e9}llo w\u{f6}rld\t\r\n, \u{1F600} and more"
+        ));
     }
 
     #[test]

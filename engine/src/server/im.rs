@@ -147,6 +147,9 @@ pub(crate) fn key(owner: &str, seq: u64) -> String {
     let mut digits = [b'0'; 20];
     let mut rest = seq;
     for d in digits.iter_mut().rev() {
+        if rest == 0 {
+            break;
+        }
         *d = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
@@ -158,7 +161,12 @@ pub(crate) fn key(owner: &str, seq: u64) -> String {
 }
 
 fn encode<T: XmlValue>(value: &T, name: &str) -> String {
-    let mut w = XmlOut::new(Version::V1_3, 512);
+    encode_sized(value, name, 512)
+}
+
+/// [`encode`] into a buffer with room for `capacity` bytes.
+fn encode_sized<T: XmlValue>(value: &T, name: &str, capacity: usize) -> String {
+    let mut w = XmlOut::new(Version::V1_3, capacity);
     value.encode(name, &mut w);
     // The writer only writes UTF-8.
     String::from_utf8(w.into_bytes()).unwrap_or_default()
@@ -357,21 +365,30 @@ fn offer(s: &mut Server, h: u64, item: &Item) {
 
 /// Queues `item` to every ready session of `owner`.
 fn offer_all(s: &mut Server, owner: &str, item: &Item) {
+    // One session (the usual case) needs no list of them.
+    if let Some(&[h]) = s.by_user.get(owner).map(Vec::as_slice) {
+        if s.sessions.get(&h).is_some_and(|x| x.mailbox_ready) {
+            offer(s, h, item);
+        }
+        return;
+    }
     for h in ready_sessions(s, owner) {
         offer(s, h, item);
     }
 }
 
 fn ready_sessions(s: &Server, owner: &str) -> Vec<u64> {
+    ready_iter(s, owner).collect()
+}
+
+/// The sessions of `owner` that receive the mailbox.
+fn ready_iter<'s>(s: &'s Server, owner: &str) -> impl Iterator<Item = u64> + 's {
     s.by_user
         .get(owner)
-        .map(|hs| {
-            hs.iter()
-                .copied()
-                .filter(|h| s.sessions.get(h).is_some_and(|x| x.mailbox_ready))
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|h| s.sessions.get(h).is_some_and(|x| x.mailbox_ready))
 }
 
 /// A session's capabilities are agreed: it receives everything waiting in the mailbox.
@@ -409,10 +426,13 @@ fn deposit_op(s: &mut Server, owner: &str, item: Item) -> StorageOp {
     s.im.expiries.insert((item.expires, item.seq));
     s.im.owners.insert(item.seq, owner.to_owned());
     offer_all(s, owner, &item);
-    s.im.mailboxes
-        .entry(owner.to_owned())
-        .or_default()
-        .push_back(item);
+    match s.im.mailboxes.get_mut(owner) {
+        Some(items) => items.push_back(item),
+        None => {
+            s.im.mailboxes
+                .insert(owner.to_owned(), VecDeque::from([item]));
+        }
+    }
     op
 }
 
@@ -430,8 +450,8 @@ fn take(s: &mut Server, owner: &str, seq: u64) -> Option<Item> {
         table: Table::Mailbox,
         key: key(owner, seq),
     }]);
-    for h in s.by_user.get(owner).cloned().unwrap_or_default() {
-        if let Some(sess) = s.sessions.get_mut(&h) {
+    for h in s.by_user.get(owner).into_iter().flatten() {
+        if let Some(sess) = s.sessions.get_mut(h) {
             sess.withdraw(seq);
         }
     }
@@ -646,18 +666,20 @@ fn accept(
     )
     .saturating_mul(1000);
     let expires = now.saturating_add(keep);
-    let content_type = message
-        .message_info
-        .as_ref()
-        .and_then(|i| i.content_type.clone())
-        .unwrap_or_else(|| "text/plain".into());
     let mut message = message;
     if let Some(info) = message.message_info.as_mut() {
         info.message_id = Some(id.clone());
     }
+    let content_type = message
+        .message_info
+        .as_ref()
+        .and_then(|i| i.content_type.as_deref())
+        .unwrap_or("text/plain");
     // One shared NewMessage (and its encoding, stored and pushed as is) per way the sender
     // is shown.
     let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>, Arc<str>)> = Vec::new();
+    // Room for the content and about as much markup as a message has.
+    let size = message.content_data.as_ref().map_or(0, String::len) + 768;
     let mut accepted = 0;
     let mut ops = Vec::new();
     let refuse = |code: u16, t: &Target, failed: &mut Vec<(u16, Named)>| {
@@ -671,8 +693,13 @@ fn accept(
             refuse(532, &t, failed);
             continue;
         }
-        let sessions = ready_sessions(s, r);
-        if !sessions.is_empty() && !sessions.iter().any(|h| accepts(s, *h, &content_type)) {
+        // Some session is ready and none of them takes the content type.
+        let (mut any, mut taken) = (false, false);
+        for h in ready_iter(s, r) {
+            any = true;
+            taken = taken || accepts(s, h, content_type);
+        }
+        if any && !taken {
             refuse(415, &t, failed);
             continue;
         }
@@ -694,7 +721,7 @@ fn accept(
                         ..Default::default()
                     });
                 }
-                let x: Arc<str> = encode(&m, "NewMessage").into();
+                let x: Arc<str> = encode_sized(&m, "NewMessage", size).into();
                 let m = Arc::new(Primitive::NewMessage(Box::new(m)));
                 shared.push((t.sender_as.clone(), Arc::clone(&m), Arc::clone(&x)));
                 (m, x)
@@ -774,7 +801,8 @@ pub(crate) fn send_message(s: &mut Server, sender: &str, req: SendMessageRequest
         user: Some(User::id(sender)),
         ..Default::default()
     });
-    info.date_time = Some(datetime::format_utc(wall_now(s)));
+    let now = wall_now(s);
+    info.date_time = Some(s.date_time(now));
     if info.content_size.is_none() {
         info.content_size = Some(size as u64);
     }
@@ -967,7 +995,8 @@ pub(crate) fn forward(
             ..Default::default()
         });
         info.recipient = Some(to.clone());
-        info.date_time = Some(datetime::format_utc(wall_now(s)));
+        let now = wall_now(s);
+        info.date_time = Some(s.date_time(now));
     }
     let (accepted, new_id) = accept(s, owner, targets, message, false, validity, &mut failed);
     let r = outcome_result(accepted + groups, failed);

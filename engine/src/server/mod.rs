@@ -290,6 +290,9 @@ pub struct Server {
     next_handle: u64,
     next_batch: u64,
     next_server_tid: u64,
+    /// The last `DateTime` written and its second (every message carries one; many share
+    /// their second).
+    last_date_time: Option<(i64, String)>,
 }
 
 impl Server {
@@ -329,6 +332,7 @@ impl Server {
             next_handle: 1,
             next_batch: 1,
             next_server_tid: 1,
+            last_date_time: None,
         }
     }
 
@@ -411,10 +415,18 @@ impl Server {
 
     fn random_hex(&mut self, bytes: usize) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut buf = vec![0u8; bytes];
-        self.rng.fill_bytes(&mut buf);
+        let mut room = [0u8; 32];
+        let mut heap = Vec::new();
+        let buf = match room.get_mut(..bytes) {
+            Some(buf) => buf,
+            None => {
+                heap.resize(bytes, 0);
+                heap.as_mut_slice()
+            }
+        };
+        self.rng.fill_bytes(buf);
         let mut s = String::with_capacity(bytes * 2);
-        for b in buf {
+        for &b in buf.iter() {
             s.push(char::from(
                 HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
             ));
@@ -423,6 +435,19 @@ impl Server {
             ));
         }
         s
+    }
+
+    /// [`datetime::format_utc`] of `unix_ms`, reused within a second.
+    pub(crate) fn date_time(&mut self, unix_ms: i64) -> String {
+        let second = unix_ms.div_euclid(1000);
+        match &self.last_date_time {
+            Some((s, text)) if *s == second => text.clone(),
+            _ => {
+                let text = crate::datetime::format_utc(unix_ms);
+                self.last_date_time = Some((second, text.clone()));
+                text
+            }
+        }
     }
 
     fn store(&mut self, ops: Vec<StorageOp>) {
@@ -1035,6 +1060,24 @@ pub(crate) fn result(code: u16, text: &str) -> CspResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_times_reused_within_a_second_are_those_of_the_instant() {
+        let mut s = Server::new(Config::default(), [0; 32]);
+        for ms in [
+            0,
+            999,
+            1000,
+            1500,
+            -1,
+            -1000,
+            -1001,
+            1_700_000_000_123,
+            1_700_000_000_999,
+        ] {
+            assert_eq!(s.date_time(ms), crate::datetime::format_utc(ms), "{ms}");
+        }
+    }
 
     #[test]
     fn written_numbers_read_as_formatted() {

@@ -214,6 +214,15 @@ pub(crate) fn detailed(failed: Vec<(u16, String)>) -> Vec<DetailedResult> {
 
 /// Resolves a user id to a local account: 402 unparseable, 516 other domain, 531 unknown.
 pub(crate) fn local_user(s: &Server, raw: &str) -> Result<String, u16> {
+    // An id already in canonical form on this domain (the usual case) is its own canonical
+    // form.
+    if Address::is_canonical_user(raw, &s.config.domain) {
+        return if s.accounts.contains_key(raw) {
+            Ok(raw.to_owned())
+        } else {
+            Err(531)
+        };
+    }
     match Address::parse_user(raw, &s.config.domain) {
         Ok(a) if a.domain != s.config.domain => Err(516),
         Ok(a) => {

@@ -86,19 +86,36 @@ pub(crate) struct Session {
     /// TransactionIDs of the last acknowledged server transactions (a repeated
     /// acknowledgement is accepted quietly).
     pub acked: VecDeque<String>,
-    /// Recent replies by client TransactionID (with its hash, compared first), oldest first.
-    pub replies: VecDeque<(u64, String, Vec<u8>)>,
+    /// Recent replies by client TransactionID, oldest first.
+    pub replies: ReplyCache,
+}
+
+/// Recent replies by client TransactionID, oldest first. The hashes of the ids are kept
+/// apart, to be compared all at once: almost every request is new.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReplyCache {
+    hashes: VecDeque<u64>,
+    replies: VecDeque<(String, Vec<u8>)>,
 }
 
 impl Session {
     /// The reply remembered for client transaction `tid`.
     pub fn cached_reply(&self, tid: &str) -> Option<&[u8]> {
+        let cache = &self.replies;
         let h = fnv1a(tid);
-        self.replies
+        // Without early exit, so that it vectorises.
+        let (older, newer) = cache.hashes.as_slices();
+        let seen = |hashes: &[u64]| hashes.iter().fold(false, |seen, &x| seen | (x == h));
+        if !seen(older) && !seen(newer) {
+            return None;
+        }
+        cache
+            .hashes
             .iter()
+            .zip(&cache.replies)
             .rev()
-            .find(|(th, t, _)| *th == h && t == tid)
-            .map(|(_, _, r)| r.as_slice())
+            .find(|(th, (t, _))| **th == h && t == tid)
+            .map(|(_, (_, r))| r.as_slice())
     }
 
     /// Remembers `reply` for `tid`, keeping at most `limit`.
@@ -106,17 +123,21 @@ impl Session {
         if limit == 0 {
             return;
         }
-        while self.replies.len() >= limit {
-            self.replies.pop_front();
+        let cache = &mut self.replies;
+        while cache.replies.len() >= limit {
+            cache.replies.pop_front();
+            cache.hashes.pop_front();
         }
-        self.replies.push_back((fnv1a(&tid), tid, reply.to_vec()));
+        cache.hashes.push_back(fnv1a(&tid));
+        cache.replies.push_back((tid, reply.to_vec()));
     }
 
     /// Removes the queued transaction `tid` and returns it.
+    /// (Its TransactionID moves to the acknowledged ones: the returned one is empty.)
     pub fn acknowledge(&mut self, tid: &str) -> Option<Queued> {
         let i = self.queue.iter().position(|q| q.tid == tid)?;
-        let q = self.queue.remove(i)?;
-        self.remember_ack(q.tid.clone());
+        let mut q = self.queue.remove(i)?;
+        self.remember_ack(std::mem::take(&mut q.tid));
         Some(q)
     }
 
