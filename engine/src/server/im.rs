@@ -670,27 +670,60 @@ fn accept(
     if let Some(info) = message.message_info.as_mut() {
         info.message_id = Some(id.clone());
     }
-    let content_type = message
-        .message_info
-        .as_ref()
-        .and_then(|i| i.content_type.as_deref())
-        .unwrap_or("text/plain");
-    // One shared NewMessage (and its encoding, stored and pushed as is) per way the sender
-    // is shown.
-    let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>, Arc<str>)> = Vec::new();
     // Room for the content and about as much markup as a message has.
     let size = message.content_data.as_ref().map_or(0, String::len) + 768;
+    // One shared NewMessage (and its encoding, stored and pushed as is) per way the sender
+    // is shown; the last of them takes the message itself rather than a copy.
+    let mut ways: Vec<&Option<ScreenName>> = Vec::with_capacity(1);
+    for t in &to {
+        if !ways.contains(&&t.sender_as) {
+            ways.push(&t.sender_as);
+        }
+    }
+    let mut template = Some(message);
+    let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>, Arc<str>)> =
+        Vec::with_capacity(ways.len());
+    for (i, way) in ways.iter().enumerate() {
+        let mut m = if i + 1 == ways.len() {
+            template.take().unwrap_or_default()
+        } else {
+            template.clone().unwrap_or_default()
+        };
+        if let (Some(n), Some(info)) = (way, m.message_info.as_mut()) {
+            info.sender = Some(Sender {
+                group: Some(Group {
+                    screen_name: Some(n.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        let x: Arc<str> = encode_sized(&m, "NewMessage", size).into();
+        let m = Arc::new(Primitive::NewMessage(Box::new(m)));
+        shared.push(((*way).clone(), m, x));
+    }
+    drop(ways);
+    // The content type is the same in every way the message is shown.
+    let first = shared.first().map(|(_, m, _)| Arc::clone(m));
+    let content_type = match first.as_deref() {
+        Some(Primitive::NewMessage(m)) => m
+            .message_info
+            .as_ref()
+            .and_then(|i| i.content_type.as_deref()),
+        _ => None,
+    }
+    .unwrap_or("text/plain");
     let mut accepted = 0;
-    let mut ops = Vec::new();
+    let mut ops = Vec::with_capacity(to.len());
     let refuse = |code: u16, t: &Target, failed: &mut Vec<(u16, Named)>| {
         if let Some(n) = &t.named {
             failed.push((code, n.clone()));
         }
     };
-    for t in to {
+    for t in &to {
         let r = t.user.as_str();
         if block_list::blocks(s, r, sender) {
-            refuse(532, &t, failed);
+            refuse(532, t, failed);
             continue;
         }
         // Some session is ready and none of them takes the content type.
@@ -700,33 +733,18 @@ fn accept(
             taken = taken || accepts(s, h, content_type);
         }
         if any && !taken {
-            refuse(415, &t, failed);
+            refuse(415, t, failed);
             continue;
         }
         let limit = s.config.im.max_stored_per_user as usize;
         if s.im.mailboxes.get(r).is_some_and(|m| m.len() >= limit) {
-            refuse(507, &t, failed);
+            refuse(507, t, failed);
             continue;
         }
-        let (message, xml) = match shared.iter().find(|(a, _, _)| *a == t.sender_as) {
-            Some((_, m, x)) => (Arc::clone(m), Arc::clone(x)),
-            None => {
-                let mut m = message.clone();
-                if let (Some(n), Some(info)) = (&t.sender_as, m.message_info.as_mut()) {
-                    info.sender = Some(Sender {
-                        group: Some(Group {
-                            screen_name: Some(n.clone()),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    });
-                }
-                let x: Arc<str> = encode_sized(&m, "NewMessage", size).into();
-                let m = Arc::new(Primitive::NewMessage(Box::new(m)));
-                shared.push((t.sender_as.clone(), Arc::clone(&m), Arc::clone(&x)));
-                (m, x)
-            }
+        let Some((_, message, xml)) = shared.iter().find(|(a, _, _)| *a == t.sender_as) else {
+            continue;
         };
+        let (message, xml) = (Arc::clone(message), Arc::clone(xml));
         let seq = next_seq(s);
         let op = deposit_op(
             s,
