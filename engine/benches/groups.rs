@@ -13,6 +13,10 @@
 
 mod support;
 
+// The allocator `imps` links, so the figure is the native server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use imps_engine::client::{ClientInput, Command};
 use imps_engine::codec::common::{Group, Recipient, ScreenName};

@@ -16,6 +16,10 @@
 
 mod support;
 
+// The allocator `imps` links, so the figure is the native server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn im(c: &mut Criterion) {

@@ -3,6 +3,10 @@
 //! `valgrind --tool=callgrind --toggle-collect='*Server::handle*' target/release/examples/im_loop 20000`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+// The allocator `imps` links.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../benches/support/mod.rs"]
 mod support;
 

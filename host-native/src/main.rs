@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use imps_host::serve::{EngineKind, ServeOptions};
 
+// The engine allocates per message (its typed model owns its strings); mimalloc serves those
+// small, short-lived allocations faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An OMA IMPS (Wireless Village) server.
 #[derive(Parser)]
 #[command(name = "imps", version, about)]
