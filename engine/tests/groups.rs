@@ -984,6 +984,8 @@ fn change_notices_per_version() {
         req(&mut sim, b, join_as(G, Some("Bo"), false, true)),
         Primitive::JoinGroupResponse(_)
     ));
+    // One notice interval later each change goes out at once (coalescing: see the storm).
+    sim.advance(1_000);
     assert!(matches!(
         req(&mut sim, c, join_as(G, Some("Ca"), false, true)),
         Primitive::JoinGroupResponse(_)
@@ -1005,6 +1007,7 @@ fn change_notices_per_version() {
     assert_eq!(l.screen_name[0].sname.as_deref(), Some("Ca"));
     assert!(notices(&mut sim, c).is_empty());
     // A property change is told to the others, with all properties.
+    sim.advance(1_000);
     assert_eq!(
         code_of(&req(&mut sim, a, set_props(&[("Topic", "t")], &[]))),
         200
@@ -1015,17 +1018,20 @@ fn change_notices_per_version() {
     assert_eq!(notices(&mut sim, b).len(), 1);
     assert!(notices(&mut sim, a).is_empty());
     // bob leaves: Left; bob is rejected later: 1.3 hears LeftBlocked, 1.2 Left.
+    sim.advance(1_000);
     assert_eq!(code_of(&req(&mut sim, b, leave(G))), 200);
     let n = notices(&mut sim, c);
     let left = n[0].left.as_ref().unwrap().user_list.as_ref().unwrap();
     assert_eq!(left.screen_name[0].sname.as_deref(), Some("Bo"));
     notices(&mut sim, a);
+    sim.advance(1_000);
     assert!(matches!(
         req(&mut sim, b, join("Bo")),
         Primitive::JoinGroupResponse(_)
     ));
     notices(&mut sim, a);
     notices(&mut sim, c);
+    sim.advance(1_000);
     assert!(matches!(
         req(&mut sim, a, reject(&[BOB], &[])),
         Primitive::RejectListResponse(_)
@@ -1037,6 +1043,7 @@ fn change_notices_per_version() {
         code_of(&req(&mut sim, c, subscribe(SubscribeType::Unset))),
         200
     );
+    sim.advance(1_000);
     assert_eq!(
         code_of(&req(&mut sim, a, set_props(&[("Topic", "u")], &[]))),
         200
@@ -1461,4 +1468,67 @@ fn malformed_requests_get_codes() {
         received(&mut sim, a),
         vec![("forward me".to_string(), None, Some("Da".to_string()))]
     );
+}
+
+/// The screen names a notice says joined (1.2: UserMapList).
+fn joined_names(n: &imps_engine::codec::group::GroupChangeNotice) -> Vec<String> {
+    n.joined
+        .as_ref()
+        .and_then(|j| j.user_map_list.as_ref())
+        .and_then(|m| m.user_mapping.as_ref())
+        .map(|m| mappings(m).into_iter().map(|(n, _)| n).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_join_storm_is_told_in_coalesced_notices_and_a_message_then_reaches_everyone() {
+    const N: usize = 200;
+    let mut sim = new_sim();
+    let users: Vec<String> = (0..N).map(|i| format!("u{i:03}")).collect();
+    for u in &users {
+        sim.provision(u, "pw");
+    }
+    let a = with_group(&mut sim, &[("MaxActiveUsers", "500")]);
+    let clients: Vec<usize> = users
+        .iter()
+        .map(|u| login(&mut sim, u, Version::V1_2))
+        .collect();
+    // 200 joins with notices on, 5 ms apart: one second of virtual time.
+    for (i, c) in clients.iter().enumerate() {
+        let name = format!("S{i:03}");
+        assert!(matches!(
+            req(&mut sim, *c, join_as(G, Some(&name), false, true)),
+            Primitive::JoinGroupResponse(_)
+        ));
+        sim.advance(5);
+    }
+    sim.advance(1_000);
+    let mut total = 0;
+    for (i, c) in clients.iter().enumerate() {
+        let n = notices(&mut sim, *c);
+        // Every later joiner is told, in at most two notices (one at once, one coalesced).
+        assert!(n.len() <= 2, "user {i} got {} notices", n.len());
+        let mut heard: Vec<String> = n.iter().flat_map(joined_names).collect();
+        heard.sort();
+        let later: Vec<String> = (i + 1..N).map(|j| format!("S{j:03}")).collect();
+        assert_eq!(heard, later, "user {i}");
+        total += n.len();
+    }
+    // Without coalescing this would be N·(N−1)/2 = 19,900 notices.
+    assert!(total <= 2 * N, "{total} notices");
+    assert!(notices(&mut sim, a).is_empty(), "alice did not subscribe");
+    // One message from the last joiner reaches alice and the 199 others, once each.
+    let last = clients[N - 1];
+    assert_eq!(
+        code_of(&req(&mut sim, last, message(to_group(G), "hello all"))),
+        200
+    );
+    sim.advance(10);
+    for c in std::iter::once(a).chain(clients[..N - 1].iter().copied()) {
+        let got = received(&mut sim, c);
+        assert_eq!(got.len(), 1, "client {c}");
+        assert_eq!(got[0].0, "hello all");
+        assert_eq!(got[0].2.as_deref(), Some("S199"));
+    }
+    assert!(received(&mut sim, last).is_empty());
 }

@@ -287,6 +287,9 @@ pub struct GroupConfig {
     pub max_groups_per_user: u32,
     /// Groups on the server (815 beyond).
     pub max_groups: u32,
+    /// Least time between two GroupChangeNotices about one group, milliseconds; changes in
+    /// between go out together in one notice per session (0: each change at once).
+    pub notice_interval_ms: u64,
 }
 
 impl Default for GroupConfig {
@@ -295,6 +298,7 @@ impl Default for GroupConfig {
             max_joined_users: 500,
             max_groups_per_user: 10,
             max_groups: 10_000,
+            notice_interval_ms: 1000,
         }
     }
 }

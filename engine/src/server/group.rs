@@ -50,7 +50,11 @@
 //!   a per-user, durable subscription; GroupChangeNotice goes to the joined sessions of
 //!   subscribed users, except the user whose action caused it: Joined (1.1 a UserList of
 //!   screen names, 1.2+ a UserMapList), Left (a UserList of screen names; 1.3 LeftBlocked for
-//!   users put out), GroupProperties (all of them, after a change).
+//!   users put out), GroupProperties (all of them, after a change). Notices are coalesced per
+//!   group: the first change goes out at once, later ones wait until
+//!   `groups.notice_interval_ms` after the last notice and go out together, each session
+//!   hearing only the changes made after its user joined; a join and a leave of the same
+//!   screen name in one notice cancel out.
 //! - **Messages.** A joined user's message to the GroupID reaches every other joined user,
 //!   except those who block the sender (by user id, by the group, or by the sender's screen
 //!   name), silently; a message to a `ScreenName` is private (812 when the group disallows,
@@ -83,7 +87,7 @@ use crate::codec::{Primitive, Version};
 use crate::store::{self, StorageOp, Table};
 
 use super::presence::local_user;
-use super::{Server, block_list, result};
+use super::{Millis, Server, block_list, result};
 
 /// Longest Name, Topic or screen name, in characters.
 const MAX_TEXT: usize = 256;
@@ -181,6 +185,9 @@ struct JoinedUser {
     sname: String,
     /// Sessions joined, in joining order.
     sessions: Vec<u64>,
+    /// The number of the group's first change after the user joined (earlier ones are not
+    /// told to it).
+    since: u64,
 }
 
 /// A group in memory.
@@ -235,6 +242,21 @@ impl Group {
 pub(crate) struct Groups {
     pub groups: BTreeMap<String, Group>,
     by_session: BTreeMap<u64, BTreeSet<String>>,
+    /// Changes waiting to be told, per group.
+    pending: BTreeMap<String, Vec<Told>>,
+    /// When each group's last notice went out (kept for one interval).
+    last_notice: BTreeMap<String, Millis>,
+    /// (deadline, group) of the waiting changes.
+    due: BTreeSet<(Millis, String)>,
+    /// The number of the next change.
+    next_change: u64,
+}
+
+impl Groups {
+    /// When the next coalesced notice is due.
+    pub(crate) fn next_due(&self) -> Option<Millis> {
+        self.due.first().map(|(t, _)| *t)
+    }
 }
 
 // ---- storage --------------------------------------------------------------------------
@@ -750,74 +772,184 @@ fn outcome(done: usize, failed: Vec<(u16, Who)>) -> Primitive {
 
 /// What changed in a group, for GroupChangeNotice.
 enum Change<'a> {
-    /// User and screen name.
-    Joined(&'a str, &'a str),
+    /// The actor joined under this screen name.
+    Joined(&'a str),
     /// Screen name, and whether the user was put out.
     Left(&'a str, bool),
     Props,
 }
 
-/// Sends a GroupChangeNotice about `change` to the joined sessions of subscribed users other
-/// than `actor`.
+/// A change waiting to be told, numbered in the order of the group's changes.
+#[derive(Debug, Clone)]
+struct Told {
+    seq: u64,
+    /// Whose action it was (not told to that user).
+    actor: String,
+    what: ToldWhat,
+}
+
+/// What a [`Told`] change was.
+#[derive(Debug, Clone)]
+enum ToldWhat {
+    Joined(String),
+    Left(String, bool),
+    Props,
+}
+
+/// Records a change of `id` made by `actor` for the subscribed joined users: the first change
+/// goes out at once, later ones wait until `groups.notice_interval_ms` after the last notice
+/// and go out together, one GroupChangeNotice per session.
 fn notify(s: &mut Server, id: &str, actor: &str, change: Change) {
     let Some(g) = s.groups.groups.get(id) else {
         return;
     };
-    let mut targets: Vec<u64> = Vec::new();
-    for (u, j) in &g.joined {
-        if u != actor && g.record.notice.contains(u) {
-            targets.extend(j.sessions.iter().copied());
-        }
-    }
-    if targets.is_empty() {
+    if !g.joined.keys().any(|u| g.record.notice.contains(u)) {
         return;
     }
-    let mut shaped: Vec<(Version, Arc<Primitive>)> = Vec::new();
+    let seq = s.groups.next_change;
+    s.groups.next_change += 1;
+    let what = match change {
+        Change::Joined(sname) => ToldWhat::Joined(sname.to_owned()),
+        Change::Left(sname, put_out) => ToldWhat::Left(sname.to_owned(), put_out),
+        Change::Props => ToldWhat::Props,
+    };
+    let waiting = s.groups.pending.entry(id.to_owned()).or_default();
+    let was_waiting = !waiting.is_empty();
+    waiting.push(Told {
+        seq,
+        actor: actor.to_owned(),
+        what,
+    });
+    let interval = s.config.groups.notice_interval_ms;
+    let due_at = s
+        .groups
+        .last_notice
+        .get(id)
+        .map_or(0, |t| t.saturating_add(interval));
+    if s.now >= due_at {
+        if was_waiting {
+            s.groups.due.retain(|(_, g)| g != id);
+        }
+        flush_notices(s, id);
+    } else if !was_waiting {
+        s.groups.due.insert((due_at, id.to_owned()));
+    }
+}
+
+/// Sends the waiting changes of `id`: each subscribed joined session hears those made after
+/// its user joined by someone else, a join followed by a leave of the same screen name
+/// cancelling out.
+fn flush_notices(s: &mut Server, id: &str) {
+    let Some(changes) = s.groups.pending.remove(id) else {
+        return;
+    };
+    s.groups.last_notice.insert(id.to_owned(), s.now);
+    let Some(g) = s.groups.groups.get(id) else {
+        return;
+    };
+    let ceiling = s.config.groups.max_joined_users;
+    // Sessions hearing the same changes in the same version share one notice.
+    let mut built: Vec<(Version, Vec<u64>, Arc<Primitive>)> = Vec::new();
     let mut sends = Vec::new();
-    for h in targets {
-        let Some(version) = s.sessions.get(&h).map(|x| x.version) else {
+    for (u, j) in &g.joined {
+        if !g.record.notice.contains(u) {
             continue;
-        };
-        let p = match shaped.iter().find(|(v, _)| *v == version) {
-            Some((_, p)) => Arc::clone(p),
-            None => {
-                let mut n = GroupChangeNotice {
-                    group_id: Some(id.to_owned()),
-                    ..Default::default()
-                };
-                match &change {
-                    Change::Joined(u, sname) => {
-                        n.joined = Some(joined_element(g, &[(u, sname)], version));
-                    }
-                    Change::Left(sname, put_out) => {
-                        let l = LeftList {
-                            user_list: Some(UserList {
-                                screen_name: vec![g.screen_name(sname)],
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        };
-                        if *put_out && version == Version::V1_3 {
-                            n.left_blocked = Some(l);
-                        } else {
-                            n.left = Some(l);
-                        }
-                    }
-                    Change::Props => {
-                        let ceiling = s.config.groups.max_joined_users;
-                        n.group_properties = Some(group_properties(g, version, ceiling));
-                    }
+        }
+        let heard: Vec<&Told> = changes
+            .iter()
+            .filter(|c| c.seq >= j.since && c.actor != *u)
+            .collect();
+        if heard.is_empty() {
+            continue;
+        }
+        let key: Vec<u64> = heard.iter().map(|c| c.seq).collect();
+        for h in &j.sessions {
+            let Some(version) = s.sessions.get(h).map(|x| x.version) else {
+                continue;
+            };
+            let found = built
+                .iter()
+                .find(|(v, k, _)| *v == version && *k == key)
+                .map(|(_, _, p)| Arc::clone(p));
+            let p = match found {
+                Some(p) => p,
+                None => {
+                    let Some(n) = change_notice(g, &heard, version, ceiling) else {
+                        continue;
+                    };
+                    let p = Arc::new(Primitive::GroupChangeNotice(Box::new(n)));
+                    built.push((version, key.clone(), Arc::clone(&p)));
+                    p
                 }
-                let p = Arc::new(Primitive::GroupChangeNotice(Box::new(n)));
-                shaped.push((version, Arc::clone(&p)));
-                p
-            }
-        };
-        sends.push((h, p));
+            };
+            sends.push((*h, p));
+        }
     }
     for (h, p) in sends {
         s.enqueue_shared(h, p);
     }
+}
+
+/// The GroupChangeNotice telling `heard` (in order) in `version`; `None` when they cancel out.
+fn change_notice(
+    g: &Group,
+    heard: &[&Told],
+    version: Version,
+    ceiling: u32,
+) -> Option<GroupChangeNotice> {
+    let mut joined: Vec<(&str, &str)> = Vec::new();
+    let (mut left, mut left_blocked, mut props) = (Vec::new(), Vec::new(), false);
+    for c in heard {
+        match &c.what {
+            ToldWhat::Joined(sname) => joined.push((c.actor.as_str(), sname.as_str())),
+            ToldWhat::Left(sname, put_out) => {
+                if let Some(i) = joined.iter().position(|(_, n)| n == sname) {
+                    joined.remove(i);
+                } else if *put_out && version == Version::V1_3 {
+                    left_blocked.push(g.screen_name(sname));
+                } else {
+                    left.push(g.screen_name(sname));
+                }
+            }
+            ToldWhat::Props => props = true,
+        }
+    }
+    if joined.is_empty() && left.is_empty() && left_blocked.is_empty() && !props {
+        return None;
+    }
+    let list = |names: Vec<ScreenName>| {
+        (!names.is_empty()).then(|| LeftList {
+            user_list: Some(UserList {
+                screen_name: names,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    };
+    Some(GroupChangeNotice {
+        group_id: Some(g.record.id.clone()),
+        joined: (!joined.is_empty()).then(|| joined_element(g, &joined, version)),
+        left: list(left),
+        left_blocked: list(left_blocked),
+        group_properties: props.then(|| group_properties(g, version, ceiling)),
+        ..Default::default()
+    })
+}
+
+/// Sends the coalesced change notices that are due.
+pub(crate) fn on_timeout(s: &mut Server) {
+    let now = s.now;
+    while let Some((at, id)) = s.groups.due.first().cloned() {
+        if at > now {
+            break;
+        }
+        s.groups.due.remove(&(at, id.clone()));
+        flush_notices(s, &id);
+    }
+    let interval = s.config.groups.notice_interval_ms;
+    s.groups
+        .last_notice
+        .retain(|_, t| t.saturating_add(interval) > now);
 }
 
 /// Session `h` of `user` joins `id` as `sname` (checks done).
@@ -826,12 +958,14 @@ fn join_session(s: &mut Server, id: &str, h: u64, user: &str, sname: &str) {
         return;
     };
     let first = !g.joined.contains_key(user);
+    let since = s.groups.next_change;
     let j = g
         .joined
         .entry(user.to_owned())
         .or_insert_with(|| JoinedUser {
             sname: sname.to_owned(),
             sessions: Vec::new(),
+            since,
         });
     if !j.sessions.contains(&h) {
         j.sessions.push(h);
@@ -842,7 +976,7 @@ fn join_session(s: &mut Server, id: &str, h: u64, user: &str, sname: &str) {
         .or_default()
         .insert(id.to_owned());
     if first {
-        notify(s, id, user, Change::Joined(user, sname));
+        notify(s, id, user, Change::Joined(sname));
     }
 }
 

@@ -405,7 +405,8 @@ impl Server {
         let ended = self.ended.values().map(|(_, until)| *until).min();
         let presence = self.presence.next_due();
         let expiry = im::next_timeout(self);
-        [session, ended, presence, expiry]
+        let notices = self.groups.next_due();
+        [session, ended, presence, expiry, notices]
             .into_iter()
             .flatten()
             .min()
@@ -542,6 +543,7 @@ impl Server {
         }
         presence::on_timeout(self);
         im::on_timeout(self);
+        group::on_timeout(self);
         self.ended.retain(|_, (_, until)| *until > now);
         self.challenges.retain(|_, list| {
             list.retain(|c| c.expires > now);
