@@ -5,6 +5,7 @@
 //! (request builders, the contacts' presence view) is in [`presence`]; instant messaging
 //! (request builders, message events, once-only delivery to the application) in [`im`].
 
+pub mod group;
 pub mod im;
 pub mod presence;
 
