@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use imps_engine::codec::{self, Limits, Message, Primitive};
 
+pub mod peer;
+
 pub const NS_CSP12: &str = "http://www.openmobilealliance.org/DTD/WV-CSP1.2";
 pub const NS_TRC12: &str = "http://www.openmobilealliance.org/DTD/WV-TRC1.2";
 pub const CT_XML: &str = "application/vnd.wv.csp.xml";
