@@ -1532,3 +1532,72 @@ fn a_join_storm_is_told_in_coalesced_notices_and_a_message_then_reaches_everyone
     }
     assert!(received(&mut sim, last).is_empty());
 }
+
+#[test]
+fn auto_delete_waits_for_the_configured_time_and_a_join_in_between_keeps_the_group() {
+    let mut config = test_config();
+    config.groups.auto_delete_after_secs = 60;
+    let mut sim = new_sim_with(config);
+    let a = with_group(&mut sim, &[("AutoDelete", "T")]);
+    let b = login(&mut sim, "bob", Version::V1_2);
+    assert_eq!(code_of(&req(&mut sim, a, leave(G))), 200);
+    sim.advance(30_000);
+    // Still there half-way; bob joins and leaves, which starts the wait again.
+    assert!(matches!(
+        req(&mut sim, b, join("Bo")),
+        Primitive::JoinGroupResponse(_)
+    ));
+    sim.advance(40_000);
+    assert!(matches!(
+        get_props(&mut sim, b),
+        Primitive::GetGroupPropsResponse(_)
+    ));
+    assert_eq!(code_of(&req(&mut sim, b, leave(G))), 200);
+    sim.advance(59_000);
+    assert!(matches!(
+        get_props(&mut sim, b),
+        Primitive::GetGroupPropsResponse(_)
+    ));
+    sim.advance(2_000);
+    assert_eq!(code_of(&get_props(&mut sim, b)), 800);
+    // Durably.
+    sim.restart();
+    let a = login(&mut sim, "alice", Version::V1_2);
+    assert_eq!(code_of(&get_props(&mut sim, a)), 800);
+}
+
+#[test]
+fn a_rejected_user_trying_to_join_is_told_to_1_3_subscribers_as_joined_blocked() {
+    let mut config = test_config();
+    config.groups.notice_interval_ms = 0;
+    let mut sim = new_sim_with(config);
+    let a = with_group(&mut sim, &[]);
+    let c = login(&mut sim, "carol", Version::V1_3);
+    let d = login(&mut sim, "dave", Version::V1_2);
+    for x in [c, d] {
+        assert!(matches!(
+            req(&mut sim, x, join_as(G, None, false, true)),
+            Primitive::JoinGroupResponse(_)
+        ));
+    }
+    notices(&mut sim, c);
+    notices(&mut sim, d);
+    assert!(matches!(
+        req(&mut sim, a, reject(&[BOB], &[])),
+        Primitive::RejectListResponse(_)
+    ));
+    let b = login(&mut sim, "bob", Version::V1_2);
+    assert_eq!(code_of(&req(&mut sim, b, join("Bobby"))), 809);
+    let n = notices(&mut sim, c);
+    assert_eq!(n.len(), 1);
+    let blocked = n[0]
+        .joined_blocked
+        .as_ref()
+        .unwrap()
+        .user_list
+        .as_ref()
+        .unwrap();
+    assert_eq!(blocked.screen_name[0].sname.as_deref(), Some("Bobby"));
+    assert!(n[0].joined.is_none());
+    assert!(notices(&mut sim, d).is_empty(), "1.2 has no JoinedBlocked");
+}

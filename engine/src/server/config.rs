@@ -290,6 +290,9 @@ pub struct GroupConfig {
     /// Least time between two GroupChangeNotices about one group, milliseconds; changes in
     /// between go out together in one notice per session (0: each change at once).
     pub notice_interval_ms: u64,
+    /// How long an AutoDelete group stays after its last joined user left, seconds (0: it is
+    /// deleted at once).
+    pub auto_delete_after_secs: u32,
 }
 
 impl Default for GroupConfig {
@@ -299,6 +302,7 @@ impl Default for GroupConfig {
             max_groups_per_user: 10,
             max_groups: 10_000,
             notice_interval_ms: 1000,
+            auto_delete_after_secs: 0,
         }
     }
 }

@@ -23,7 +23,8 @@
 //!   Restricted (`Accesstype` and any letter case accepted), PrivateMessaging (default F),
 //!   Searchable (822 without Name or Topic), MaxActiveUsers (1 to `groups.max_joined_users`,
 //!   the default), AutoJoin, 1.2 AutoDelete (the group is deleted when its last joined user
-//!   leaves), Validity (kept and reported; the group does not expire yet), ShowID (T: every
+//!   has been gone for `groups.auto_delete_after_secs`, default 0: at once; a restart, which
+//!   ends every session, does not count as leaving), Validity (kept and reported; the group does not expire yet), ShowID (T: every
 //!   joined user's id is shown), and the WelcomeNote (at most `im.max_content_bytes`).
 //!   ActiveUsers is computed: in a request it is ignored (clients echo what they read). Any
 //!   other property, or a bad value, refuses the whole request with 806 (`History=T` 821).
@@ -50,7 +51,8 @@
 //!   a per-user, durable subscription; GroupChangeNotice goes to the joined sessions of
 //!   subscribed users, except the user whose action caused it: Joined (1.1 a UserList of
 //!   screen names, 1.2+ a UserMapList), Left (a UserList of screen names; 1.3 LeftBlocked for
-//!   users put out), GroupProperties (all of them, after a change). Notices are coalesced per
+//!   users put out; 1.3 JoinedBlocked for a user on the reject list who tried to join, by the
+//!   screen name asked), GroupProperties (all of them, after a change). Notices are coalesced per
 //!   group: the first change goes out at once, later ones wait until
 //!   `groups.notice_interval_ms` after the last notice and go out together, each session
 //!   hearing only the changes made after its user joined; a join and a leave of the same
@@ -250,12 +252,16 @@ pub(crate) struct Groups {
     due: BTreeSet<(Millis, String)>,
     /// The number of the next change.
     next_change: u64,
+    /// (deadline, group) of AutoDelete groups nobody has joined since their last user left.
+    auto_delete: BTreeSet<(Millis, String)>,
 }
 
 impl Groups {
     /// When the next coalesced notice is due.
     pub(crate) fn next_due(&self) -> Option<Millis> {
-        self.due.first().map(|(t, _)| *t)
+        let notice = self.due.first().map(|(t, _)| *t);
+        let delete = self.auto_delete.first().map(|(t, _)| *t);
+        notice.into_iter().chain(delete).min()
     }
 }
 
@@ -776,6 +782,8 @@ enum Change<'a> {
     Joined(&'a str),
     /// Screen name, and whether the user was put out.
     Left(&'a str, bool),
+    /// A user on the reject list tried to join under this screen name.
+    Refused(&'a str),
     Props,
 }
 
@@ -793,6 +801,7 @@ struct Told {
 enum ToldWhat {
     Joined(String),
     Left(String, bool),
+    Refused(String),
     Props,
 }
 
@@ -811,6 +820,7 @@ fn notify(s: &mut Server, id: &str, actor: &str, change: Change) {
     let what = match change {
         Change::Joined(sname) => ToldWhat::Joined(sname.to_owned()),
         Change::Left(sname, put_out) => ToldWhat::Left(sname.to_owned(), put_out),
+        Change::Refused(sname) => ToldWhat::Refused(sname.to_owned()),
         Change::Props => ToldWhat::Props,
     };
     let waiting = s.groups.pending.entry(id.to_owned()).or_default();
@@ -899,6 +909,7 @@ fn change_notice(
 ) -> Option<GroupChangeNotice> {
     let mut joined: Vec<(&str, &str)> = Vec::new();
     let (mut left, mut left_blocked, mut props) = (Vec::new(), Vec::new(), false);
+    let mut refused = Vec::new();
     for c in heard {
         match &c.what {
             ToldWhat::Joined(sname) => joined.push((c.actor.as_str(), sname.as_str())),
@@ -911,10 +922,20 @@ fn change_notice(
                     left.push(g.screen_name(sname));
                 }
             }
+            // Only 1.3 has a way to say it.
+            ToldWhat::Refused(sname) if version == Version::V1_3 => {
+                refused.push(g.screen_name(sname));
+            }
+            ToldWhat::Refused(_) => {}
             ToldWhat::Props => props = true,
         }
     }
-    if joined.is_empty() && left.is_empty() && left_blocked.is_empty() && !props {
+    if joined.is_empty()
+        && left.is_empty()
+        && left_blocked.is_empty()
+        && refused.is_empty()
+        && !props
+    {
         return None;
     }
     let list = |names: Vec<ScreenName>| {
@@ -931,6 +952,7 @@ fn change_notice(
         joined: (!joined.is_empty()).then(|| joined_element(g, &joined, version)),
         left: list(left),
         left_blocked: list(left_blocked),
+        joined_blocked: list(refused),
         group_properties: props.then(|| group_properties(g, version, ceiling)),
         ..Default::default()
     })
@@ -950,6 +972,22 @@ pub(crate) fn on_timeout(s: &mut Server) {
     s.groups
         .last_notice
         .retain(|_, t| t.saturating_add(interval) > now);
+    while let Some((at, id)) = s.groups.auto_delete.first().cloned() {
+        if at > now {
+            break;
+        }
+        s.groups.auto_delete.remove(&(at, id.clone()));
+        // Still nobody joined, and still AutoDelete.
+        let gone = s
+            .groups
+            .groups
+            .get(&id)
+            .is_some_and(|g| g.joined.is_empty() && g.record.props.auto_delete);
+        if gone {
+            s.groups.groups.remove(&id);
+            save(s, &id);
+        }
+    }
 }
 
 /// Session `h` of `user` joins `id` as `sname` (checks done).
@@ -1018,8 +1056,14 @@ fn leave_session(s: &mut Server, id: &str, h: u64, put_out: bool) -> bool {
     let auto_delete = g.record.props.auto_delete;
     notify(s, id, &user, Change::Left(&sname, put_out));
     if empty && auto_delete {
-        s.groups.groups.remove(id);
-        return true;
+        let delay = u64::from(s.config.groups.auto_delete_after_secs) * 1000;
+        if delay == 0 {
+            s.groups.groups.remove(id);
+            return true;
+        }
+        s.groups
+            .auto_delete
+            .insert((s.now.saturating_add(delay), id.to_owned()));
     }
     changed
 }
@@ -1296,6 +1340,9 @@ pub(crate) fn join_group(s: &mut Server, h: u64, req: &JoinGroupRequest) -> Prim
         return status(807, "group is already joined");
     }
     if g.record.reject.contains(&user) {
+        // 1.3 subscribers hear of it (JoinedBlocked), by the screen name asked.
+        let sname = wished_sname(&user, req.screen_name.as_ref()).unwrap_or_default();
+        notify(s, &id, &user, Change::Refused(&sname));
         return status(809, "rejected from the group");
     }
     if g.record.props.restricted && !g.record.members.contains_key(&user) {
