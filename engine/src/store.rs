@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Version of the record encoding and table layout. Migrations are code (see [`migrate`]).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The logical tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -162,11 +162,16 @@ pub fn decode_record<T: for<'de> Deserialize<'de>>(table: Table, bytes: &[u8]) -
     postcard::from_bytes(&body).ok()
 }
 
-/// Brings a record body of `version` up to [`SCHEMA_VERSION`]. v1 is the first version, so
-/// there is nothing to migrate yet; a newer, unknown version is refused.
-pub fn migrate(_table: Table, version: u32, body: &[u8]) -> Option<Vec<u8>> {
-    match version {
-        SCHEMA_VERSION => Some(body.to_vec()),
+/// Brings a record body of `version` up to [`SCHEMA_VERSION`]; a newer, unknown version is
+/// refused.
+///
+/// - v2: group records keep the screen name a user joins again under (AutoJoin) and when
+///   the group ends (Validity); every other table is unchanged.
+pub fn migrate(table: Table, version: u32, body: &[u8]) -> Option<Vec<u8>> {
+    match (version, table) {
+        (SCHEMA_VERSION, _) => Some(body.to_vec()),
+        (1, Table::Groups) => crate::server::group_record_from_v1(body),
+        (1, _) => Some(body.to_vec()),
         _ => None,
     }
 }

@@ -1601,3 +1601,123 @@ fn a_rejected_user_trying_to_join_is_told_to_1_3_subscribers_as_joined_blocked()
     assert!(n[0].joined.is_none());
     assert!(notices(&mut sim, d).is_empty(), "1.2 has no JoinedBlocked");
 }
+
+// ---- AutoJoin, Validity, stored records of schema v1 --------------------------------------
+
+#[test]
+fn auto_join_rejoins_at_the_next_login_under_the_last_screen_name_until_left_on_purpose() {
+    let mut config = test_config();
+    config.groups.notice_interval_ms = 0;
+    let mut sim = new_sim_with(config);
+    let a = with_group(&mut sim, &[]);
+    assert_eq!(
+        code_of(&req(&mut sim, a, subscribe(SubscribeType::Set))),
+        200
+    );
+    let b = login(&mut sim, "bob", Version::V1_2);
+    let with_auto_join = Primitive::JoinGroupRequest(Box::new(JoinGroupRequest {
+        group_id: Some(G.into()),
+        screen_name: Some(sname("Bo", G)),
+        own_properties: Some(Properties {
+            property: props(&[("AutoJoin", "T")]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    assert!(matches!(
+        req(&mut sim, b, with_auto_join),
+        Primitive::JoinGroupResponse(_)
+    ));
+    notices(&mut sim, a);
+    // bob's session ends; a restart in between changes nothing (it is stored).
+    sim.command(b, Command::Logout);
+    assert_eq!(joined(&mut sim, a), vec![("Al".to_string(), None)]);
+    sim.restart();
+    let a = login(&mut sim, "alice", Version::V1_2);
+    assert!(matches!(
+        req(&mut sim, a, join_as(G, Some("Al"), false, true)),
+        Primitive::JoinGroupResponse(_)
+    ));
+    let b = login(&mut sim, "bob", Version::V1_3);
+    assert_eq!(
+        joined(&mut sim, a),
+        vec![("Al".to_string(), None), ("Bo".to_string(), None)],
+        "bob joined again at login"
+    );
+    let n = notices(&mut sim, a);
+    assert_eq!(n.len(), 1);
+    // He is joined: the group's messages reach him.
+    assert_eq!(
+        code_of(&req(&mut sim, a, message(to_group(G), "back?"))),
+        200
+    );
+    assert_eq!(received(&mut sim, b)[0].0, "back?");
+    // An explicit leave ends it: the next login does not join.
+    assert_eq!(code_of(&req(&mut sim, b, leave(G))), 200);
+    sim.command(b, Command::Logout);
+    login(&mut sim, "bob", Version::V1_2);
+    assert_eq!(joined(&mut sim, a), vec![("Al".to_string(), None)]);
+}
+
+#[test]
+fn a_group_ends_when_its_validity_runs_out_even_across_a_restart() {
+    let mut sim = new_sim();
+    let a = with_group(&mut sim, &[("Validity", "3600")]);
+    sim.advance(1_800_000);
+    // Set again, it counts from now.
+    assert_eq!(
+        code_of(&req(&mut sim, a, set_props(&[("Validity", "3600")], &[]))),
+        200
+    );
+    sim.restart();
+    let a = login(&mut sim, "alice", Version::V1_2);
+    assert!(matches!(
+        req(&mut sim, a, join("Al")),
+        Primitive::JoinGroupResponse(_)
+    ));
+    sim.advance(3_500_000);
+    assert!(matches!(
+        get_props(&mut sim, a),
+        Primitive::GetGroupPropsResponse(_)
+    ));
+    sim.advance(200_000);
+    assert_eq!(put_out(&mut sim, a), vec![800], "joined sessions are told");
+    assert_eq!(code_of(&get_props(&mut sim, a)), 800);
+    sim.restart();
+    let a = login(&mut sim, "alice", Version::V1_2);
+    assert_eq!(code_of(&get_props(&mut sim, a)), 800);
+}
+
+/// A group record as schema v1 stored it: `wv:alice/old@example.org` named Old, topic t,
+/// AutoJoin and Validity 3600 set, alice the owner, bob a member with own AutoJoin and ShowID
+/// T, both subscribed to notices.
+const GROUP_V1: &str = "010000001877763a616c6963652f6f6c64406578616d706c652e6f72671477763a616c696365406578616d706c652e6f726701034f6c6401017400000000010001901c0000021477763a616c696365406578616d706c652e6f7267021277763a626f62406578616d706c652e6f72670000011277763a626f62406578616d706c652e6f7267010101021477763a616c696365406578616d706c652e6f72671277763a626f62406578616d706c652e6f7267";
+
+#[test]
+fn a_group_record_of_schema_v1_is_read_after_the_upgrade() {
+    let mut sim = new_sim();
+    let bytes: Vec<u8> = (0..GROUP_V1.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&GROUP_V1[i..i + 2], 16).unwrap())
+        .collect();
+    sim.server.handle(
+        sim.now,
+        imps_engine::server::Input::Restore(vec![imps_engine::store::Record {
+            table: Table::Groups,
+            key: "wv:alice/old@example.org".into(),
+            value: bytes,
+        }]),
+    );
+    let b = login(&mut sim, "bob", Version::V1_2);
+    let p = req(
+        &mut sim,
+        b,
+        Primitive::GetGroupPropsRequest(group_req("wv:alice/old@example.org")),
+    );
+    assert_eq!(prop(&p, false, "Name").as_deref(), Some("Old"));
+    assert_eq!(prop(&p, false, "Topic").as_deref(), Some("t"));
+    assert_eq!(prop(&p, false, "Validity").as_deref(), Some("3600"));
+    assert_eq!(prop(&p, true, "AutoJoin").as_deref(), Some("T"));
+    assert_eq!(prop(&p, true, "ShowID").as_deref(), Some("T"));
+    assert_eq!(prop(&p, true, "PrivilegeLevel").as_deref(), Some("User"));
+}

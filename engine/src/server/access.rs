@@ -841,7 +841,7 @@ fn login_success(
     ctx.created = Some(handle);
     presence::session_started(s, &user, handle);
     if s.sessions.get(&handle).is_some_and(|x| x.agreed.is_some()) {
-        im::session_ready(s, handle);
+        super::session_ready(s, handle);
     }
     s.outputs.push_back(Output::Event(Event::LoggedIn {
         user,
@@ -1017,7 +1017,7 @@ fn client_capability(
         sess.agreed = Some(agreed);
     }
     ctx.respond(tid, Primitive::ClientCapabilityResponse(Box::new(response)));
-    im::session_ready(s, h);
+    super::session_ready(s, h);
 }
 
 // ---- services -------------------------------------------------------------------------
@@ -1080,7 +1080,7 @@ fn service(s: &mut Server, ctx: &mut Ctx, h: u64, tid: Option<String>, req: Serv
             ..Default::default()
         })),
     );
-    im::session_ready(s, h);
+    super::session_ready(s, h);
 }
 
 // ---- system messages ------------------------------------------------------------------

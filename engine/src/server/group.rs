@@ -24,13 +24,16 @@
 //!   Searchable (822 without Name or Topic), MaxActiveUsers (1 to `groups.max_joined_users`,
 //!   the default), AutoJoin, 1.2 AutoDelete (the group is deleted when its last joined user
 //!   has been gone for `groups.auto_delete_after_secs`, default 0: at once; a restart, which
-//!   ends every session, does not count as leaving), Validity (kept and reported; the group does not expire yet), ShowID (T: every
-//!   joined user's id is shown), and the WelcomeNote (at most `im.max_content_bytes`).
+//!   ends every session, does not count as leaving), Validity (seconds from when it was set;
+//!   the group is then deleted, joined sessions get LeaveGroup-Response 800), ShowID (T:
+//!   every joined user's id is shown), and the WelcomeNote (at most `im.max_content_bytes`).
 //!   ActiveUsers is computed: in a request it is ignored (clients echo what they read). Any
 //!   other property, or a bad value, refuses the whole request with 806 (`History=T` 821).
 //!   1.1 sessions are not told the 1.2 properties.
 //! - **Own properties** (per user, kept while the user is a member or joined): ShowID (T:
-//!   this user's id is shown in the group), AutoJoin (kept and reported), PrivateMessaging
+//!   this user's id is shown in the group), AutoJoin (T: the user joins again, under the
+//!   screen name last used, when a session of it next agrees capabilities; an explicit
+//!   LeaveGroup ends that until the next join), PrivateMessaging
 //!   (default T; F refuses private messages, 813) and the read-only PrivilegeLevel.
 //! - **Joining.** Checked in this order: already joined by this session 807, on the reject
 //!   list 809, Restricted group and not a member 810 (Baraza says 816), screen name taken by
@@ -145,11 +148,14 @@ pub(crate) struct Props {
 }
 
 /// A user's own properties in one group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Own {
     pub show_id: bool,
     pub auto_join: bool,
     pub private_messaging: bool,
+    /// The screen name to join under again at the next login while `auto_join` is T (the one
+    /// last joined under; forgotten by an explicit LeaveGroup).
+    pub rejoin_as: Option<String>,
 }
 
 impl Default for Own {
@@ -158,11 +164,62 @@ impl Default for Own {
             show_id: false,
             auto_join: false,
             private_messaging: true,
+            rejoin_as: None,
         }
     }
 }
 
-/// A group as stored (record schema v1).
+/// [`Own`] as record schema v1 stored it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct OwnV1 {
+    show_id: bool,
+    auto_join: bool,
+    private_messaging: bool,
+}
+
+/// [`GroupRecord`] as record schema v1 stored it.
+#[derive(Debug, Clone, Deserialize)]
+struct GroupRecordV1 {
+    id: String,
+    owner: String,
+    props: Props,
+    members: BTreeMap<String, Role>,
+    reject: BTreeSet<String>,
+    own: BTreeMap<String, OwnV1>,
+    notice: BTreeSet<String>,
+}
+
+/// A v1 group record body brought to v2 (own screen names for AutoJoin, the expiry of a
+/// Validity); `None` when it does not decode.
+pub(crate) fn record_from_v1(body: &[u8]) -> Option<Vec<u8>> {
+    let old: GroupRecordV1 = postcard::from_bytes(body).ok()?;
+    let new = GroupRecord {
+        id: old.id,
+        owner: old.owner,
+        props: old.props,
+        members: old.members,
+        reject: old.reject,
+        own: old
+            .own
+            .into_iter()
+            .map(|(u, o)| {
+                let own = Own {
+                    show_id: o.show_id,
+                    auto_join: o.auto_join,
+                    private_messaging: o.private_messaging,
+                    rejoin_as: None,
+                };
+                (u, own)
+            })
+            .collect(),
+        notice: old.notice,
+        // v1 did not expire groups: the Validity counts from the upgrade (see restore).
+        expires_ms: None,
+    };
+    postcard::to_allocvec(&new).ok()
+}
+
+/// A group as stored (record schema v2; v1 is upgraded by [`record_from_v1`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct GroupRecord {
     /// Canonical group id `wv:owner/name@domain`.
@@ -178,6 +235,8 @@ pub(crate) struct GroupRecord {
     pub own: BTreeMap<String, Own>,
     /// Users subscribed to GroupChangeNotice.
     pub notice: BTreeSet<String>,
+    /// When the group ends (its Validity), wall-clock milliseconds since the Unix epoch.
+    pub expires_ms: Option<i64>,
 }
 
 /// A joined user (memory only).
@@ -206,11 +265,11 @@ impl Group {
     }
 
     fn own(&self, user: &str) -> Own {
-        self.record.own.get(user).copied().unwrap_or_default()
+        self.record.own.get(user).cloned().unwrap_or_default()
     }
 
     fn shows_id(&self, user: &str) -> bool {
-        self.record.props.show_id || self.own(user).show_id
+        self.record.props.show_id || self.record.own.get(user).is_some_and(|o| o.show_id)
     }
 
     /// The joined user whose screen name is `sname` (ASCII case ignored).
@@ -254,6 +313,8 @@ pub(crate) struct Groups {
     next_change: u64,
     /// (deadline, group) of AutoDelete groups nobody has joined since their last user left.
     auto_delete: BTreeSet<(Millis, String)>,
+    /// (wall-clock end, group) of groups with a Validity.
+    expiries: BTreeSet<(i64, String)>,
 }
 
 impl Groups {
@@ -262,6 +323,11 @@ impl Groups {
         let notice = self.due.first().map(|(t, _)| *t);
         let delete = self.auto_delete.first().map(|(t, _)| *t);
         notice.into_iter().chain(delete).min()
+    }
+
+    /// When the next group ends (wall clock).
+    pub(crate) fn next_expiry(&self) -> Option<i64> {
+        self.expiries.first().map(|(t, _)| *t)
     }
 }
 
@@ -292,6 +358,9 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
     let Some(record) = store::decode_record::<GroupRecord>(Table::Groups, value) else {
         return false;
     };
+    if let Some(at) = record.expires_ms {
+        s.groups.expiries.insert((at, record.id.clone()));
+    }
     s.groups.groups.insert(
         record.id.clone(),
         Group {
@@ -988,6 +1057,65 @@ pub(crate) fn on_timeout(s: &mut Server) {
             save(s, &id);
         }
     }
+    if s.wall_clock_ms == 0 {
+        return;
+    }
+    let wall = super::im::wall_now(s);
+    while let Some((at, id)) = s.groups.expiries.first().cloned() {
+        if at > wall {
+            break;
+        }
+        s.groups.expiries.remove(&(at, id.clone()));
+        // The Validity may have been set again since.
+        if s.groups
+            .groups
+            .get(&id)
+            .is_some_and(|g| g.record.expires_ms == Some(at))
+        {
+            delete_now(s, &id);
+            save(s, &id);
+        }
+    }
+}
+
+/// The wall-clock end of a group valid for `validity` seconds from now.
+fn expiry(s: &Server, validity: Option<u32>) -> Option<i64> {
+    let secs = i64::from(validity?);
+    Some(super::im::wall_now(s).saturating_add(secs.saturating_mul(1000)))
+}
+
+fn schedule_expiry(s: &mut Server, id: &str, at: Option<i64>) {
+    if let Some(at) = at {
+        s.groups.expiries.insert((at, id.to_owned()));
+    }
+}
+
+/// A session's capabilities are agreed: it joins again the groups where its user's own
+/// AutoJoin is T, under the screen name last used, where the group still admits it (not
+/// rejected, a member of a Restricted group, room left, the screen name free); nothing is
+/// sent to the session, the other joined users hear of it.
+pub(crate) fn auto_join(s: &mut Server, h: u64) {
+    let Some((user, _)) = session_user(s, h) else {
+        return;
+    };
+    let rejoin: Vec<(String, String)> = s
+        .groups
+        .groups
+        .iter()
+        .filter_map(|(id, g)| {
+            let own = g.record.own.get(&user)?;
+            let sname = own.rejoin_as.as_ref()?;
+            let admitted = own.auto_join
+                && !g.record.reject.contains(&user)
+                && (!g.record.props.restricted || g.record.members.contains_key(&user))
+                && g.by_sname(sname).is_none_or(|u| u == user)
+                && (g.joined.contains_key(&user) || g.joined.len() < g.limit(s));
+            admitted.then(|| (id.clone(), sname.clone()))
+        })
+        .collect();
+    for (id, sname) in rejoin {
+        join_session(s, &id, h, &user, &sname);
+    }
 }
 
 /// Session `h` of `user` joins `id` as `sname` (checks done).
@@ -1048,7 +1176,12 @@ fn leave_session(s: &mut Server, id: &str, h: u64, put_out: bool) -> bool {
     let sname = j.sname.clone();
     g.joined.remove(&user);
     let mut changed = false;
-    if !g.record.members.contains_key(&user) {
+    let rejoins = g
+        .record
+        .own
+        .get(&user)
+        .is_some_and(|o| o.rejoin_as.is_some());
+    if !g.record.members.contains_key(&user) && !rejoins {
         changed |= g.record.own.remove(&user).is_some();
         changed |= g.record.notice.remove(&user);
     }
@@ -1189,6 +1322,10 @@ fn try_create(s: &mut Server, h: u64, req: &CreateGroupRequest) -> Result<(), Re
     }
     let join = req.join_group == Some(true);
     let sname = wished_sname(&user, req.screen_name.as_ref())?;
+    if join && own.auto_join {
+        own.rejoin_as = Some(sname.clone());
+    }
+    let expires_ms = expiry(s, props.validity);
     let mut record = GroupRecord {
         id: id.clone(),
         owner: user.clone(),
@@ -1197,6 +1334,7 @@ fn try_create(s: &mut Server, h: u64, req: &CreateGroupRequest) -> Result<(), Re
         reject: BTreeSet::new(),
         own: BTreeMap::new(),
         notice: BTreeSet::new(),
+        expires_ms,
     };
     record.members.insert(user.clone(), Role::Admin);
     if own != Own::default() {
@@ -1211,6 +1349,7 @@ fn try_create(s: &mut Server, h: u64, req: &CreateGroupRequest) -> Result<(), Re
     };
     s.store(vec![put(&g)]);
     s.groups.groups.insert(id.clone(), g);
+    schedule_expiry(s, &id, expires_ms);
     if join {
         join_session(s, &id, h, &user, &sname);
     }
@@ -1284,10 +1423,31 @@ pub(crate) fn set_group_props(s: &mut Server, user: &str, req: &SetGroupPropsReq
             return r.answer();
         }
     }
+    if own.auto_join {
+        own.rejoin_as = g
+            .joined
+            .get(user)
+            .map(|j| j.sname.clone())
+            .or(own.rejoin_as);
+    } else {
+        own.rejoin_as = None;
+    }
     let became_restricted = props.restricted && !g.record.props.restricted;
     let props_changed = props != g.record.props;
+    // A Validity set again counts from now.
+    let new_validity = req.group_properties.as_ref().is_some_and(|gp| {
+        gp.property
+            .iter()
+            .any(|p| p.name == Some(PropertyName::Validity))
+    });
+    let expires_ms = if new_validity {
+        expiry(s, props.validity)
+    } else {
+        g.record.expires_ms
+    };
     if let Some(g) = s.groups.groups.get_mut(&id) {
         g.record.props = props;
+        g.record.expires_ms = expires_ms;
         if req.own_properties.is_some() {
             if own == Own::default() {
                 g.record.own.remove(user);
@@ -1314,6 +1474,9 @@ pub(crate) fn set_group_props(s: &mut Server, user: &str, req: &SetGroupPropsReq
         }
     }
     save(s, &id);
+    if new_validity {
+        schedule_expiry(s, &id, expires_ms);
+    }
     if props_changed {
         notify(s, &id, user, Change::Props);
     }
@@ -1380,9 +1543,12 @@ pub(crate) fn join_group(s: &mut Server, h: u64, req: &JoinGroupRequest) -> Prim
     {
         return r.answer();
     }
+    if own.auto_join {
+        own.rejoin_as = Some(sname.clone());
+    }
     let mut changed = false;
     if let Some(g) = s.groups.groups.get_mut(&id) {
-        if req.own_properties.is_some() && own != g.own(&user) {
+        if own != g.own(&user) {
             g.record.own.insert(user.clone(), own);
             changed = true;
         }
@@ -1444,7 +1610,18 @@ pub(crate) fn leave_group(s: &mut Server, h: u64, req: &GroupRequest) -> Primiti
     {
         return leave_answer(Some(id), 808, "group is not joined");
     }
-    if leave_session(s, &id, h, false) {
+    // Leaving on purpose: no joining again at the next login.
+    let user = session_user(s, h).map(|(u, _)| u).unwrap_or_default();
+    let mut changed = false;
+    if let Some(o) = s
+        .groups
+        .groups
+        .get_mut(&id)
+        .and_then(|g| g.record.own.get_mut(&user))
+    {
+        changed = o.rejoin_as.take().is_some();
+    }
+    if leave_session(s, &id, h, false) || changed {
         save(s, &id);
     }
     leave_answer(Some(id), 200, "")
@@ -1856,7 +2033,11 @@ pub(crate) fn message_targets(
                 return Err(812);
             }
             let member = g.by_sname(n.sname.as_deref().unwrap_or("")).ok_or(531u16)?;
-            if !g.own(member).private_messaging {
+            if g.record
+                .own
+                .get(member)
+                .is_some_and(|o| !o.private_messaging)
+            {
                 return Err(813);
             }
             if blocked_in_group(s, member, sender, &id, &me.sname) {

@@ -280,7 +280,7 @@ pub(crate) fn remove_user(s: &mut Server, user: &str) -> Vec<StorageOp> {
 }
 
 /// The current wall-clock time, Unix ms.
-fn wall_now(s: &Server) -> i64 {
+pub(crate) fn wall_now(s: &Server) -> i64 {
     s.wall_clock_ms
         .saturating_add(i64::try_from(s.now.saturating_sub(s.wall_at)).unwrap_or(0))
 }
@@ -290,7 +290,10 @@ pub(crate) fn next_timeout(s: &Server) -> Option<Millis> {
     if s.wall_clock_ms == 0 {
         return None;
     }
-    let at = s.im.next_expiry()?;
+    let at = [s.im.next_expiry(), s.groups.next_expiry()]
+        .into_iter()
+        .flatten()
+        .min()?;
     let wait = at.saturating_sub(wall_now(s)).max(0);
     Some(s.now.saturating_add(u64::try_from(wait).unwrap_or(0)))
 }

@@ -13,6 +13,7 @@ mod block_list;
 pub mod config;
 mod contact_list;
 mod group;
+pub(crate) use group::record_from_v1 as group_record_from_v1;
 mod im;
 mod presence;
 mod session;
@@ -1030,6 +1031,16 @@ fn wake_up(s: &Session) -> WakeUp {
             .as_ref()
             .map(|a| a.cir_methods.clone())
             .unwrap_or_default(),
+    }
+}
+
+/// A session's capabilities are agreed (once per session): its mailbox is offered and its
+/// user joins again the groups it auto-joins.
+pub(crate) fn session_ready(s: &mut Server, h: u64) {
+    let first = s.sessions.get(&h).is_some_and(|x| !x.mailbox_ready);
+    im::session_ready(s, h);
+    if first {
+        group::auto_join(s, h);
     }
 }
 
