@@ -1,13 +1,15 @@
 //! The codec's promise, checked on one input. Shared by the `decode` fuzz target, the
 //! `engine_inputs` driver (on every reply) and `engine/tests/fuzz_regressions.rs`:
-//! no panic on any input; decode → encode → decode gives an equal message; encoding that
-//! again gives identical bytes.
+//! no panic on any input; the decoder's fast paths read what quick-xml reads, to the same
+//! message; decode → encode → decode gives an equal message; encoding that again gives
+//! identical bytes.
 
 use imps_engine::codec::{self, Limits, Message};
 
 /// Decodes `data` under default limits. When it decodes, checks the round trip and returns
 /// the message; panics when the promise is broken.
 pub fn decode_roundtrip(data: &[u8]) -> Option<Message> {
+    same_as_reference(data);
     let first = codec::decode(data, Limits::default()).ok()?;
     let bytes = codec::encode(&first);
     let second = match codec::decode(&bytes, Limits::default()) {
@@ -32,4 +34,22 @@ pub fn decode_roundtrip(data: &[u8]) -> Option<Message> {
         );
     }
     Some(first)
+}
+
+/// Where the fast paths of the decoder read `data`, quick-xml reads it to the same message.
+pub fn same_as_reference(data: &[u8]) {
+    let Some(fast) = codec::decode_fast_only(data, Limits::default()) else {
+        return;
+    };
+    match codec::decode_reference(data, Limits::default()) {
+        Ok(reference) if reference == fast => {}
+        Ok(reference) => panic!(
+            "the fast paths and quick-xml disagree\nfast:      {fast:?}\nreference: {reference:?}\ninput: {}",
+            String::from_utf8_lossy(data)
+        ),
+        Err(e) => panic!(
+            "the fast paths read what quick-xml refuses ({e})\ninput: {}",
+            String::from_utf8_lossy(data)
+        ),
+    }
 }

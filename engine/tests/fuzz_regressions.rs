@@ -82,3 +82,59 @@ fn decode_regressions_round_trip() {
 fn engine_input_regressions_keep_the_invariants() {
     replay("engine_inputs", driver::run);
 }
+
+/// Every `.xml` file under `dir`, recursively.
+fn xml_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            xml_under(&p, out);
+        } else if p.extension().is_some_and(|x| x == "xml") {
+            out.push(p);
+        }
+    }
+}
+
+/// The fast paths of the decoder against quick-xml (the check the `decode` target runs on
+/// every input) over every golden vector and sample, and variants of each that the fast
+/// tokenizer must read the same way or leave to quick-xml: another XML declaration, CRLF
+/// line ends, indentation, a comment, an entity, an attribute, a CDATA section, a truncation.
+#[test]
+fn the_fast_paths_read_every_vector_as_quick_xml_does() {
+    let mut files = Vec::new();
+    xml_under(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors"),
+        &mut files,
+    );
+    assert!(files.len() > 100, "{} vectors", files.len());
+    let mut read_fast = 0;
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let variants = [
+            text.clone(),
+            text.replace('\n', "\r\n"),
+            text.replace("><", ">\n  <"),
+            text.replacen("<Session>", "<!-- c --><Session>", 1),
+            text.replacen("<Session>", "<Session a=\"1\">", 1),
+            text.replacen("</TransactionID>", "&amp;</TransactionID>", 1),
+            text.replacen("<TransactionID>", "<TransactionID><![CDATA[x]]>", 1),
+            text.replacen(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+                "<?xml version='1.0'?>",
+                1,
+            ),
+            text.get(..text.len() * 2 / 3).unwrap_or("").to_owned(),
+        ];
+        for v in variants {
+            if imps_engine::codec::decode_fast_only(v.as_bytes(), Default::default()).is_some() {
+                read_fast += 1;
+            }
+            let outcome = std::panic::catch_unwind(|| check::same_as_reference(v.as_bytes()));
+            assert!(outcome.is_ok(), "{}: a variant disagrees", f.display());
+        }
+    }
+    assert!(
+        read_fast > files.len(),
+        "the fast paths read only {read_fast} documents"
+    );
+}

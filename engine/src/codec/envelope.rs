@@ -258,6 +258,16 @@ pub(crate) fn decode_message(input: &[u8], limits: Limits) -> Result<Message, De
     decode_from(XmlIn::new(input, limits))
 }
 
+/// The fast paths of [`decode_message`] alone (see [`super::decode_fast_only`]).
+pub(crate) fn decode_fast_only(input: &[u8], limits: Limits) -> Option<Message> {
+    decode_usual(input, limits).or_else(|| decode_from(XmlIn::fast(input, limits)?).ok())
+}
+
+/// [`decode_message`] through quick-xml alone.
+pub(crate) fn decode_reference(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+    decode_from(XmlIn::new(input, limits))
+}
+
 /// A text value of an element of the usual envelope, as its decoder reads it.
 fn usual_value<T: TextValue>(r: &mut XmlIn<'_>) -> Option<T> {
     let text = r.usual_text()?;

@@ -125,6 +125,20 @@ pub fn decode(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
     envelope::decode_message(input, limits)
 }
 
+/// What [`decode`]'s fast paths alone make of `input` (the byte-comparing reader of the
+/// usual envelope, then the fast tokenizer); `None` where they give up. For differential
+/// tests against [`decode_reference`]: where they read a document, both must agree.
+#[doc(hidden)]
+pub fn decode_fast_only(input: &[u8], limits: Limits) -> Option<Message> {
+    envelope::decode_fast_only(input, limits)
+}
+
+/// [`decode`] through quick-xml alone, the reference its fast paths must match.
+#[doc(hidden)]
+pub fn decode_reference(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+    envelope::decode_reference(input, limits)
+}
+
 /// Best-effort version and TransactionID of a body that could not be decoded (or was not
 /// read), so an error reply is in a form its client can read: the version named by the
 /// first 4 KiB (`CSP1.1`, `CSP1.3`), else 1.2.
