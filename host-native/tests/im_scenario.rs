@@ -22,10 +22,9 @@ mod common;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+use common::peer::exchange;
 use common::{CHEAP_CONFIG, ImpsServer};
-use imps_engine::client::{
-    Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
-};
+use imps_engine::client::{Client, ClientConfig, ClientEvent, Command, LoginScheme};
 use imps_engine::codec::capability::DeliveryMethod;
 use imps_engine::codec::common::{DetailedResult, EntityList, NickList, Recipient, User};
 use imps_engine::codec::im::{
@@ -114,34 +113,24 @@ impl<'a> Peer<'a> {
     /// Feeds a command and runs the exchange until the client has nothing more to send
     /// (including the polls the Poll flag asks for and the acknowledgements).
     fn run(&mut self, command: Command) -> Vec<ClientEvent> {
-        let mut events = Vec::new();
-        let now = self.started.elapsed().as_millis() as u64;
-        self.client.handle(now, ClientInput::Command(command));
-        while let Some(out) = self.client.poll_output() {
-            match out {
-                ClientOutput::Send(req) => {
-                    self.acks.extend(acknowledgements(&req.body));
-                    let reply = self.server.post("/imps", req.content_type, &req.body);
-                    assert_eq!(reply.status, 200, "every CSP answer is HTTP 200");
-                    let now = self.started.elapsed().as_millis() as u64;
-                    self.client.handle(
-                        now,
-                        ClientInput::Response {
-                            request_id: req.request_id,
-                            body: reply.body,
-                        },
-                    );
+        let acks = &mut self.acks;
+        let events = exchange(
+            self.server,
+            &mut self.client,
+            self.started,
+            command,
+            |body| {
+                acks.extend(acknowledgements(body));
+                true
+            },
+        );
+        for e in &events {
+            match e {
+                ClientEvent::ServerRequest(p) => self.pushed.push(p.clone()),
+                ClientEvent::Error { message } => {
+                    panic!("{} ({}): client error {message}", self.name, self.version)
                 }
-                ClientOutput::Event(e) => {
-                    match &e {
-                        ClientEvent::ServerRequest(p) => self.pushed.push(p.clone()),
-                        ClientEvent::Error { message } => {
-                            panic!("{} ({}): client error {message}", self.name, self.version)
-                        }
-                        _ => {}
-                    }
-                    events.push(e);
-                }
+                _ => {}
             }
         }
         events

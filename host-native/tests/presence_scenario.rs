@@ -18,11 +18,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::peer::exchange;
 use common::{CHEAP_CONFIG, ImpsServer};
 use imps_engine::client::presence::{self as pb, AttrName};
-use imps_engine::client::{
-    Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
-};
+use imps_engine::client::{Client, ClientConfig, ClientEvent, Command, LoginScheme};
 use imps_engine::codec::common::{EntityList, NickList};
 use imps_engine::codec::im::{AccessList, BlockLists};
 use imps_engine::codec::presence::{AuthState, CreateListRequest, ListManageRequest};
@@ -86,28 +85,11 @@ impl<'a> Peer<'a> {
     /// Feeds a command and runs the exchange until the client has nothing more to send
     /// (including the polls the Poll flag asks for and the acknowledgements).
     fn run(&mut self, command: Command) -> Vec<ClientEvent> {
-        let mut events = Vec::new();
-        let now = self.started.elapsed().as_millis() as u64;
-        self.client.handle(now, ClientInput::Command(command));
-        while let Some(out) = self.client.poll_output() {
-            match out {
-                ClientOutput::Send(req) => {
-                    let reply = self.server.post("/imps", req.content_type, &req.body);
-                    assert_eq!(reply.status, 200, "every CSP answer is HTTP 200");
-                    let now = self.started.elapsed().as_millis() as u64;
-                    self.client.handle(
-                        now,
-                        ClientInput::Response {
-                            request_id: req.request_id,
-                            body: reply.body,
-                        },
-                    );
-                }
-                ClientOutput::Event(e) => {
-                    self.record(&e);
-                    events.push(e);
-                }
-            }
+        let events = exchange(self.server, &mut self.client, self.started, command, |_| {
+            true
+        });
+        for e in &events {
+            self.record(e);
         }
         events
     }

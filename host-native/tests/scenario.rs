@@ -14,9 +14,8 @@ mod common;
 use std::time::Instant;
 
 use common::ImpsServer;
-use imps_engine::client::{
-    Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
-};
+use common::peer::exchange;
+use imps_engine::client::{Client, ClientConfig, ClientEvent, Command, LoginScheme};
 use imps_engine::codec::Version;
 
 /// A CSP client talking to `server` over HTTP; events are collected.
@@ -45,32 +44,13 @@ impl<'a> HttpClient<'a> {
         }
     }
 
-    fn now(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
     /// Feeds a command and runs the exchange until the client has nothing more to send.
     fn run(&mut self, command: Command) -> &[ClientEvent] {
         let from = self.events.len();
-        self.client
-            .handle(self.now(), ClientInput::Command(command));
-        while let Some(out) = self.client.poll_output() {
-            match out {
-                ClientOutput::Send(req) => {
-                    let reply = self.server.post("/imps", req.content_type, &req.body);
-                    assert_eq!(reply.status, 200, "every CSP answer is HTTP 200");
-                    let now = self.now();
-                    self.client.handle(
-                        now,
-                        ClientInput::Response {
-                            request_id: req.request_id,
-                            body: reply.body,
-                        },
-                    );
-                }
-                ClientOutput::Event(e) => self.events.push(e),
-            }
-        }
+        let events = exchange(self.server, &mut self.client, self.started, command, |_| {
+            true
+        });
+        self.events.extend(events);
         &self.events[from..]
     }
 

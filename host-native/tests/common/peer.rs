@@ -13,6 +13,42 @@ use imps_engine::codec::{Primitive, Version};
 
 use super::ImpsServer;
 
+/// Feeds `command` to `client`, then carries each request it sends (those `send` lets
+/// through, given the body) to `server` over HTTP and feeds back the answer, until the
+/// client has nothing more to send; returns its events in order. Times are milliseconds
+/// since `started`.
+pub fn exchange(
+    server: &ImpsServer,
+    client: &mut Client,
+    started: Instant,
+    command: Command,
+    mut send: impl FnMut(&[u8]) -> bool,
+) -> Vec<ClientEvent> {
+    let now = || started.elapsed().as_millis() as u64;
+    let mut events = Vec::new();
+    client.handle(now(), ClientInput::Command(command));
+    while let Some(out) = client.poll_output() {
+        match out {
+            ClientOutput::Send(req) => {
+                if !send(&req.body) {
+                    continue;
+                }
+                let reply = server.post("/imps", req.content_type, &req.body);
+                assert_eq!(reply.status, 200, "every CSP answer is HTTP 200");
+                client.handle(
+                    now(),
+                    ClientInput::Response {
+                        request_id: req.request_id,
+                        body: reply.body,
+                    },
+                );
+            }
+            ClientOutput::Event(e) => events.push(e),
+        }
+    }
+    events
+}
+
 /// One logged-in client.
 pub struct Peer<'a> {
     pub server: &'a ImpsServer,
@@ -59,40 +95,19 @@ impl<'a> Peer<'a> {
         peer
     }
 
-    fn now(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
     /// Feeds a command and runs the exchange until the client has nothing more to send
     /// (including the polls the Poll flag asks for and the acknowledgements).
     pub fn run(&mut self, command: Command) -> Vec<ClientEvent> {
-        let mut events = Vec::new();
-        self.client
-            .handle(self.now(), ClientInput::Command(command));
-        while let Some(out) = self.client.poll_output() {
-            match out {
-                ClientOutput::Send(req) => {
-                    let reply = self.server.post("/imps", req.content_type, &req.body);
-                    assert_eq!(reply.status, 200, "every CSP answer is HTTP 200");
-                    let now = self.now();
-                    self.client.handle(
-                        now,
-                        ClientInput::Response {
-                            request_id: req.request_id,
-                            body: reply.body,
-                        },
-                    );
+        let events = exchange(self.server, &mut self.client, self.started, command, |_| {
+            true
+        });
+        for e in &events {
+            match e {
+                ClientEvent::ServerRequest(p) => self.pushed.push(p.clone()),
+                ClientEvent::Error { message } => {
+                    panic!("{} ({}): client error {message}", self.name, self.version)
                 }
-                ClientOutput::Event(e) => {
-                    match &e {
-                        ClientEvent::ServerRequest(p) => self.pushed.push(p.clone()),
-                        ClientEvent::Error { message } => {
-                            panic!("{} ({}): client error {message}", self.name, self.version)
-                        }
-                        _ => {}
-                    }
-                    events.push(e);
-                }
+                _ => {}
             }
         }
         events
