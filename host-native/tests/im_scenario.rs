@@ -19,12 +19,11 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use common::peer::exchange;
+use common::peer::Peer;
 use common::{CHEAP_CONFIG, ImpsServer};
-use imps_engine::client::{Client, ClientConfig, ClientEvent, Command, LoginScheme};
+use imps_engine::client::{ClientConfig, ClientEvent, Command, LoginScheme};
 use imps_engine::codec::capability::DeliveryMethod;
 use imps_engine::codec::common::{DetailedResult, EntityList, NickList, Recipient, User};
 use imps_engine::codec::im::{
@@ -32,7 +31,7 @@ use imps_engine::codec::im::{
     NewMessage, RejectMessageRequest, SendMessageRequest, SetDeliveryMethodRequest,
 };
 use imps_engine::codec::presence::CreateListRequest;
-use imps_engine::codec::{self, Limits, Primitive, TransactionMode, Version};
+use imps_engine::codec::{Primitive, Version};
 
 const ALICE: &str = "wv:alice@localhost";
 const BOB: &str = "wv:bob@localhost";
@@ -56,111 +55,13 @@ fn start(dir: &tempfile::TempDir) -> ImpsServer {
     ImpsServer::start(dir.path(), &["--open-registration"])
 }
 
-/// A CSP client talking to `server` over HTTP; server-initiated primitives are kept in
-/// arrival order.
-struct Peer<'a> {
-    server: &'a ImpsServer,
-    name: String,
-    version: Version,
-    client: Client,
-    started: Instant,
-    /// Server-initiated primitives not yet taken, in arrival order.
-    pushed: Vec<Primitive>,
-    /// The acknowledgements the client sent (its answers to server-initiated transactions).
-    acks: Vec<Primitive>,
-}
-
+/// The IM side of the shared test client.
 impl<'a> Peer<'a> {
-    /// Logs `name` in with the default (push) capabilities.
-    fn login(server: &'a ImpsServer, name: &str, version: Version) -> Self {
-        Self::login_with(
-            server,
-            ClientConfig::new(version, name, "pw", LoginScheme::Password),
-        )
-    }
-
     /// Logs `name` in asking for notify delivery from the start (InitialDeliveryMethod N).
     fn login_notify(server: &'a ImpsServer, name: &str, version: Version) -> Self {
         let mut config = ClientConfig::new(version, name, "pw", LoginScheme::Password);
         config.capabilities.initial_delivery_method = Some(DeliveryMethod::Notify);
         Self::login_with(server, config)
-    }
-
-    fn login_with(server: &'a ImpsServer, config: ClientConfig) -> Self {
-        static LOGINS: AtomicU8 = AtomicU8::new(0);
-        let mut seed = [9u8; 32];
-        seed[0] = LOGINS.fetch_add(1, Ordering::Relaxed);
-        seed[1..=config.user_id.len()].copy_from_slice(config.user_id.as_bytes());
-        let mut peer = Peer {
-            server,
-            name: config.user_id.clone(),
-            version: config.version,
-            client: Client::new(config, seed),
-            started: Instant::now(),
-            pushed: Vec::new(),
-            acks: Vec::new(),
-        };
-        let events = peer.run(Command::Login);
-        assert!(
-            peer.client.is_ready(),
-            "{} ({}) is not ready: {events:?}",
-            peer.name,
-            peer.version
-        );
-        peer
-    }
-
-    /// Feeds a command and runs the exchange until the client has nothing more to send
-    /// (including the polls the Poll flag asks for and the acknowledgements).
-    fn run(&mut self, command: Command) -> Vec<ClientEvent> {
-        let acks = &mut self.acks;
-        let events = exchange(
-            self.server,
-            &mut self.client,
-            self.started,
-            command,
-            |body| {
-                acks.extend(acknowledgements(body));
-                true
-            },
-        );
-        for e in &events {
-            match e {
-                ClientEvent::ServerRequest(p) => self.pushed.push(p.clone()),
-                ClientEvent::Error { message } => {
-                    panic!("{} ({}): client error {message}", self.name, self.version)
-                }
-                _ => {}
-            }
-        }
-        events
-    }
-
-    /// Sends `p` and returns the answer.
-    fn request(&mut self, p: Primitive) -> Primitive {
-        let what = p.name().to_owned();
-        let events = self.run(Command::Request(p));
-        events
-            .into_iter()
-            .find_map(|e| match e {
-                ClientEvent::Response { primitive, .. } => Some(primitive),
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("{}: no answer to {what}", self.name))
-    }
-
-    /// Sends `p` and asserts it succeeded (a Status 200, or a 1.3 answer without Result).
-    fn ok(&mut self, p: Primitive) -> Primitive {
-        let what = p.name().to_owned();
-        let answer = self.request(p);
-        if let Some(code) = answer.result_code() {
-            assert_eq!(
-                code, 200,
-                "{} ({}): {what} -> {answer:?}",
-                self.name, self.version
-            );
-        }
-        answer
     }
 
     /// Polls until `n` server-initiated primitives have arrived (at most 10 s) and takes
@@ -240,21 +141,6 @@ impl<'a> Peer<'a> {
             self.name
         );
     }
-}
-
-/// The primitives of the Response-mode transactions in an outgoing CSP message.
-fn acknowledgements(body: &[u8]) -> Vec<Primitive> {
-    let msg = codec::decode(body, Limits::default()).unwrap();
-    msg.session
-        .transactions
-        .into_iter()
-        .filter(|t| {
-            t.descriptor
-                .as_ref()
-                .is_some_and(|d| d.mode == Some(TransactionMode::Response))
-        })
-        .filter_map(|t| t.content?.primitives.into_iter().next())
-        .collect()
 }
 
 /// Waits past the redelivery time, then asserts that no peer receives anything more: every

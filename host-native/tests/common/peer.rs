@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use imps_engine::client::{
     Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
 };
-use imps_engine::codec::{Primitive, Version};
+use imps_engine::codec::{self, Limits, Primitive, TransactionMode, Version};
 
 use super::ImpsServer;
 
@@ -49,6 +49,21 @@ pub fn exchange(
     events
 }
 
+/// The primitives of the Response-mode transactions in an outgoing CSP message.
+pub fn acknowledgements(body: &[u8]) -> Vec<Primitive> {
+    let msg = codec::decode(body, Limits::default()).unwrap();
+    msg.session
+        .transactions
+        .into_iter()
+        .filter(|t| {
+            t.descriptor
+                .as_ref()
+                .is_some_and(|d| d.mode == Some(TransactionMode::Response))
+        })
+        .filter_map(|t| t.content?.primitives.into_iter().next())
+        .collect()
+}
+
 /// One logged-in client.
 pub struct Peer<'a> {
     pub server: &'a ImpsServer,
@@ -58,6 +73,8 @@ pub struct Peer<'a> {
     started: Instant,
     /// Server-initiated primitives not yet taken, in arrival order.
     pub pushed: Vec<Primitive>,
+    /// The acknowledgements the client sent (its answers to server-initiated transactions).
+    pub acks: Vec<Primitive>,
 }
 
 impl<'a> Peer<'a> {
@@ -84,6 +101,7 @@ impl<'a> Peer<'a> {
             client: Client::new(config, seed),
             started: Instant::now(),
             pushed: Vec::new(),
+            acks: Vec::new(),
         };
         let events = peer.run(Command::Login);
         assert!(
@@ -98,9 +116,17 @@ impl<'a> Peer<'a> {
     /// Feeds a command and runs the exchange until the client has nothing more to send
     /// (including the polls the Poll flag asks for and the acknowledgements).
     pub fn run(&mut self, command: Command) -> Vec<ClientEvent> {
-        let events = exchange(self.server, &mut self.client, self.started, command, |_| {
-            true
-        });
+        let acks = &mut self.acks;
+        let events = exchange(
+            self.server,
+            &mut self.client,
+            self.started,
+            command,
+            |body| {
+                acks.extend(acknowledgements(body));
+                true
+            },
+        );
         for e in &events {
             match e {
                 ClientEvent::ServerRequest(p) => self.pushed.push(p.clone()),
