@@ -41,6 +41,9 @@ pub const ADDR_FILE: &str = "admin.addr";
 /// Where a running server writes its admin bearer token.
 pub const TOKEN_FILE: &str = "admin.token";
 
+/// The outcome of one admin command: success text or error text.
+pub type AdminResult = Result<String, String>;
+
 /// Commits at most this many commands' batches at once in a stopped-server import.
 const IMPORT_GROUP: usize = 64;
 
@@ -244,7 +247,7 @@ pub fn open(data: &Path, config_file: Option<&Path>) -> Result<Target, String> {
 
 impl Offline {
     /// Drains the engine, commits its batches; returns the admin results seen.
-    fn drain_and_commit(&mut self) -> Result<Vec<(u64, Result<String, String>)>, String> {
+    fn drain_and_commit(&mut self) -> Result<Vec<(u64, AdminResult)>, String> {
         let mut batches: Vec<StorageBatch> = Vec::new();
         let mut results = Vec::new();
         while let Some(out) = self.server.poll_output() {

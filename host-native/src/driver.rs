@@ -397,6 +397,22 @@ fn release<S: Store>(store: &mut S, turn: Turn, waiting: &mut Waiting, hooks: &H
             }
         }
     };
+    // Wake-ups go out after the commit (the client that polls finds what woke it durable)
+    // and before the replies (whoever hears a reply may count on the wake-up being out).
+    if !turn.wakes.is_empty() {
+        match &hooks.cir {
+            Some(hub) => {
+                for w in &turn.wakes {
+                    hub.wake(w);
+                }
+            }
+            None => {
+                for w in &turn.wakes {
+                    tracing::debug!(session = %redact::token(&w.session_id), "wake-up (no CIR channel)");
+                }
+            }
+        }
+    }
     for (batches_before, id, result) in turn.admin {
         let Some(tx) = waiting.admin.remove(&id) else {
             continue;
@@ -431,21 +447,6 @@ fn release<S: Store>(store: &mut S, turn: Turn, waiting: &mut Waiting, hooks: &H
         };
         // The HTTP side may have gone (client hung up); nothing to do then.
         let _ = tx.send(out);
-    }
-    // Wake-ups go out after the commit: the client that polls finds what woke it durable.
-    if !turn.wakes.is_empty() {
-        match &hooks.cir {
-            Some(hub) => {
-                for w in &turn.wakes {
-                    hub.wake(w);
-                }
-            }
-            None => {
-                for w in &turn.wakes {
-                    tracing::debug!(session = %redact::token(&w.session_id), "wake-up (no CIR channel)");
-                }
-            }
-        }
     }
     // A request the engine did not answer: its sender drops here and the HTTP side answers 500.
     if !waiting.replies.is_empty() || !waiting.admin.is_empty() {
