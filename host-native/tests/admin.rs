@@ -209,12 +209,35 @@ fn commands_reach_a_running_server_through_its_loopback_endpoint() {
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("another imps serve"));
 
+    // An import through the endpoint shows its progress too.
+    std::fs::write(d.join("more.csv"), "erin,pw\nfrank,pw\n").unwrap();
+    let more = d.join("more.csv");
+    let (ok, out, err) = imps(d, &["user", "import", more.to_str().unwrap()], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("2 of 2 account(s) imported") && out.contains("running server"),
+        "{out}"
+    );
+    assert!(err.contains("imported 2/2 (100%)"), "{err}");
+    assert_eq!(server.login("frank", "pw").0, 200);
+
     // After a clean stop the endpoint's files are gone and commands work offline again.
     assert!(server.terminate());
     assert!(!d.join("data/admin.addr").exists());
     let (ok, out, _) = imps(d, &["user", "list"], "");
     assert!(ok);
-    assert_eq!(out, "wv:carol@localhost\n");
+    assert_eq!(
+        out,
+        "wv:carol@localhost\nwv:erin@localhost\nwv:frank@localhost\n"
+    );
+
+    // After a kill the stale endpoint files do not mislead: the lock is free, so offline.
+    let server = ImpsServer::start(d, &[]);
+    server.kill();
+    assert!(d.join("data/admin.addr").exists());
+    let (ok, out, err) = imps(d, &["user", "remove", "erin"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("deleted"), "{out}");
 }
 
 #[test]
