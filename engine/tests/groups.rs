@@ -1721,3 +1721,68 @@ fn a_group_record_of_schema_v1_is_read_after_the_upgrade() {
     assert_eq!(prop(&p, true, "ShowID").as_deref(), Some("T"));
     assert_eq!(prop(&p, true, "PrivilegeLevel").as_deref(), Some("User"));
 }
+
+// ---- public groups (operator) ----------------------------------------------------------
+
+/// The operator creates a public group: `Type` Public, any user joins it without being a
+/// member, no user may administer it, deleting the account named `system` leaves it, and it
+/// survives a restart. Bad ids, duplicates and other domains are refused with a reason.
+#[test]
+fn operator_creates_a_public_group_anyone_joins() {
+    const P: &str = "wv:lobby/chat@example.org";
+    let mut sim = new_sim();
+    let ok = sim
+        .admin(AdminCommand::CreatePublicGroup {
+            group_id: "wv:Lobby/chat".into(),
+            name: Some("Lobby".into()),
+            topic: Some("anything".into()),
+        })
+        .unwrap();
+    assert!(ok.contains(P), "{ok}");
+    for bad in ["wv:lobby/chat", "wv:lobby", "wv:x/y@elsewhere.org", "wv:/@"] {
+        assert!(
+            sim.admin(AdminCommand::CreatePublicGroup {
+                group_id: bad.into(),
+                name: None,
+                topic: None,
+            })
+            .is_err(),
+            "{bad}"
+        );
+    }
+    let b = login(&mut sim, "bob", Version::V1_2);
+    let got = req(&mut sim, b, Primitive::GetGroupPropsRequest(group_req(P)));
+    assert_eq!(prop(&got, false, "Type").as_deref(), Some("Public"));
+    assert_eq!(prop(&got, false, "Name").as_deref(), Some("Lobby"));
+    assert!(matches!(
+        req(&mut sim, b, join_as(P, Some("Bo"), false, false)),
+        Primitive::JoinGroupResponse(_)
+    ));
+    let set = Primitive::SetGroupPropsRequest(Box::new(SetGroupPropsRequest {
+        group_id: Some(P.into()),
+        group_properties: Some(GroupProperties {
+            property: props(&[("Topic", "mine")]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    assert_eq!(
+        code_of(&req(&mut sim, b, set)),
+        816,
+        "users do not administer it"
+    );
+    assert!(
+        sim.admin(AdminCommand::DeleteUser {
+            user_id: "system".into()
+        })
+        .is_err()
+    );
+    sim.restart();
+    let c = login(&mut sim, "carol", Version::V1_3);
+    let got = req(&mut sim, c, Primitive::GetGroupPropsRequest(group_req(P)));
+    assert_eq!(prop(&got, false, "Type").as_deref(), Some("Public"));
+    assert!(matches!(
+        req(&mut sim, c, join_as(P, Some("Ca"), false, false)),
+        Primitive::JoinGroupResponse(_)
+    ));
+}

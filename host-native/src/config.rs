@@ -8,22 +8,73 @@ use std::path::Path;
 
 use imps_engine::server::Config;
 use imps_engine::server::auth::parse_key;
+use serde::{Deserialize, Serialize};
 
 /// Name of the generated key file inside the data directory.
 pub const KEY_FILE: &str = "server.key";
 
-/// Reads the configuration from `path` (TOML; every field optional), or the defaults.
-pub fn load(path: Option<&Path>) -> Result<Config, String> {
-    let Some(path) = path else {
-        return Ok(Config::default());
-    };
-    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+/// Settings of the host itself (the `[host]` table): listeners and channels. The rest of the
+/// file is the engine's [`Config`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostConfig {
+    /// CSP over HTTP listen address (`imps serve --listen` overrides it).
+    pub listen: String,
+    /// Standalone TCP CIR listen address; when set, STCP is offered (advertised as the bound
+    /// address unless `[cir] stcp` says otherwise).
+    pub stcp_listen: Option<String>,
+    /// Offer standalone HTTP CIR at this server's `/cir/` (advertised from the bound CSP
+    /// address unless `[cir] shttp_base` says otherwise).
+    pub shttp: bool,
+    /// Whether the admin endpoint runs.
+    pub admin: bool,
+    /// Admin endpoint listen address; loopback only.
+    pub admin_listen: String,
 }
 
-/// Parses a TOML configuration.
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            listen: "127.0.0.1:8080".into(),
+            stcp_listen: None,
+            shttp: false,
+            admin: true,
+            admin_listen: "127.0.0.1:0".into(),
+        }
+    }
+}
+
+/// Reads the configuration from `path` (TOML; every field optional), or the defaults.
+pub fn load(path: Option<&Path>) -> Result<Config, String> {
+    load_full(path).map(|(c, _)| c)
+}
+
+/// Reads the engine's and the host's configuration from `path`, or the defaults.
+pub fn load_full(path: Option<&Path>) -> Result<(Config, HostConfig), String> {
+    let Some(path) = path else {
+        return Ok((Config::default(), HostConfig::default()));
+    };
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_full(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses a TOML configuration (the engine's part).
 pub fn parse(text: &str) -> Result<Config, String> {
-    toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))
+    parse_full(text).map(|(c, _)| c)
+}
+
+/// Parses a TOML configuration: the `[host]` table and the engine's settings.
+pub fn parse_full(text: &str) -> Result<(Config, HostConfig), String> {
+    let one_line = |e: toml::de::Error| e.to_string().trim_end().replace('\n', " ");
+    let mut table: toml::Table = toml::from_str(text).map_err(one_line)?;
+    let host = match table.remove("host") {
+        Some(v) => v
+            .try_into()
+            .map_err(|e| format!("[host]: {}", one_line(e)))?,
+        None => HostConfig::default(),
+    };
+    let config = toml::Value::Table(table).try_into().map_err(one_line)?;
+    Ok((config, host))
 }
 
 /// Where the server key came from.
@@ -111,7 +162,26 @@ mod tests {
 
     #[test]
     fn example_config_is_exactly_the_defaults() {
-        assert_eq!(parse(EXAMPLE).unwrap(), Config::default());
+        assert_eq!(
+            parse_full(EXAMPLE).unwrap(),
+            (Config::default(), HostConfig::default())
+        );
+    }
+
+    #[test]
+    fn example_config_documents_every_host_field() {
+        let example: toml::Table = toml::from_str(EXAMPLE).unwrap();
+        let host = example.get("host").and_then(|h| h.as_table()).unwrap();
+        let defaults = toml::Table::try_from(HostConfig::default()).unwrap();
+        for k in defaults.keys() {
+            assert!(host.contains_key(k), "imps.example.toml lacks host.{k}");
+        }
+        assert!(EXAMPLE.contains("# stcp_listen = "));
+        assert!(parse_full("[host]\nlisten = 3").is_err());
+        assert!(parse_full("[host]\nlsten = \"x\"").is_err());
+        let (_, h) = parse_full("[host]\nstcp_listen = \"127.0.0.1:0\"\nshttp = true").unwrap();
+        assert_eq!(h.stcp_listen.as_deref(), Some("127.0.0.1:0"));
+        assert!(h.shttp);
     }
 
     /// Every field of the engine's configuration is documented in the example: as a setting,

@@ -7,11 +7,11 @@
 //! commit) before any reply of the turn is released (the contract of `imps_engine::store`).
 
 use std::collections::BTreeMap;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use imps_engine::server::{Event, Input, Output, Reply, Request, Server};
+use imps_engine::server::{AdminCommand, Event, Input, Output, Reply, Request, Server, WakeUp};
 use imps_engine::store::{StorageBatch, Store};
 use tokio::sync::oneshot;
 
@@ -42,11 +42,76 @@ pub struct HostReply {
     pub body: Vec<u8>,
 }
 
+/// What the engine thread is asked to do.
+#[derive(Debug)]
+pub enum Work {
+    /// A CSP request.
+    Request(Job),
+    /// An operator command; the result comes back once its changes are durable.
+    Admin {
+        /// The command.
+        command: AdminCommand,
+        /// Where the result goes.
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// A read-only question about the engine's state.
+    Query {
+        /// The question.
+        query: Query,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Answer>,
+    },
+}
+
+/// Read-only questions the host asks the engine (metrics, CIR, admin listing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// Counts for `/metrics`.
+    Stats,
+    /// Whether a session with this id is open (STCP `HELO`, WebSocket CIR).
+    Session(String),
+    /// Every account id.
+    Accounts,
+}
+
+/// The answer to a [`Query`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Counts.
+    Stats(EngineStats),
+    /// Whether the session is open.
+    Session(bool),
+    /// Canonical account ids, in order.
+    Accounts(Vec<String>),
+}
+
+/// Counts the engine reports for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Open sessions.
+    pub sessions: usize,
+    /// Accounts.
+    pub accounts: usize,
+    /// Server-initiated transactions waiting in every session queue.
+    pub queued: usize,
+    /// The longest session queue.
+    pub max_queue: usize,
+}
+
+/// What the engine thread tells the rest of the host besides replies.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Where wake-ups go (after the commit of their turn).
+    pub cir: Option<crate::cir::Hub>,
+    /// Counters (storage commit latency).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
 /// The sending side of the engine channel; cheap to clone. When every clone is dropped the
 /// engine thread finishes its turn and ends.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<Work>,
 }
 
 impl EngineClient {
@@ -65,20 +130,46 @@ impl EngineClient {
     ) -> Option<HostReply> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job {
+            .send(Work::Request(Job {
                 content_type,
                 body,
                 peer,
                 reply,
-            })
+            }))
             .ok()?;
+        rx.await.ok()
+    }
+
+    /// Runs an operator command; `None` if the engine thread is gone.
+    pub async fn admin(&self, command: AdminCommand) -> Option<Result<String, String>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Work::Admin { command, reply }).ok()?;
+        rx.await.ok()
+    }
+
+    /// Asks a read-only question; `None` if the engine thread is gone.
+    pub async fn query(&self, query: Query) -> Option<Answer> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Work::Query { query, reply }).ok()?;
         rx.await.ok()
     }
 }
 
 /// Starts the engine thread: feeds `Restore(store.load())`, then serves jobs until every
 /// [`EngineClient`] is dropped.
-pub fn spawn<S>(mut server: Server, mut store: S) -> Result<(EngineClient, JoinHandle<()>), String>
+pub fn spawn<S>(server: Server, store: S) -> Result<(EngineClient, JoinHandle<()>), String>
+where
+    S: Store + Send + 'static,
+{
+    spawn_with(server, store, Hooks::default())
+}
+
+/// [`spawn`] with wake-ups going to a CIR hub and commit latencies to metrics.
+pub fn spawn_with<S>(
+    mut server: Server,
+    mut store: S,
+    hooks: Hooks,
+) -> Result<(EngineClient, JoinHandle<()>), String>
 where
     S: Store + Send + 'static,
 {
@@ -86,7 +177,7 @@ where
         .load()
         .map_err(|e| format!("loading the store: {e:?}"))?;
     let restored = records.len();
-    let (tx, rx) = mpsc::channel::<Job>();
+    let (tx, rx) = mpsc::channel::<Work>();
     let clock = Instant::now();
     server.handle(0, Input::Restore(records));
     let mut turn = Turn::default();
@@ -102,7 +193,7 @@ where
     );
     let handle = std::thread::Builder::new()
         .name("imps-engine".into())
-        .spawn(move || run(server, store, rx, clock))
+        .spawn(move || run(server, store, rx, clock, hooks))
         .map_err(|e| format!("cannot start the engine thread: {e}"))?;
     Ok((EngineClient { tx }, handle))
 }
@@ -123,6 +214,10 @@ struct Turn {
     batches: Vec<StorageBatch>,
     /// Replies with the number of batches output before each.
     replies: Vec<(usize, Reply)>,
+    /// Wake-ups, released with the replies.
+    wakes: Vec<WakeUp>,
+    /// Admin results with the number of batches output before each.
+    admin: Vec<(usize, u64, Result<String, String>)>,
 }
 
 impl Turn {
@@ -131,12 +226,10 @@ impl Turn {
             match out {
                 Output::Reply(r) => self.replies.push((self.batches.len(), r)),
                 Output::Storage(b) => self.batches.push(b),
-                Output::WakeUp(w) => {
-                    tracing::debug!(session = %redact::token(&w.session_id), "wake-up (no CIR channel yet)");
-                }
+                Output::WakeUp(w) => self.wakes.push(w),
                 Output::Event(e) => log_event(&e),
                 Output::AdminResult { id, result } => {
-                    tracing::debug!("admin result {id}: {result:?}")
+                    self.admin.push((self.batches.len(), id, result))
                 }
             }
         }
@@ -172,9 +265,15 @@ pub fn log_event(e: &Event) {
     }
 }
 
-fn run<S: Store>(mut server: Server, mut store: S, rx: mpsc::Receiver<Job>, clock: Instant) {
+fn run<S: Store>(
+    mut server: Server,
+    mut store: S,
+    rx: mpsc::Receiver<Work>,
+    clock: Instant,
+    hooks: Hooks,
+) {
     let mut next_conn: u64 = 1;
-    let mut waiting: BTreeMap<u64, oneshot::Sender<HostReply>> = BTreeMap::new();
+    let mut waiting = Waiting::default();
     // Guards against a deadline the engine does not move on after its Timeout.
     let mut fired_at: Option<u64> = None;
     loop {
@@ -200,7 +299,7 @@ fn run<S: Store>(mut server: Server, mut store: S, rx: mpsc::Receiver<Job>, cloc
                 Err(_) => break,
             },
         };
-        let mut jobs: Vec<Job> = first.into_iter().collect();
+        let mut jobs: Vec<Work> = first.into_iter().collect();
         while jobs.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
@@ -222,36 +321,72 @@ fn run<S: Store>(mut server: Server, mut store: S, rx: mpsc::Receiver<Job>, cloc
                 fired_at = None;
             }
         }
-        for job in jobs {
+        for work in jobs {
             let conn = next_conn;
             next_conn += 1;
-            waiting.insert(conn, job.reply);
-            let request = Request {
-                conn,
-                content_type: job.content_type,
-                body: job.body,
-                wall_clock_ms: wall_clock_ms(),
-                peer: job.peer,
-            };
-            server.handle(now_ms(clock), Input::Request(request));
+            match work {
+                Work::Request(job) => {
+                    waiting.replies.insert(conn, job.reply);
+                    let request = Request {
+                        conn,
+                        content_type: job.content_type,
+                        body: job.body,
+                        wall_clock_ms: wall_clock_ms(),
+                        peer: job.peer,
+                    };
+                    server.handle(now_ms(clock), Input::Request(request));
+                }
+                Work::Admin { command, reply } => {
+                    waiting.admin.insert(conn, reply);
+                    server.handle(now_ms(clock), Input::Admin { id: conn, command });
+                }
+                Work::Query { query, reply } => {
+                    let _ = reply.send(answer(&server, query));
+                }
+            }
             turn.drain(&mut server);
         }
-        release(&mut store, turn, &mut waiting);
+        release(&mut store, turn, &mut waiting, &hooks);
     }
     tracing::debug!("engine thread ends");
 }
 
-/// Commits the turn's batches, then releases its replies. If the commit fails, replies that
-/// came after a batch are replaced by CSP 500 (their effects are not durable).
-fn release<S: Store>(
-    store: &mut S,
-    turn: Turn,
-    waiting: &mut BTreeMap<u64, oneshot::Sender<HostReply>>,
-) {
+/// Answers a read-only question.
+fn answer(server: &Server, query: Query) -> Answer {
+    match query {
+        Query::Stats => {
+            let (queued, max_queue) = server.queue_depths();
+            Answer::Stats(EngineStats {
+                sessions: server.session_count(),
+                accounts: server.account_count(),
+                queued,
+                max_queue,
+            })
+        }
+        Query::Session(id) => Answer::Session(server.session_info(&id).is_some()),
+        Query::Accounts => Answer::Accounts(server.account_ids().map(str::to_owned).collect()),
+    }
+}
+
+/// Who waits for what the engine answers, by connection (or admin) id.
+#[derive(Default)]
+struct Waiting {
+    replies: BTreeMap<u64, oneshot::Sender<HostReply>>,
+    admin: BTreeMap<u64, oneshot::Sender<Result<String, String>>>,
+}
+
+/// Commits the turn's batches, then releases its replies and wake-ups. If the commit fails,
+/// replies that came after a batch are replaced by CSP 500 (their effects are not durable).
+fn release<S: Store>(store: &mut S, turn: Turn, waiting: &mut Waiting, hooks: &Hooks) {
     let stored = if turn.batches.is_empty() {
         true
     } else {
-        match store.apply_all(&turn.batches) {
+        let started = Instant::now();
+        let result = store.apply_all(&turn.batches);
+        if let Some(m) = &hooks.metrics {
+            m.observe_commit(started.elapsed(), turn.batches.len());
+        }
+        match result {
             Ok(()) => true,
             Err(e) => {
                 let ids: Vec<u64> = turn.batches.iter().map(|b| b.id).collect();
@@ -262,8 +397,35 @@ fn release<S: Store>(
             }
         }
     };
+    // Wake-ups go out after the commit (the client that polls finds what woke it durable)
+    // and before the replies (whoever hears a reply may count on the wake-up being out).
+    if !turn.wakes.is_empty() {
+        match &hooks.cir {
+            Some(hub) => {
+                for w in &turn.wakes {
+                    hub.wake(w);
+                }
+            }
+            None => {
+                for w in &turn.wakes {
+                    tracing::debug!(session = %redact::token(&w.session_id), "wake-up (no CIR channel)");
+                }
+            }
+        }
+    }
+    for (batches_before, id, result) in turn.admin {
+        let Some(tx) = waiting.admin.remove(&id) else {
+            continue;
+        };
+        let result = if stored || batches_before == 0 {
+            result
+        } else {
+            Err("storage failed: the change was not made".into())
+        };
+        let _ = tx.send(result);
+    }
     for (batches_before, reply) in turn.replies {
-        let Some(tx) = waiting.remove(&reply.conn) else {
+        let Some(tx) = waiting.replies.remove(&reply.conn) else {
             tracing::warn!("reply for unknown connection {}", reply.conn);
             continue;
         };
@@ -287,9 +449,13 @@ fn release<S: Store>(
         let _ = tx.send(out);
     }
     // A request the engine did not answer: its sender drops here and the HTTP side answers 500.
-    if !waiting.is_empty() {
-        tracing::error!("{} request(s) got no reply from the engine", waiting.len());
-        waiting.clear();
+    if !waiting.replies.is_empty() || !waiting.admin.is_empty() {
+        tracing::error!(
+            "{} request(s) got no reply from the engine",
+            waiting.replies.len() + waiting.admin.len()
+        );
+        waiting.replies.clear();
+        waiting.admin.clear();
     }
 }
 

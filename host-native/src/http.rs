@@ -3,6 +3,7 @@
 //! failure in CSP). `GET /` serves the web demo page.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,6 +15,7 @@ use axum::routing::{get, post};
 use http_body_util::BodyExt;
 
 use crate::driver::{EngineClient, HostReply};
+use crate::metrics::{self, Metrics};
 
 /// Hard cap on a request body: bodies up to it are read in full and handed to the engine
 /// (which applies the configured, smaller limit); larger ones are answered by the host.
@@ -31,10 +33,21 @@ pub const INDEX_HTML: &str = include_str!("../../web-demo/index.html");
 
 /// The application's routes.
 pub fn router(engine: EngineClient) -> Router {
+    router_with(engine, None)
+}
+
+/// [`router`] counting transactions into `metrics`.
+pub fn router_with(engine: EngineClient, metrics: Option<Arc<Metrics>>) -> Router {
     Router::new()
         .route("/", get(index).post(csp))
         .route("/imps", post(csp))
-        .with_state(engine)
+        .with_state(Csp { engine, metrics })
+}
+
+#[derive(Clone)]
+struct Csp {
+    engine: EngineClient,
+    metrics: Option<Arc<Metrics>>,
 }
 
 async fn index() -> Html<&'static str> {
@@ -90,7 +103,7 @@ fn host_status(head: &[u8], code: u16, text: &str) -> Response {
     })
 }
 
-async fn csp(State(engine): State<EngineClient>, request: Request) -> Response {
+async fn csp(State(Csp { engine, metrics }): State<Csp>, request: Request) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -121,8 +134,16 @@ async fn csp(State(engine): State<EngineClient>, request: Request) -> Response {
     };
     // Only needed if the engine is gone, but the body moves into the call.
     let version = crate::sniff_version(&body);
+    let primitive = metrics
+        .as_ref()
+        .map(|_| metrics::primitive_name(&body).unwrap_or("other").to_owned());
     match engine.call(content_type, body, peer).await {
-        Some(r) => reply(r),
+        Some(r) => {
+            if let (Some(m), Some(p)) = (&metrics, &primitive) {
+                m.count_transaction(p, &r.body);
+            }
+            reply(r)
+        }
         None => {
             let (ct, body) = crate::csp_status(
                 version,

@@ -2,12 +2,17 @@
 //!
 //! It owns everything the sans-IO engine must not touch: sockets ([`http`]), the clock, the
 //! OS entropy, files ([`config`], [`sqlite`]) and the thread that drives the engine
-//! ([`driver`]). The binary `imps` ([`serve`], [`codec_tool`]) is a thin command line over it.
+//! ([`driver`]), the wake-up channels ([`cir`]), the admin endpoint and offline admin
+//! ([`admin`]) and `/metrics` ([`metrics`]). The binary `imps` ([`serve`], [`codec_tool`]) is
+//! a thin command line over it.
 
+pub mod admin;
+pub mod cir;
 pub mod codec_tool;
 pub mod config;
 pub mod driver;
 pub mod http;
+pub mod metrics;
 pub mod redact;
 pub mod serve;
 pub mod sqlite;

@@ -1,9 +1,13 @@
-//! `imps`: the IMPS server (`imps serve`) and its codec tools (`imps codec roundtrip`).
+//! `imps`: the IMPS server (`imps serve`), its operator commands (`imps user …`,
+//! `imps group create --public`, `imps logout`) and codec tools (`imps codec roundtrip`).
 
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use imps_engine::server::AdminCommand;
+use imps_host::admin::{self, Target};
 use imps_host::serve::{EngineKind, ServeOptions};
 
 // The engine allocates per message (its typed model owns its strings); mimalloc serves those
@@ -21,11 +25,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve CSP over HTTP (`POST /imps`).
+    /// Serve CSP over HTTP (`POST /imps`), wake-up channels, `/metrics`, the admin endpoint.
     Serve {
-        /// Address to listen on; port 0 picks a free one.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// Address to listen on; port 0 picks a free one (default: `[host] listen`,
+        /// 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
         /// Data directory (SQLite store, generated server key).
         #[arg(long)]
         data: PathBuf,
@@ -39,10 +44,126 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Engine::Native)]
         engine: Engine,
     },
+    /// Accounts (on a running server through its admin endpoint, else on the data directory).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Groups.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+    /// Ends every session of a user (Disconnect 601).
+    Logout {
+        /// User id (`alice`, `wv:alice`, `wv:alice@domain`).
+        user: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// CSP codec tools.
     Codec {
         #[command(subcommand)]
         command: CodecCommand,
+    },
+}
+
+/// Which server a command acts on.
+#[derive(Args)]
+struct TargetArgs {
+    /// The server's data directory.
+    #[arg(long)]
+    data: PathBuf,
+    /// The server's configuration file (used when the server is stopped).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Creates an account (the password is read from stdin without --password).
+    Add {
+        /// User id.
+        user: String,
+        /// Password (visible to other local users in the process list: prefer stdin).
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Sets a new password of an existing account.
+    Passwd {
+        /// User id.
+        user: String,
+        /// Password (prefer stdin).
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Deletes an account and its data; its sessions end (601).
+    Remove {
+        /// User id.
+        user: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Lists the accounts, one id a line.
+    List {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Creates or updates accounts from a CSV file of `user,password` lines, with progress.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Sets a user's public profile.
+    Profile {
+        /// User id.
+        user: String,
+        /// First name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Last name.
+        #[arg(long)]
+        last_name: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Alias.
+        #[arg(long)]
+        alias: Option<String>,
+        /// Mobile number.
+        #[arg(long)]
+        mobile: Option<String>,
+        /// Friendly name.
+        #[arg(long)]
+        friendly_name: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Creates a group owned by the operator.
+    Create {
+        /// Group id, `wv:<name>/<group>` (on this server's domain).
+        group: String,
+        /// A public group (the only kind the operator creates).
+        #[arg(long, required = true)]
+        public: bool,
+        /// Its Name property.
+        #[arg(long)]
+        name: Option<String>,
+        /// Its Topic property.
+        #[arg(long)]
+        topic: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
     },
 }
 
@@ -65,12 +186,163 @@ enum Engine {
 fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .init();
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("imps: {e}");
+    ExitCode::FAILURE
+}
+
+/// The password from `--password`, else the first line of stdin.
+fn password(given: Option<String>) -> Result<String, String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("password: ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password: {e}"))?;
+    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    if p.is_empty() {
+        return Err("empty password".into());
+    }
+    Ok(p)
+}
+
+fn open(target: &TargetArgs) -> Result<Target, String> {
+    admin::open(&target.data, target.config.as_deref())
+}
+
+/// Runs one command and prints its result.
+fn one(target: &TargetArgs, command: AdminCommand) -> ExitCode {
+    match open(target).and_then(|mut t| t.run(command)) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// Whether `user` names an existing account of `target`.
+fn exists(t: &mut Target, user: &str) -> Result<bool, String> {
+    let users = t.users()?;
+    let wanted = user.trim_start_matches("wv:").to_ascii_lowercase();
+    Ok(users.iter().any(|u| {
+        let id = u.trim_start_matches("wv:");
+        id == wanted || id.split('@').next() == Some(wanted.as_str())
+    }))
+}
+
+fn user_command(command: UserCommand) -> ExitCode {
+    match command {
+        UserCommand::Add {
+            user,
+            password: given,
+            target,
+        } => provision(user, given, &target, false),
+        UserCommand::Passwd {
+            user,
+            password: given,
+            target,
+        } => provision(user, given, &target, true),
+        UserCommand::Remove { user, target } => {
+            one(&target, AdminCommand::DeleteUser { user_id: user })
+        }
+        UserCommand::List { target } => match open(&target).and_then(|mut t| t.users()) {
+            Ok(users) => {
+                for u in users {
+                    println!("{u}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        UserCommand::Import { file, target } => import(&file, &target),
+        UserCommand::Profile { user, .. } => fail(format!(
+            "cannot set the profile of {user}: this engine has no profile command yet"
+        )),
+    }
+}
+
+fn provision(user: String, given: Option<String>, target: &TargetArgs, existing: bool) -> ExitCode {
+    let result = (|| {
+        let mut t = open(target)?;
+        let found = exists(&mut t, &user)?;
+        if found != existing {
+            return Err(if existing {
+                format!("no account {user}")
+            } else {
+                format!("account {user} exists (use imps user passwd)")
+            });
+        }
+        let password = password(given)?;
+        t.run(AdminCommand::ProvisionUser {
+            user_id: user.clone(),
+            password,
+        })
+    })();
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn import(file: &std::path::Path, target: &TargetArgs) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("{}: {e}", file.display())),
+    };
+    let commands = match admin::parse_csv(&text) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{}: {e}", file.display())),
+    };
+    let mut t = match open(target) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let total = commands.len();
+    let started = std::time::Instant::now();
+    let mut progress = |done: usize, total: usize| {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        eprintln!("imported {done}/{total} ({pct}%)");
+    };
+    match t.run_many(commands, &mut progress) {
+        Ok(results) => {
+            let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            for e in &failed {
+                eprintln!("imps: {e}");
+            }
+            println!(
+                "{} of {total} account(s) imported in {:.1} s{}",
+                total - failed.len(),
+                started.elapsed().as_secs_f64(),
+                if t.is_running() {
+                    " (running server)"
+                } else {
+                    ""
+                }
+            );
+            if failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => fail(e),
+    }
 }
 
 fn main() -> ExitCode {
@@ -95,11 +367,36 @@ fn main() -> ExitCode {
                 engine,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("imps: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => fail(e),
             }
+        }
+        Command::User { command } => {
+            init_logs("warn");
+            user_command(command)
+        }
+        Command::Group {
+            command:
+                GroupCommand::Create {
+                    group,
+                    public: _,
+                    name,
+                    topic,
+                    target,
+                },
+        } => {
+            init_logs("warn");
+            one(
+                &target,
+                AdminCommand::CreatePublicGroup {
+                    group_id: group,
+                    name,
+                    topic,
+                },
+            )
+        }
+        Command::Logout { user, target } => {
+            init_logs("warn");
+            one(&target, AdminCommand::ForceLogout { user_id: user })
         }
         Command::Codec {
             command: CodecCommand::Roundtrip { files },

@@ -11,8 +11,9 @@
 //! Decisions where the reference is silent or sources differ:
 //! - **Ids and ownership.** Users create groups under their own address,
 //!   `wv:<self>/<name>@<domain>` (402 otherwise, 516 for other domains, 801 when it exists).
-//!   These are private groups: `Type` is always `Private` (asking for `Public` gets 806;
-//!   public groups are the operator's, not yet offered). The creator is the owner and an
+//!   These are private groups: `Type` is `Private` (asking for `Public` gets 806). Public
+//!   groups are the operator's ([`create_public`], an admin command): owned by
+//!   `wv:system@<domain>`, which is no member, so no user administers them. The creator is the owner and an
 //!   administrator for good: the owner cannot be removed, demoted or rejected (816).
 //! - **Privileges.** DeleteGroup and SetGroupProps (group properties) need an administrator;
 //!   AddGroupMembers, RemoveGroupMembers, GetGroupMembers and RejectList an administrator or a
@@ -377,7 +378,7 @@ pub(crate) fn remove_user(s: &mut Server, user: &str) -> Vec<StorageOp> {
         .groups
         .groups
         .values()
-        .filter(|g| g.record.owner == user)
+        .filter(|g| g.record.owner == user && !is_public(g))
         .map(|g| g.record.id.clone())
         .collect();
     for id in &owned {
@@ -405,6 +406,67 @@ pub(crate) fn remove_user(s: &mut Server, user: &str) -> Vec<StorageOp> {
 }
 
 // ---- helpers --------------------------------------------------------------------------
+
+/// The owner of public groups: the operator, never a member.
+fn operator(domain: &str) -> String {
+    format!("wv:system@{domain}")
+}
+
+/// Whether `g` is an operator's public group.
+fn is_public(g: &Group) -> bool {
+    g.record.owner.split_once('@').map(|(u, _)| u) == Some("wv:system")
+}
+
+/// The admin command creating a public group (see the module doc).
+pub(crate) fn create_public(
+    s: &mut Server,
+    raw: &str,
+    name: Option<String>,
+    topic: Option<String>,
+) -> Result<String, String> {
+    let a = Address::parse(raw, &s.config.domain).map_err(|e| format!("{raw:?}: {e}"))?;
+    if a.domain != s.config.domain {
+        return Err(format!("{raw:?} is not on this server's domain"));
+    }
+    if a.resource.is_none() {
+        return Err(format!("{raw:?}: a group id is wv:<name>/<group>"));
+    }
+    let id = a.to_string();
+    if s.groups.groups.contains_key(&id) {
+        return Err(format!("group {id} already exists"));
+    }
+    if s.groups.groups.len() >= s.config.groups.max_groups as usize {
+        return Err("maximum number of groups reached for the server".into());
+    }
+    let mut props = Props::default();
+    for (field, value) in [("Name", name), ("Topic", topic)] {
+        let value = match value {
+            Some(v) => text_value(field, &v).map_err(|r| r.1)?,
+            None => None,
+        };
+        if field == "Name" {
+            props.name = value;
+        } else {
+            props.topic = value;
+        }
+    }
+    let g = Group {
+        record: GroupRecord {
+            id: id.clone(),
+            owner: operator(&s.config.domain),
+            props,
+            members: BTreeMap::new(),
+            reject: BTreeSet::new(),
+            own: BTreeMap::new(),
+            notice: BTreeSet::new(),
+            expires_ms: None,
+        },
+        joined: BTreeMap::new(),
+    };
+    s.store(vec![put(&g)]);
+    s.groups.groups.insert(id.clone(), g);
+    Ok(format!("public group {id} created"))
+}
 
 fn status(code: u16, text: &str) -> Primitive {
     Primitive::Status(Box::new(Status::new(code, text)))
@@ -623,7 +685,10 @@ fn group_properties(g: &Group, version: Version, ceiling: u32) -> GroupPropertie
         PropertyName::AccessType,
         if p.restricted { "Restricted" } else { "Open" },
     ));
-    out.push(property(PropertyName::Type, "Private"));
+    out.push(property(
+        PropertyName::Type,
+        if is_public(g) { "Public" } else { "Private" },
+    ));
     out.push(property(
         PropertyName::PrivateMessaging,
         tf(p.private_messaging),

@@ -122,6 +122,16 @@ pub enum AdminCommand {
         /// The text.
         text: String,
     },
+    /// Creates a public group, owned by the operator (`wv:system@<domain>`): `Type` Public,
+    /// open to every user, administered by nobody but the operator.
+    CreatePublicGroup {
+        /// Group id `wv:<name>/<resource>@<domain>` (any accepted spelling).
+        group_id: String,
+        /// `Name` property.
+        name: Option<String>,
+        /// `Topic` property.
+        topic: Option<String>,
+    },
 }
 
 /// An output of the server; drain with [`Server::poll_output`] after every `handle`.
@@ -738,7 +748,24 @@ impl Server {
                 }
                 Ok(format!("queued for {queued} session(s)"))
             }
+            AdminCommand::CreatePublicGroup {
+                group_id,
+                name,
+                topic,
+            } => group::create_public(self, &group_id, name, topic),
         }
+    }
+
+    /// Canonical ids of every account, in order.
+    pub fn account_ids(&self) -> impl Iterator<Item = &str> {
+        self.accounts.keys().map(String::as_str)
+    }
+
+    /// Server-initiated transactions waiting in all session queues, and the longest queue.
+    pub fn queue_depths(&self) -> (usize, usize) {
+        self.sessions.values().fold((0, 0), |(sum, max), s| {
+            (sum + s.queue.len(), max.max(s.queue.len()))
+        })
     }
 
     pub(crate) fn new_account(&mut self, user: &str, password: &str) -> Option<Account> {

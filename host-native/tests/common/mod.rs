@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use imps_engine::codec::{self, Limits, Message, Primitive};
@@ -26,6 +26,8 @@ pub struct ImpsServer {
     pub base: String,
     pub data: PathBuf,
     log: PathBuf,
+    /// stdout lines after the first (the other listeners' addresses).
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl ImpsServer {
@@ -57,13 +59,20 @@ impl ImpsServer {
             .expect("spawn imps serve");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let more = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&more);
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             let first = lines.next().and_then(Result::ok);
             let _ = tx.send(first);
-            // Anything more on stdout is a bug the tests below catch by its absence here.
+            // Only the listeners' addresses may follow.
             for line in lines.map_while(Result::ok) {
-                eprintln!("unexpected stdout line from imps: {line}");
+                if !(line.starts_with("stcp listening on ")
+                    || line.starts_with("admin listening on "))
+                {
+                    eprintln!("unexpected stdout line from imps: {line}");
+                }
+                kept.lock().unwrap().push(line);
             }
         });
         let mut server = ImpsServer {
@@ -71,6 +80,7 @@ impl ImpsServer {
             base: String::new(),
             data,
             log,
+            lines: more,
         };
         let line = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
         let Some(line) = line else {
@@ -85,6 +95,31 @@ impl ImpsServer {
         assert!(addr.starts_with("127.0.0.1:"), "{line}");
         server.base = format!("http://{addr}");
         server
+    }
+
+    /// The rest of the stdout line starting with `prefix` (waits up to 10 s for it).
+    pub fn stdout_line(&self, prefix: &str) -> String {
+        for _ in 0..200 {
+            if let Some(l) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix))
+            {
+                return l.to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no stdout line {prefix:?}; log:\n{}", self.log_text());
+    }
+
+    /// Sends SIGKILL and waits for the process to end.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     pub fn log_text(&self) -> String {
