@@ -13,7 +13,11 @@ export const el = (name, ...children) => ({ name, attributes: {}, children });
  * waiting (the default configuration offers no CIR channel, so clients poll).
  */
 export async function until(client, type, predicate = () => true, timeoutMs = 15000) {
-  const event = client.next(type, predicate, timeoutMs);
+  return pollWhile(client, client.next(type, predicate, timeoutMs));
+}
+
+/** Awaits `event` (an earlier `client.next(...)`), polling every 50 ms meanwhile. */
+export async function pollWhile(client, event) {
   const timer = setInterval(() => {
     if (client.isReady) client.poll();
   }, 50);
