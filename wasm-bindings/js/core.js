@@ -130,6 +130,26 @@ class Emitter {
   }
 }
 
+// A deadline already due runs on the next macrotask rather than through setTimeout(0), which
+// browsers and Node clamp to 1 ms or more: the engine often asks for "now" (a poll right
+// after a message, an acknowledgement).
+const soon = globalThis.setImmediate
+  ? (f) => ({ immediate: globalThis.setImmediate(f) })
+  : (f) => ({ timeout: setTimeout(f, 0) });
+
+/** Runs `f` at monotonic time `at`; returns a handle for {@link cancel}. */
+function at(when, f) {
+  const delay = when - now();
+  if (delay <= 0) return soon(f);
+  return { timeout: unref(setTimeout(f, delay)) };
+}
+
+function cancel(handle) {
+  if (!handle) return;
+  if (handle.immediate !== undefined) globalThis.clearImmediate(handle.immediate);
+  if (handle.timeout !== undefined) clearTimeout(handle.timeout);
+}
+
 function unref(timer) {
   if (timer && typeof timer.unref === 'function') timer.unref();
   return timer;
@@ -362,7 +382,7 @@ export class ImpsServer extends Emitter {
   /** Stops the timers; settles once every batch handed to the store is durable. */
   async close() {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    cancel(this.#timer);
     await this.#durable.catch(() => {});
   }
 
@@ -419,17 +439,16 @@ export class ImpsServer extends Emitter {
   }
 
   #schedule() {
-    clearTimeout(this.#timer);
+    cancel(this.#timer);
+    this.#timer = null;
     if (this.#closed) return;
-    const at = call(() => this.#core.pollTimeout());
-    if (at === undefined || at === null) return;
-    this.#timer = unref(
-      setTimeout(() => {
-        if (this.#closed || deadBecause !== null) return;
-        call(() => this.#core.timeout(now()));
-        this.#pump();
-      }, Math.max(0, at - now())),
-    );
+    const when = call(() => this.#core.pollTimeout());
+    if (when === undefined || when === null) return;
+    this.#timer = at(when, () => {
+      if (this.#closed || deadBecause !== null) return;
+      call(() => this.#core.timeout(now()));
+      this.#pump();
+    });
   }
 }
 
@@ -592,7 +611,7 @@ export class ImpsClient extends Emitter {
   /** Stops timers and the wake-up channel. */
   close() {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    cancel(this.#timer);
     this.#stopWakeUp?.();
   }
 
@@ -642,15 +661,14 @@ export class ImpsClient extends Emitter {
   }
 
   #schedule() {
-    clearTimeout(this.#timer);
+    cancel(this.#timer);
+    this.#timer = null;
     if (this.#closed) return;
-    const at = call(() => this.#core.pollTimeout());
-    if (at === undefined || at === null) return;
-    this.#timer = unref(
-      setTimeout(() => {
-        if (!this.#closed && deadBecause === null) this.#run(() => this.#core.timeout(now()));
-      }, Math.max(0, at - now())),
-    );
+    const when = call(() => this.#core.pollTimeout());
+    if (when === undefined || when === null) return;
+    this.#timer = at(when, () => {
+      if (!this.#closed && deadBecause === null) this.#run(() => this.#core.timeout(now()));
+    });
   }
 }
 

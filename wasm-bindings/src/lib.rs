@@ -18,9 +18,7 @@ use imps_engine::codec::im::MessageInfo;
 use imps_engine::codec::presence_attrs::PresenceSubList;
 use imps_engine::codec::xml::{XmlIn, XmlOut, XmlValue};
 use imps_engine::codec::{self, Ns, Primitive, RawElement, RawNode, TransactionContent, Version};
-use imps_engine::server::{
-    AdminCommand, Config, Event, Input, Output, Request, Server, WakeUp,
-};
+use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, Server, WakeUp};
 use imps_engine::store::{Record, StorageOp, Table};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -107,7 +105,10 @@ fn get_string(o: &JsValue, key: &str) -> Option<String> {
 
 fn strings(v: &JsValue) -> Vec<String> {
     if Array::is_array(v) {
-        Array::from(v).iter().filter_map(|s| s.as_string()).collect()
+        Array::from(v)
+            .iter()
+            .filter_map(|s| s.as_string())
+            .collect()
     } else {
         Vec::new()
     }
@@ -167,7 +168,11 @@ fn write_tree(v: &JsValue, w: &mut XmlOut, depth: u32) -> Result<(), JsValue> {
         return Err(error(400, "element tree nests too deep", None));
     }
     let Some(name) = get_string(v, "name").filter(|n| !n.is_empty()) else {
-        return Err(error(400, "an element needs a non-empty string `name`", None));
+        return Err(error(
+            400,
+            "an element needs a non-empty string `name`",
+            None,
+        ));
     };
     if !name
         .chars()
@@ -229,11 +234,7 @@ fn primitive_to_js(p: &Primitive, version: Version) -> JsValue {
             _ => None,
         })
     });
-    set(
-        &o,
-        "tree",
-        tree.map_or(JsValue::NULL, |t| tree_to_js(&t)),
-    );
+    set(&o, "tree", tree.map_or(JsValue::NULL, |t| tree_to_js(&t)));
     o.into()
 }
 
@@ -294,7 +295,9 @@ fn presence_from_js(attrs: &JsValue, version: Version) -> Result<PresenceSubList
         }
     } else if attrs.is_object() {
         for key in Object::keys(&Object::from(attrs.clone())).iter() {
-            let Some(name) = key.as_string() else { continue };
+            let Some(name) = key.as_string() else {
+                continue;
+            };
             if !name_ok(&name) {
                 return Err(error(400, format!("invalid attribute name {name:?}"), None));
             }
@@ -320,7 +323,11 @@ fn presence_from_js(attrs: &JsValue, version: Version) -> Result<PresenceSubList
             }
         }
     } else {
-        return Err(error(400, "presence attributes: an object or an array", None));
+        return Err(error(
+            400,
+            "presence attributes: an object or an array",
+            None,
+        ));
     }
     w.close("PresenceSubList");
     decode_value(&w.into_bytes(), "PresenceSubList")
@@ -370,11 +377,7 @@ pub fn decode_message(bytes: &[u8], content_type: &str) -> Result<JsValue, JsVal
     let canonical = codec::encode(&message);
     let mut r = XmlIn::new(&canonical, codec::Limits::default());
     let tree = r.root().and_then(|root| r.capture(&root));
-    set(
-        &o,
-        "tree",
-        tree.map_or(JsValue::NULL, |t| tree_to_js(&t)),
-    );
+    set(&o, "tree", tree.map_or(JsValue::NULL, |t| tree_to_js(&t)));
     Ok(o.into())
 }
 
@@ -439,14 +442,22 @@ impl ServerCore {
         for r in records.iter() {
             let name = get_string(&r, "table").unwrap_or_default();
             let Some(table) = Table::from_name(&name) else {
-                return Err(error(500, format!("stored record of unknown table {name:?}"), None));
+                return Err(error(
+                    500,
+                    format!("stored record of unknown table {name:?}"),
+                    None,
+                ));
             };
             let key = get_string(&r, "key").unwrap_or_default();
             let value = get(&r, "value");
             let value = if value.is_instance_of::<Uint8Array>() {
                 Uint8Array::from(value).to_vec()
             } else {
-                return Err(error(500, format!("stored record {name}/{key}: value is not bytes"), None));
+                return Err(error(
+                    500,
+                    format!("stored record {name}/{key}: value is not bytes"),
+                    None,
+                ));
             };
             out.push(Record { table, key, value });
         }
@@ -1071,9 +1082,9 @@ impl ClientCore {
     /// The merged presence of `user_id` as a `PresenceSubList` tree (`null` when unknown).
     #[wasm_bindgen(js_name = presenceOf)]
     pub fn presence_of(&self, user_id: &str) -> JsValue {
-        self.client
-            .presence(user_id)
-            .map_or(JsValue::NULL, |p| value_to_js(p, "PresenceSubList", self.version))
+        self.client.presence(user_id).map_or(JsValue::NULL, |p| {
+            value_to_js(p, "PresenceSubList", self.version)
+        })
     }
 }
 
@@ -1104,8 +1115,7 @@ fn client_output(o: ClientOutput, version: Version) -> JsValue {
 
 fn client_event(e: ClientEvent, version: Version) -> JsValue {
     let ev = Object::new();
-    let message_info =
-        |info: &MessageInfo| value_to_js(info, "MessageInfo", version);
+    let message_info = |info: &MessageInfo| value_to_js(info, "MessageInfo", version);
     match e {
         ClientEvent::LoggedIn {
             session_id,
@@ -1159,7 +1169,11 @@ fn client_event(e: ClientEvent, version: Version) -> JsValue {
         ClientEvent::Presence { user_id, changed } => {
             set(&ev, "type", "presence");
             set(&ev, "userId", user_id);
-            set(&ev, "changed", value_to_js(&*changed, "PresenceSubList", version));
+            set(
+                &ev,
+                "changed",
+                value_to_js(&*changed, "PresenceSubList", version),
+            );
         }
         ClientEvent::AuthorizationRequest {
             user_id,

@@ -30,7 +30,13 @@ const WASM_GZIP_BUDGET: u64 = 300 * 1024;
 const WASM_BUDGET_ENFORCED: bool = false;
 
 /// The package's hand-written files, copied from `wasm-bindings/js/`.
-const NPM_SOURCES: &[&str] = &["core.js", "node.js", "browser.js", "index.d.ts", "README.md"];
+const NPM_SOURCES: &[&str] = &[
+    "core.js",
+    "node.js",
+    "browser.js",
+    "index.d.ts",
+    "README.md",
+];
 
 /// The cargo-fuzz targets of `fuzz/` (its own workspace, built with nightly).
 const FUZZ_TARGETS: &[&str] = &["decode", "engine_inputs"];
@@ -53,6 +59,8 @@ commands:
           imps-engine (target/npm/imps-engine), with its size budget
   test    every test of the workspace, then the npm package's Node and browser tests and
           its type check
+  test-npm
+          only the npm package's checks (type check, Node and browser tests)
   size    build the npm package and fail when its .wasm is over the gzipped budget
   bench-wasm
           the engine through the npm package in Node against native, in one run
@@ -76,6 +84,15 @@ fn main() -> ExitCode {
         Some("bench") => setup().and_then(|()| bench(args.get(1..).unwrap_or_default())),
         Some("fuzz") => setup().and_then(|()| fuzz(args.get(1..).unwrap_or_default())),
         Some("bench-wasm") => setup().and_then(|()| bench_wasm()),
+        Some("test-npm") => setup().and_then(|()| {
+            let mut total = Counts::default();
+            let r = npm_tests(&mut total);
+            println!(
+                "xtask: {} passed, {} failed, {} skipped",
+                total.passed, total.failed, total.ignored
+            );
+            r
+        }),
         Some("size") => setup().and_then(|()| npm_package()).and_then(|()| {
             check_wasm_budget(&root().join(NPM_PACKAGE_DIR).join("imps_wasm_bg.wasm"))
         }),
@@ -439,6 +456,9 @@ fn npm_package() -> Result {
         .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
     let wasm = out.join("imps_wasm_bg.wasm");
     let optimised = out.join("imps_wasm_bg.opt.wasm");
+    // Kept beside the package (with its names) for profiling.
+    let unoptimised = out.with_file_name("imps_wasm_bg.unoptimised.wasm");
+    std::fs::copy(&wasm, &unoptimised).map_err(|e| format!("{}: {e}", unoptimised.display()))?;
     let mut opt = Command::new(root().join("node_modules").join(".bin").join("wasm-opt"));
     opt.arg("-Oz")
         .args([
@@ -564,7 +584,8 @@ fn npm_tests(total: &mut Counts) -> Result {
     let imps = target.join("debug").join("imps");
     let tests = root().join("wasm-bindings").join("tests");
     let mut tsc = Command::new(root().join("node_modules").join(".bin").join("tsc"));
-    tsc.args(["--noEmit", "-p"]).arg(tests.join("tsconfig.json"));
+    tsc.args(["--noEmit", "-p"])
+        .arg(tests.join("tsconfig.json"));
     run(tsc)?;
     let mut outcome = Ok(());
     for dir in ["node", "browser"] {
@@ -793,7 +814,9 @@ mod tests {
     #[test]
     fn wasm_budget_names_the_size() {
         assert!(budget_verdict(900_000, 200 * 1024).is_ok());
-        let err = budget_verdict(900_000, 301 * 1024 + 5).err().unwrap_or_default();
+        let err = budget_verdict(900_000, 301 * 1024 + 5)
+            .err()
+            .unwrap_or_default();
         assert!(err.contains("302 KiB gzipped"), "{err}");
         assert!(err.contains("budget 300 KiB"), "{err}");
     }
