@@ -440,19 +440,51 @@ fn npm_package() -> Result {
     .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     run(c)?;
     let out = root().join(NPM_PACKAGE_DIR);
-    if out.exists() {
-        std::fs::remove_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let wasm = out.join("imps_wasm_bg.wasm");
+    // wasm-bindgen and wasm-opt (a minute or two) run only when cargo left a new module.
+    let stamp = out.with_file_name("imps_wasm.stamp");
+    let artifact = wasm_artifact();
+    let fingerprint = std::fs::metadata(&artifact)
+        .and_then(|m| Ok(format!("{:?} {}", m.modified()?, m.len())))
+        .map_err(|e| format!("{}: {e}", artifact.display()))?;
+    let fresh = wasm.is_file()
+        && out.join("imps_wasm.js").is_file()
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s == fingerprint);
+    if !fresh {
+        bindgen_and_optimise(&artifact, &out)?;
+        std::fs::write(&stamp, &fingerprint).map_err(|e| format!("{}: {e}", stamp.display()))?;
     }
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let sources = root().join("wasm-bindings").join("js");
+    for f in NPM_SOURCES {
+        std::fs::copy(sources.join(f), out.join(f))
+            .map_err(|e| format!("copying {f} into the package: {e}"))?;
+    }
+    std::fs::write(out.join("package.json"), npm_manifest())
+        .map_err(|e| format!("package.json: {e}"))?;
+    link_package(&out)?;
+    match check_wasm_budget(&wasm) {
+        Err(e) if !WASM_BUDGET_ENFORCED => eprintln!("xtask: WARNING: {e}"),
+        other => other?,
+    }
+    eprintln!("xtask: built the npm package {}", out.display());
+    Ok(())
+}
+
+/// wasm-bindgen (the `web` flavour) of `artifact` into `out`, then `wasm-opt -Oz`.
+fn bindgen_and_optimise(artifact: &Path, out: &Path) -> Result {
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     eprintln!("xtask: wasm-bindgen → {}", out.display());
     wasm_bindgen_cli_support::Bindgen::new()
-        .input_path(wasm_artifact())
+        .input_path(artifact)
         .out_name("imps_wasm")
         .web(true)
         .map_err(|e| format!("wasm-bindgen: {e}"))?
         .typescript(false)
         .remove_producers_section(true)
-        .generate(&out)
+        .generate(out)
         .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
     let wasm = out.join("imps_wasm_bg.wasm");
     let optimised = out.join("imps_wasm_bg.opt.wasm");
@@ -474,19 +506,6 @@ fn npm_package() -> Result {
         .arg(&optimised);
     run(opt)?;
     std::fs::rename(&optimised, &wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
-    let sources = root().join("wasm-bindings").join("js");
-    for f in NPM_SOURCES {
-        std::fs::copy(sources.join(f), out.join(f))
-            .map_err(|e| format!("copying {f} into the package: {e}"))?;
-    }
-    std::fs::write(out.join("package.json"), npm_manifest())
-        .map_err(|e| format!("package.json: {e}"))?;
-    link_package(&out)?;
-    match check_wasm_budget(&wasm) {
-        Err(e) if !WASM_BUDGET_ENFORCED => eprintln!("xtask: WARNING: {e}"),
-        other => other?,
-    }
-    eprintln!("xtask: built the npm package {}", out.display());
     Ok(())
 }
 

@@ -227,3 +227,31 @@ test('an unknown configuration field is refused with 400 and names the field', a
   const s = await ImpsServer.open({ domain: 'example.org', login: { open_registration: false } });
   await s.close();
 });
+
+test('a pluggable wake-up channel makes the client poll; closing it stops the channel', async () => {
+  const server = await ImpsServer.open();
+  await server.admin({ type: 'provisionUser', userId: 'alice', password: 'a' });
+  await server.admin({ type: 'provisionUser', userId: 'bob', password: 'b' });
+  let nudge = null;
+  let stopped = false;
+  const channel = (n) => {
+    nudge = n;
+    return () => {
+      stopped = true;
+    };
+  };
+  // A long poll interval: without a wake-up bob would not fetch for a minute.
+  const bob = connect(server, { userId: 'bob', password: 'b', wakeUp: channel, pollIntervalSecs: 60 });
+  const alice = connect(server, { userId: 'alice', password: 'a' });
+  await bob.login();
+  await alice.login();
+  const got = bob.next('message', (m) => m.content === 'wake up', 5000);
+  await alice.sendText({ users: ['bob'], text: 'wake up' });
+  assert.equal(typeof nudge, 'function');
+  nudge();
+  assert.equal((await got).sender, 'wv:alice@localhost');
+  bob.close();
+  alice.close();
+  assert.equal(stopped, true);
+  await server.close();
+});
