@@ -1,13 +1,1234 @@
 //! `imps-wasm`: the IMPS engine for JavaScript hosts (browsers, Node, workers), through
-//! wasm-bindgen. A thin start: the typed driving surface arrives with the npm package issue.
-//! It builds natively too, so the workspace's tests cover it.
+//! wasm-bindgen. The boundary is thin and typed (DESIGN §3.9): [`ServerCore`] and
+//! [`ClientCore`] wrap the engine's `Server` and `Client` driving surfaces one to one, and
+//! outputs leave as plain JS objects tagged by `type`. Durability, timers, transports and
+//! stores live in the package's JS (`wasm-bindings/js/`), which is where the host is.
+//!
+//! Values that the codec models as typed structs (primitives, presence attributes, message
+//! envelopes) cross as element trees `{ name, attributes, children }` written and read by the
+//! engine's own codec, so everything the codec knows is reachable without a second model.
 
-use wasm_bindgen::prelude::wasm_bindgen;
+use std::sync::Mutex;
+
+use imps_engine::client::{
+    self, Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
+};
+use imps_engine::codec::capability::DeliveryMethod;
+use imps_engine::codec::im::MessageInfo;
+use imps_engine::codec::presence_attrs::PresenceSubList;
+use imps_engine::codec::xml::{XmlIn, XmlOut, XmlValue};
+use imps_engine::codec::{self, Ns, Primitive, RawElement, RawNode, TransactionContent, Version};
+use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, Server, WakeUp};
+use imps_engine::store::{Record, StorageOp, Table};
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
 
 /// The version of this crate (and of the engine it carries).
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// The version of the host interface of this module (the shapes of inputs and outputs).
+// TODO: align with the wasmtime guest's ABI version once that lands; both describe the same
+// driving surface.
+pub const INTERFACE_VERSION: &str = "1";
+
+/// The version of the host interface (see [`INTERFACE_VERSION`]).
+#[wasm_bindgen(js_name = interfaceVersion)]
+pub fn interface_version() -> String {
+    INTERFACE_VERSION.to_owned()
+}
+
+/// The storage schema version of the records this engine writes.
+#[wasm_bindgen(js_name = schemaVersion)]
+pub fn schema_version() -> u32 {
+    imps_engine::store::SCHEMA_VERSION
+}
+
+// ---- panics ---------------------------------------------------------------------------------
+
+/// The message of the panic that killed this instance, if one did. wasm32 aborts on panic
+/// (no unwinding, so no `catch_unwind`): the hook records why, the JS side sees the trap,
+/// reads this and marks the module dead instead of carrying on with broken state.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Installs the panic hook (idempotent; called by the JS loader after instantiation).
+#[wasm_bindgen(js_name = installPanicHook)]
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut p) = PANIC.lock() {
+            *p = Some(info.to_string());
+        }
+    }));
+}
+
+/// The message of the panic that ended this module, if any.
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> Option<String> {
+    PANIC.lock().ok().and_then(|p| p.clone())
+}
+
+/// Panics on purpose: lets the package's tests prove that a panic leaves a clear error and a
+/// dead instance rather than a silently poisoned one. Never called by the package itself.
+#[wasm_bindgen(js_name = __panicForTests)]
+#[allow(clippy::panic)]
+pub fn panic_for_tests() {
+    panic!("deliberate panic for the package's tests");
+}
+
+// ---- errors and JS objects -------------------------------------------------------------------
+
+/// An error object `{ code, message, details }` (the JS side turns it into an `ImpsError`).
+fn error(code: u16, message: impl AsRef<str>, details: Option<&str>) -> JsValue {
+    let o = Object::new();
+    set(&o, "code", code);
+    set(&o, "message", message.as_ref());
+    if let Some(d) = details {
+        set(&o, "details", d);
+    }
+    o.into()
+}
+
+fn set(o: &Object, key: &str, value: impl Into<JsValue>) {
+    // Reflect.set fails only on frozen objects or proxies; ours are fresh plain objects.
+    let _ = Reflect::set(o, &JsValue::from_str(key), &value.into());
+}
+
+fn get(o: &JsValue, key: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn get_string(o: &JsValue, key: &str) -> Option<String> {
+    get(o, key).as_string()
+}
+
+fn strings(v: &JsValue) -> Vec<String> {
+    if Array::is_array(v) {
+        Array::from(v)
+            .iter()
+            .filter_map(|s| s.as_string())
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+fn str_refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn bytes(b: &[u8]) -> Uint8Array {
+    Uint8Array::from(b)
+}
+
+fn parse_version(v: &str) -> Result<Version, JsValue> {
+    match v {
+        "1.1" => Ok(Version::V1_1),
+        "1.2" => Ok(Version::V1_2),
+        "1.3" => Ok(Version::V1_3),
+        _ => Err(error(
+            505,
+            format!("unsupported CSP version {v:?} (1.1, 1.2 or 1.3)"),
+            None,
+        )),
+    }
+}
+
+fn table_name(t: Table) -> &'static str {
+    t.name()
+}
+
+// ---- element trees ---------------------------------------------------------------------------
+
+fn tree_to_js(e: &RawElement) -> JsValue {
+    let o = Object::new();
+    set(&o, "name", e.name.as_str());
+    let attrs = Object::new();
+    for (k, v) in &e.attributes {
+        set(&attrs, k, v.as_str());
+    }
+    set(&o, "attributes", attrs);
+    let children = Array::new();
+    for c in &e.children {
+        match c {
+            RawNode::Element(child) => children.push(&tree_to_js(child)),
+            RawNode::Text(t) => children.push(&JsValue::from_str(t)),
+            #[allow(unreachable_patterns)]
+            _ => 0,
+        };
+    }
+    set(&o, "children", children);
+    o.into()
+}
+
+/// Writes a JS element tree; fails with 400 on anything that is not one.
+fn write_tree(v: &JsValue, w: &mut XmlOut, depth: u32) -> Result<(), JsValue> {
+    if depth > 48 {
+        return Err(error(400, "element tree nests too deep", None));
+    }
+    let Some(name) = get_string(v, "name").filter(|n| !n.is_empty()) else {
+        return Err(error(
+            400,
+            "an element needs a non-empty string `name`",
+            None,
+        ));
+    };
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(error(400, format!("invalid element name {name:?}"), None));
+    }
+    w.open(&name);
+    let attrs = get(v, "attributes");
+    if attrs.is_object() {
+        for key in Object::keys(&Object::from(attrs.clone())).iter() {
+            if let Some(k) = key.as_string() {
+                let value = get(&attrs, &k).as_string().unwrap_or_default();
+                w.attribute(&k, &value);
+            }
+        }
+    }
+    let children = get(v, "children");
+    if Array::is_array(&children) {
+        for c in Array::from(&children).iter() {
+            if let Some(t) = c.as_string() {
+                w.text(&t);
+            } else if c.is_object() {
+                write_tree(&c, w, depth + 1)?;
+            } else {
+                return Err(error(400, "a child must be a string or an element", None));
+            }
+        }
+    }
+    w.close(&name);
+    Ok(())
+}
+
+/// The element tree of `value` written as element `name` by the codec.
+fn value_tree<T: XmlValue>(value: &T, name: &str, version: Version) -> Option<RawElement> {
+    let mut w = XmlOut::new(version, 256);
+    value.encode(name, &mut w);
+    let bytes = w.into_bytes();
+    let mut r = XmlIn::new(&bytes, codec::Limits::default());
+    let root = r.root().ok()?;
+    r.capture(&root).ok()
+}
+
+fn value_to_js<T: XmlValue>(value: &T, name: &str, version: Version) -> JsValue {
+    value_tree(value, name, version).map_or(JsValue::NULL, |t| tree_to_js(&t))
+}
+
+/// `{ name, code?, tree }` for a primitive.
+fn primitive_to_js(p: &Primitive, version: Version) -> JsValue {
+    let o = Object::new();
+    set(&o, "name", p.name());
+    if let Some(code) = p.result_code() {
+        set(&o, "code", code);
+    }
+    let content = TransactionContent::new(p.clone());
+    let tree = value_tree(&content, "TransactionContent", version).and_then(|t| {
+        t.children.into_iter().find_map(|c| match c {
+            RawNode::Element(e) => Some(e),
+            _ => None,
+        })
+    });
+    set(&o, "tree", tree.map_or(JsValue::NULL, |t| tree_to_js(&t)));
+    o.into()
+}
+
+/// Reads a typed value from the XML its tree writes.
+fn decode_value<T: XmlValue>(xml: &[u8], name: &str) -> Result<T, JsValue> {
+    let mut r = XmlIn::new(xml, codec::Limits::default());
+    let root = r
+        .root()
+        .map_err(|e| error(e.status_code(), e.to_string(), None))?;
+    T::decode(&mut r, name, &root)
+        .map_err(|e| error(e.status_code(), e.to_string(), None))?
+        .ok_or_else(|| error(400, format!("empty {name}"), None))
+}
+
+/// A primitive from its element tree, read by the codec inside a minimal message.
+fn primitive_from_js(tree: &JsValue, version: Version) -> Result<Primitive, JsValue> {
+    let mut w = XmlOut::new(version, 512);
+    w.open("WV-CSP-Message");
+    w.attribute("xmlns", Ns::Csp.uri(version));
+    w.raw("<Session><SessionDescriptor><SessionType>Inband</SessionType></SessionDescriptor>");
+    w.raw("<Transaction><TransactionDescriptor><TransactionMode>Request</TransactionMode>");
+    w.raw("</TransactionDescriptor>");
+    w.open("TransactionContent");
+    w.attribute("xmlns", Ns::Trc.uri(version));
+    write_tree(tree, &mut w, 0)?;
+    w.close("TransactionContent");
+    w.raw("</Transaction></Session>");
+    w.close("WV-CSP-Message");
+    let xml = w.into_bytes();
+    let message = codec::decode(&xml, codec::Limits::default())
+        .map_err(|e| error(e.status_code(), e.to_string(), None))?;
+    match message.primitive() {
+        Some(Primitive::Unknown(raw)) => Err(error(
+            400,
+            format!("unknown primitive {:?}", raw.local_name()),
+            None,
+        )),
+        Some(p) => Ok(p.clone()),
+        None => Err(error(400, "no primitive", None)),
+    }
+}
+
+/// Presence attributes from a JS object: `{ OnlineStatus: true, StatusText: "hi" }` (value
+/// attributes) or element trees for structured ones (`{ ClientInfo: tree }`); an array of
+/// names instead names attributes without values (what to subscribe to or ask for).
+fn presence_from_js(attrs: &JsValue, version: Version) -> Result<PresenceSubList, JsValue> {
+    let mut w = XmlOut::new(version, 256);
+    w.open("PresenceSubList");
+    w.attribute("xmlns", Ns::Pa.uri(version));
+    let name_ok = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric());
+    if Array::is_array(attrs) {
+        for name in strings(attrs) {
+            if !name_ok(&name) {
+                return Err(error(400, format!("invalid attribute name {name:?}"), None));
+            }
+            w.open(&name);
+            w.close(&name);
+        }
+    } else if attrs.is_object() {
+        for key in Object::keys(&Object::from(attrs.clone())).iter() {
+            let Some(name) = key.as_string() else {
+                continue;
+            };
+            if !name_ok(&name) {
+                return Err(error(400, format!("invalid attribute name {name:?}"), None));
+            }
+            let value = get(attrs, &name);
+            if let Some(b) = value.as_bool() {
+                w.open(&name);
+                w.text_element("Qualifier", "T");
+                w.text_element("PresenceValue", if b { "T" } else { "F" });
+                w.close(&name);
+            } else if let Some(s) = value.as_string() {
+                w.open(&name);
+                w.text_element("Qualifier", "T");
+                w.text_element("PresenceValue", &s);
+                w.close(&name);
+            } else if value.is_object() {
+                write_tree(&value, &mut w, 1)?;
+            } else {
+                return Err(error(
+                    400,
+                    format!("attribute {name}: a boolean, a string or an element tree"),
+                    None,
+                ));
+            }
+        }
+    } else {
+        return Err(error(
+            400,
+            "presence attributes: an object or an array",
+            None,
+        ));
+    }
+    w.close("PresenceSubList");
+    decode_value(&w.into_bytes(), "PresenceSubList")
+}
+
+// ---- codec helpers ---------------------------------------------------------------------------
+
+/// Decodes a CSP message: `{ version, sessionId?, transactions: [{ mode, transactionId?,
+/// primitives: [{ name, code?, tree }] }], tree }`. Fails with the CSP status code (400,
+/// 415, 505) of what is wrong.
+#[wasm_bindgen(js_name = decodeMessage)]
+pub fn decode_message(bytes: &[u8], content_type: &str) -> Result<JsValue, JsValue> {
+    let ct = content_type.to_ascii_lowercase();
+    if ct.contains("wbxml") || !(ct.is_empty() || ct.contains("xml")) {
+        return Err(error(
+            415,
+            format!("content type {content_type:?}: only CSP XML is decoded"),
+            None,
+        ));
+    }
+    let message = codec::decode(bytes, codec::Limits::default())
+        .map_err(|e| error(e.status_code(), e.to_string(), Some(&e.element)))?;
+    let o = Object::new();
+    set(&o, "version", message.version.as_str());
+    if let Some(id) = message.session_id() {
+        set(&o, "sessionId", id);
+    }
+    let transactions = Array::new();
+    for t in &message.session.transactions {
+        let to = Object::new();
+        if let Some(d) = &t.descriptor {
+            if let Some(m) = &d.mode {
+                set(&to, "mode", m.as_str());
+            }
+            if let Some(id) = &d.transaction_id {
+                set(&to, "transactionId", id.as_str());
+            }
+        }
+        let prims = Array::new();
+        for p in t.content.iter().flat_map(|c| c.primitives.iter()) {
+            prims.push(&primitive_to_js(p, message.version));
+        }
+        set(&to, "primitives", prims);
+        transactions.push(&to);
+    }
+    set(&o, "transactions", transactions);
+    let canonical = codec::encode(&message);
+    let mut r = XmlIn::new(&canonical, codec::Limits::default());
+    let tree = r.root().and_then(|root| r.capture(&root));
+    set(&o, "tree", tree.map_or(JsValue::NULL, |t| tree_to_js(&t)));
+    Ok(o.into())
+}
+
+/// Encodes a message tree (as [`decode_message`] gives in `tree`) back to CSP XML, through
+/// the typed codec: `{ body, contentType }`.
+#[wasm_bindgen(js_name = encodeMessage)]
+pub fn encode_message(tree: JsValue) -> Result<JsValue, JsValue> {
+    let mut w = XmlOut::new(Version::V1_2, 1024);
+    write_tree(&tree, &mut w, 0)?;
+    let xml = w.into_bytes();
+    let message = codec::decode(&xml, codec::Limits::default())
+        .map_err(|e| error(e.status_code(), e.to_string(), Some(&e.element)))?;
+    let o = Object::new();
+    set(&o, "body", bytes(&codec::encode(&message)));
+    set(&o, "contentType", message.version.xml_content_type());
+    Ok(o.into())
+}
+
+// ---- server ----------------------------------------------------------------------------------
+
+/// The server engine: `Server` with its outputs as JS objects.
+#[wasm_bindgen]
+pub struct ServerCore {
+    server: Server,
+}
+
+#[wasm_bindgen]
+impl ServerCore {
+    /// A server with `config` (the TOML configuration's fields as an object; `{}` for the
+    /// defaults) and 32 bytes of seed from real entropy.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue, seed: &[u8]) -> Result<ServerCore, JsValue> {
+        let config: Config = if config.is_undefined() || config.is_null() {
+            Config::default()
+        } else {
+            let parsed: Config = serde_wasm_bindgen::from_value(config.clone())
+                .map_err(|e| error(400, format!("configuration: {e}"), None))?;
+            // serde-wasm-bindgen reads only the fields it knows, so `deny_unknown_fields`
+            // never fires: compare the keys given with those of the parsed configuration.
+            let known = serde_wasm_bindgen::to_value(&parsed)
+                .map_err(|e| error(500, format!("configuration: {e}"), None))?;
+            if let Some(path) = unknown_key(&config, &known, String::new()) {
+                return Err(error(
+                    400,
+                    format!("configuration: unknown field `{path}`"),
+                    None,
+                ));
+            }
+            parsed
+        };
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| error(400, "the seed must be 32 bytes", None))?;
+        Ok(ServerCore {
+            server: Server::new(config, seed),
+        })
+    }
+
+    /// Feeds the stored records `[{ table, key, value }]` (once, before any request).
+    pub fn restore(&mut self, now: f64, records: Array) -> Result<(), JsValue> {
+        let mut out = Vec::with_capacity(records.length() as usize);
+        for r in records.iter() {
+            let name = get_string(&r, "table").unwrap_or_default();
+            let Some(table) = Table::from_name(&name) else {
+                return Err(error(
+                    500,
+                    format!("stored record of unknown table {name:?}"),
+                    None,
+                ));
+            };
+            let key = get_string(&r, "key").unwrap_or_default();
+            let value = get(&r, "value");
+            let value = if value.is_instance_of::<Uint8Array>() {
+                Uint8Array::from(value).to_vec()
+            } else {
+                return Err(error(
+                    500,
+                    format!("stored record {name}/{key}: value is not bytes"),
+                    None,
+                ));
+            };
+            out.push(Record { table, key, value });
+        }
+        self.server.handle(now as u64, Input::Restore(out));
+        Ok(())
+    }
+
+    /// Feeds one request; drain the outputs after.
+    pub fn request(
+        &mut self,
+        now: f64,
+        conn: f64,
+        content_type: String,
+        body: Vec<u8>,
+        wall_clock_ms: f64,
+        peer: Option<String>,
+    ) {
+        self.server.handle(
+            now as u64,
+            Input::Request(Request {
+                conn: conn as u64,
+                content_type,
+                body,
+                wall_clock_ms: wall_clock_ms as i64,
+                peer,
+            }),
+        );
+    }
+
+    /// Feeds the timeout; drain the outputs after.
+    pub fn timeout(&mut self, now: f64) {
+        self.server.handle(now as u64, Input::Timeout);
+    }
+
+    /// Feeds an operator command `{ type: "provisionUser", userId, password }`,
+    /// `{ type: "deleteUser" | "forceLogout", userId }` or `{ type: "systemMessage", userId?,
+    /// text }`; its outcome comes out as `adminResult` with `id`.
+    pub fn admin(&mut self, now: f64, id: f64, command: JsValue) -> Result<(), JsValue> {
+        let user = get_string(&command, "userId");
+        let need_user = || {
+            user.clone()
+                .ok_or_else(|| error(400, "the command needs `userId`", None))
+        };
+        let command = match get_string(&command, "type").as_deref() {
+            Some("provisionUser") => AdminCommand::ProvisionUser {
+                user_id: need_user()?,
+                password: get_string(&command, "password")
+                    .ok_or_else(|| error(400, "provisionUser needs `password`", None))?,
+            },
+            Some("deleteUser") => AdminCommand::DeleteUser {
+                user_id: need_user()?,
+            },
+            Some("forceLogout") => AdminCommand::ForceLogout {
+                user_id: need_user()?,
+            },
+            Some("systemMessage") => AdminCommand::SystemMessage {
+                user_id: user.clone(),
+                text: get_string(&command, "text")
+                    .ok_or_else(|| error(400, "systemMessage needs `text`", None))?,
+            },
+            other => {
+                return Err(error(400, format!("unknown admin command {other:?}"), None));
+            }
+        };
+        self.server.handle(
+            now as u64,
+            Input::Admin {
+                id: id as u64,
+                command,
+            },
+        );
+        Ok(())
+    }
+
+    /// Every pending output, in order.
+    pub fn drain(&mut self) -> Array {
+        let out = Array::new();
+        while let Some(o) = self.server.poll_output() {
+            out.push(&server_output(o));
+        }
+        out
+    }
+
+    /// When to call `timeout` next (monotonic ms), if anything is pending.
+    #[wasm_bindgen(js_name = pollTimeout)]
+    pub fn poll_timeout(&self) -> Option<f64> {
+        self.server.poll_timeout().map(|t| t as f64)
+    }
+
+    /// Number of open sessions.
+    #[wasm_bindgen(js_name = sessionCount)]
+    pub fn session_count(&self) -> u32 {
+        self.server.session_count() as u32
+    }
+
+    /// Number of accounts.
+    #[wasm_bindgen(js_name = accountCount)]
+    pub fn account_count(&self) -> u32 {
+        self.server.account_count() as u32
+    }
+
+    /// Whether `user_id` has an account.
+    #[wasm_bindgen(js_name = hasAccount)]
+    pub fn has_account(&self, user_id: &str) -> bool {
+        self.server.has_account(user_id)
+    }
+}
+
+/// The first key path of `given` that `known` (the same value as the engine understood it)
+/// lacks. serde-wasm-bindgen writes structs as Maps or plain objects; both are read.
+fn unknown_key(given: &JsValue, known: &JsValue, path: String) -> Option<String> {
+    if !given.is_object() || Array::is_array(given) || given.is_instance_of::<Uint8Array>() {
+        return None;
+    }
+    let known_get = |k: &str| -> Option<JsValue> {
+        if let Some(map) = known.dyn_ref::<js_sys::Map>() {
+            let key = JsValue::from_str(k);
+            return map.has(&key).then(|| map.get(&key));
+        }
+        if known.is_object() && Reflect::has(known, &JsValue::from_str(k)).unwrap_or(false) {
+            return Some(get(known, k));
+        }
+        None
+    };
+    for key in Object::keys(&Object::from(given.clone())).iter() {
+        let Some(k) = key.as_string() else { continue };
+        let here = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
+        let Some(inner) = known_get(&k) else {
+            return Some(here);
+        };
+        if let Some(p) = unknown_key(&get(given, &k), &inner, here) {
+            return Some(p);
+        }
+    }
+    None
+}
+
+fn server_output(o: Output) -> JsValue {
+    let js = Object::new();
+    match o {
+        Output::Reply(r) => {
+            set(&js, "type", "reply");
+            set(&js, "conn", r.conn as f64);
+            set(&js, "contentType", r.content_type);
+            set(&js, "body", bytes(&r.body));
+        }
+        Output::WakeUp(WakeUp {
+            session_id,
+            version,
+            cookie,
+            cir_token,
+            methods,
+        }) => {
+            set(&js, "type", "wakeUp");
+            set(&js, "sessionId", session_id);
+            set(&js, "version", version.as_str());
+            if let Some(c) = cookie {
+                set(&js, "cookie", c);
+            }
+            set(&js, "cirToken", cir_token);
+            let m = Array::new();
+            for method in &methods {
+                m.push(&JsValue::from_str(method.as_str()));
+            }
+            set(&js, "methods", m);
+        }
+        Output::Storage(batch) => {
+            set(&js, "type", "storage");
+            set(&js, "id", batch.id as f64);
+            let ops = Array::new();
+            for op in batch.ops {
+                let o = Object::new();
+                match op {
+                    StorageOp::Put { table, key, value } => {
+                        set(&o, "op", "put");
+                        set(&o, "table", table_name(table));
+                        set(&o, "key", key);
+                        set(&o, "value", bytes(&value));
+                    }
+                    StorageOp::Delete { table, key } => {
+                        set(&o, "op", "delete");
+                        set(&o, "table", table_name(table));
+                        set(&o, "key", key);
+                    }
+                }
+                ops.push(&o);
+            }
+            set(&js, "ops", ops);
+        }
+        Output::Event(e) => {
+            set(&js, "type", "event");
+            let ev = Object::new();
+            match e {
+                Event::LoggedIn {
+                    user,
+                    session,
+                    version,
+                } => {
+                    set(&ev, "type", "loggedIn");
+                    set(&ev, "user", user);
+                    set(&ev, "session", session);
+                    set(&ev, "version", version.as_str());
+                }
+                Event::LoginFailed { user, code } => {
+                    set(&ev, "type", "loginFailed");
+                    set(&ev, "user", user);
+                    set(&ev, "code", code);
+                }
+                Event::Registered { user } => {
+                    set(&ev, "type", "registered");
+                    set(&ev, "user", user);
+                }
+                Event::SessionEnded {
+                    user,
+                    session,
+                    code,
+                } => {
+                    set(&ev, "type", "sessionEnded");
+                    set(&ev, "user", user);
+                    set(&ev, "session", session);
+                    set(&ev, "code", code);
+                }
+                Event::RestoreSkipped { table, key } => {
+                    set(&ev, "type", "restoreSkipped");
+                    set(&ev, "table", table_name(table));
+                    set(&ev, "key", key);
+                }
+            }
+            set(&js, "event", ev);
+        }
+        Output::AdminResult { id, result } => {
+            set(&js, "type", "adminResult");
+            set(&js, "id", id as f64);
+            match result {
+                Ok(text) => {
+                    set(&js, "ok", true);
+                    set(&js, "text", text);
+                }
+                Err(text) => {
+                    set(&js, "ok", false);
+                    set(&js, "text", text);
+                }
+            }
+        }
+    }
+    js.into()
+}
+
+// ---- client ----------------------------------------------------------------------------------
+
+/// The client engine: `Client` with builders for the requests and its outputs as JS objects.
+#[wasm_bindgen]
+pub struct ClientCore {
+    client: Client,
+    version: Version,
+    /// Outputs drained from the engine and not yet handed to JS (kept so a builder can
+    /// answer with the TransactionID of the request it just made).
+    pending: Vec<ClientOutput>,
+}
+
+#[wasm_bindgen]
+impl ClientCore {
+    /// A client for `{ version, userId, password, scheme: "password" | "digest", clientId?,
+    /// timeToLive?, pollIntervalSecs?, autoFetch? }` with 32 bytes of seed.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue, seed: &[u8]) -> Result<ClientCore, JsValue> {
+        let version = parse_version(&get_string(&options, "version").unwrap_or("1.2".into()))?;
+        let user = get_string(&options, "userId")
+            .ok_or_else(|| error(400, "the client needs `userId`", None))?;
+        let password = get_string(&options, "password").unwrap_or_default();
+        let scheme = match get_string(&options, "scheme").as_deref() {
+            None | Some("password") => LoginScheme::Password,
+            Some("digest") => LoginScheme::Digest,
+            Some(other) => {
+                return Err(error(
+                    400,
+                    format!("login scheme {other:?}: \"password\" or \"digest\""),
+                    None,
+                ));
+            }
+        };
+        let mut config = ClientConfig::new(version, &user, &password, scheme);
+        if let Some(id) = get_string(&options, "clientId") {
+            config.client_id = id;
+        }
+        if let Some(ttl) = get(&options, "timeToLive").as_f64() {
+            config.time_to_live = Some(ttl as u32);
+        }
+        if let Some(p) = get(&options, "pollIntervalSecs").as_f64() {
+            config.poll_interval_secs = p as u32;
+        }
+        if let Some(a) = get(&options, "autoFetch").as_bool() {
+            config.auto_fetch = a;
+        }
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| error(400, "the seed must be 32 bytes", None))?;
+        Ok(ClientCore {
+            client: Client::new(config, seed),
+            version,
+            pending: Vec::new(),
+        })
+    }
+
+    fn feed(&mut self, now: f64, input: ClientInput) {
+        self.client.handle(now as u64, input);
+        while let Some(o) = self.client.poll_output() {
+            self.pending.push(o);
+        }
+    }
+
+    /// Sends `p`; answers with its TransactionID (read from the request written).
+    fn send(&mut self, now: f64, p: Primitive) -> Result<String, JsValue> {
+        let before = self.pending.len();
+        self.feed(now, ClientInput::Command(Command::Request(p)));
+        self.pending
+            .get(before..)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                ClientOutput::Send(s) => codec::sniff(&s.body).1,
+                ClientOutput::Event(_) => None,
+            })
+            .ok_or_else(|| error(604, "not logged in", None))
+    }
+
+    /// The CSP version spoken.
+    #[wasm_bindgen(getter)]
+    pub fn version(&self) -> String {
+        self.version.as_str().to_owned()
+    }
+
+    /// Starts the login (then capability and service negotiation).
+    pub fn login(&mut self, now: f64) {
+        self.feed(now, ClientInput::Command(Command::Login));
+    }
+
+    /// Logs out.
+    pub fn logout(&mut self, now: f64) {
+        self.feed(now, ClientInput::Command(Command::Logout));
+    }
+
+    /// Polls now.
+    pub fn poll(&mut self, now: f64) {
+        self.feed(now, ClientInput::Command(Command::Poll));
+    }
+
+    /// Sends a keep-alive now.
+    #[wasm_bindgen(js_name = keepAlive)]
+    pub fn keep_alive(&mut self, now: f64) {
+        self.feed(now, ClientInput::Command(Command::KeepAlive));
+    }
+
+    /// A CIR arrived (WebSocket or other): the client polls.
+    #[wasm_bindgen(js_name = wakeUp)]
+    pub fn wake_up(&mut self, now: f64) {
+        self.feed(now, ClientInput::WakeUp);
+    }
+
+    /// The deadline from `pollTimeout` passed.
+    pub fn timeout(&mut self, now: f64) {
+        self.feed(now, ClientInput::Timeout);
+    }
+
+    /// The HTTP answer to the `send` output `request_id`.
+    pub fn response(&mut self, now: f64, request_id: f64, body: Vec<u8>) {
+        self.feed(
+            now,
+            ClientInput::Response {
+                request_id: request_id as u64,
+                body,
+            },
+        );
+    }
+
+    /// The `send` output `request_id` failed at the transport.
+    #[wasm_bindgen(js_name = transportError)]
+    pub fn transport_error(&mut self, now: f64, request_id: f64) {
+        self.feed(
+            now,
+            ClientInput::TransportError {
+                request_id: request_id as u64,
+            },
+        );
+    }
+
+    /// Sends any request primitive given as an element tree; answers its TransactionID.
+    #[wasm_bindgen(js_name = sendPrimitive)]
+    pub fn send_primitive(&mut self, now: f64, tree: JsValue) -> Result<String, JsValue> {
+        let p = primitive_from_js(&tree, self.version)?;
+        self.send(now, p)
+    }
+
+    /// `UpdatePresence-Request` publishing `attrs`.
+    #[wasm_bindgen(js_name = updatePresence)]
+    pub fn update_presence(&mut self, now: f64, attrs: JsValue) -> Result<String, JsValue> {
+        let list = presence_from_js(&attrs, self.version)?;
+        let p = client::presence::update_presence(self.version, list);
+        self.send(now, p)
+    }
+
+    /// `SubscribePresence-Request` for `users` and `contact_lists` (attribute names or all).
+    #[wasm_bindgen(js_name = subscribePresence)]
+    pub fn subscribe_presence(
+        &mut self,
+        now: f64,
+        users: JsValue,
+        contact_lists: JsValue,
+        attrs: JsValue,
+        auto_subscribe: Option<bool>,
+    ) -> Result<String, JsValue> {
+        let attrs = optional_attrs(&attrs, self.version)?;
+        let (users, lists) = (strings(&users), strings(&contact_lists));
+        let p = client::presence::subscribe(
+            self.version,
+            &str_refs(&users),
+            &str_refs(&lists),
+            attrs,
+            auto_subscribe,
+        );
+        self.send(now, p)
+    }
+
+    /// `UnsubscribePresence-Request`.
+    #[wasm_bindgen(js_name = unsubscribePresence)]
+    pub fn unsubscribe_presence(
+        &mut self,
+        now: f64,
+        users: JsValue,
+        contact_lists: JsValue,
+    ) -> Result<String, JsValue> {
+        let (users, lists) = (strings(&users), strings(&contact_lists));
+        let p = client::presence::unsubscribe(self.version, &str_refs(&users), &str_refs(&lists));
+        self.send(now, p)
+    }
+
+    /// `GetPresence-Request`.
+    #[wasm_bindgen(js_name = getPresence)]
+    pub fn get_presence(
+        &mut self,
+        now: f64,
+        users: JsValue,
+        contact_lists: JsValue,
+        attrs: JsValue,
+    ) -> Result<String, JsValue> {
+        let attrs = optional_attrs(&attrs, self.version)?;
+        let (users, lists) = (strings(&users), strings(&contact_lists));
+        let p = client::presence::get_presence(
+            self.version,
+            &str_refs(&users),
+            &str_refs(&lists),
+            attrs,
+        );
+        self.send(now, p)
+    }
+
+    /// Grants `attrs` (names or values) to `users`, `contact_lists` and, when `default_list`,
+    /// everyone (`CreateAttributeList-Request`; the 1.3 way of authorising).
+    #[wasm_bindgen(js_name = createAttributeList)]
+    pub fn create_attribute_list(
+        &mut self,
+        now: f64,
+        attrs: JsValue,
+        users: JsValue,
+        contact_lists: JsValue,
+        default_list: bool,
+    ) -> Result<String, JsValue> {
+        let list = presence_from_js(&attrs, self.version)?;
+        let (users, lists) = (strings(&users), strings(&contact_lists));
+        let p = client::presence::create_attribute_list(
+            self.version,
+            list,
+            &str_refs(&users),
+            &str_refs(&lists),
+            default_list,
+            None,
+        );
+        self.send(now, p)
+    }
+
+    /// Answers an authorisation request of `user` (≤ 1.2 `PresenceAuth-User`; in 1.3 an
+    /// acceptance grants `attrs` with an attribute list for that user).
+    pub fn authorize(
+        &mut self,
+        now: f64,
+        user: &str,
+        accept: bool,
+        attrs: JsValue,
+    ) -> Result<String, JsValue> {
+        let attrs = optional_attrs(&attrs, self.version)?;
+        if let Some(p) = client::presence::authorize(self.version, user, accept, attrs.clone()) {
+            return self.send(now, p);
+        }
+        if !accept {
+            return Err(error(
+                506,
+                "CSP 1.3 has no refusal primitive: leave the request unanswered",
+                None,
+            ));
+        }
+        let p = client::presence::create_attribute_list(
+            self.version,
+            attrs.unwrap_or_default(),
+            &[user],
+            &[],
+            false,
+            None,
+        );
+        self.send(now, p)
+    }
+
+    /// `SendMessage-Request` of `text` to users, contact lists and groups.
+    #[wasm_bindgen(js_name = sendText)]
+    pub fn send_text(
+        &mut self,
+        now: f64,
+        users: JsValue,
+        contact_lists: JsValue,
+        groups: JsValue,
+        text: &str,
+        delivery_report: bool,
+    ) -> Result<String, JsValue> {
+        let (users, lists, groups) = (strings(&users), strings(&contact_lists), strings(&groups));
+        let p = client::im::send_text(
+            self.version,
+            &str_refs(&users),
+            &str_refs(&lists),
+            &str_refs(&groups),
+            text,
+            delivery_report,
+        );
+        self.send(now, p)
+    }
+
+    /// `GetMessage-Request`.
+    #[wasm_bindgen(js_name = getMessage)]
+    pub fn get_message(&mut self, now: f64, id: &str) -> Result<String, JsValue> {
+        self.send(now, client::im::get_message(id))
+    }
+
+    /// `MessageDelivered-Request`.
+    #[wasm_bindgen(js_name = messageDelivered)]
+    pub fn message_delivered(&mut self, now: f64, id: &str) -> Result<String, JsValue> {
+        self.send(now, client::im::message_delivered(id))
+    }
+
+    /// `RejectMessage-Request`.
+    #[wasm_bindgen(js_name = rejectMessages)]
+    pub fn reject_messages(&mut self, now: f64, ids: JsValue) -> Result<String, JsValue> {
+        let ids = strings(&ids);
+        self.send(now, client::im::reject(&str_refs(&ids)))
+    }
+
+    /// `SetDeliveryMethod-Request`: `"P"` push or `"N"` notify.
+    #[wasm_bindgen(js_name = setDeliveryMethod)]
+    pub fn set_delivery_method(
+        &mut self,
+        now: f64,
+        method: &str,
+        accepted_content_length: Option<u32>,
+        group: Option<String>,
+    ) -> Result<String, JsValue> {
+        let method = match method {
+            "P" | "push" => DeliveryMethod::Push,
+            "N" | "notify" => DeliveryMethod::Notify,
+            other => {
+                return Err(error(
+                    400,
+                    format!("delivery method {other:?}: \"P\" or \"N\""),
+                    None,
+                ));
+            }
+        };
+        let p = client::im::set_delivery_method(method, accepted_content_length, group.as_deref());
+        self.send(now, p)
+    }
+
+    /// `GetMessageList-Request`.
+    #[wasm_bindgen(js_name = getMessageList)]
+    pub fn get_message_list(
+        &mut self,
+        now: f64,
+        group: Option<String>,
+        count: Option<u32>,
+    ) -> Result<String, JsValue> {
+        self.send(now, client::im::get_message_list(group.as_deref(), count))
+    }
+
+    /// Every pending output, in order: `{ type: "send", requestId, contentType, body }` and
+    /// `{ type: "event", event }`.
+    pub fn drain(&mut self) -> Array {
+        let out = Array::new();
+        for o in std::mem::take(&mut self.pending) {
+            out.push(&client_output(o, self.version));
+        }
+        out
+    }
+
+    /// When to call `timeout` next (monotonic ms).
+    #[wasm_bindgen(js_name = pollTimeout)]
+    pub fn poll_timeout(&self) -> Option<f64> {
+        self.client.poll_timeout().map(|t| t as f64)
+    }
+
+    /// The session id once logged in.
+    #[wasm_bindgen(getter, js_name = sessionId)]
+    pub fn session_id(&self) -> Option<String> {
+        self.client.session_id().map(str::to_owned)
+    }
+
+    /// Whether negotiation finished and the session is ready.
+    #[wasm_bindgen(getter, js_name = isReady)]
+    pub fn is_ready(&self) -> bool {
+        self.client.is_ready()
+    }
+
+    /// The merged presence of `user_id` as a `PresenceSubList` tree (`null` when unknown).
+    #[wasm_bindgen(js_name = presenceOf)]
+    pub fn presence_of(&self, user_id: &str) -> JsValue {
+        self.client.presence(user_id).map_or(JsValue::NULL, |p| {
+            value_to_js(p, "PresenceSubList", self.version)
+        })
+    }
+}
+
+fn optional_attrs(attrs: &JsValue, version: Version) -> Result<Option<PresenceSubList>, JsValue> {
+    if attrs.is_undefined() || attrs.is_null() {
+        Ok(None)
+    } else {
+        presence_from_js(attrs, version).map(Some)
+    }
+}
+
+fn client_output(o: ClientOutput, version: Version) -> JsValue {
+    let js = Object::new();
+    match o {
+        ClientOutput::Send(s) => {
+            set(&js, "type", "send");
+            set(&js, "requestId", s.request_id as f64);
+            set(&js, "contentType", s.content_type);
+            set(&js, "body", bytes(&s.body));
+        }
+        ClientOutput::Event(e) => {
+            set(&js, "type", "event");
+            set(&js, "event", client_event(e, version));
+        }
+    }
+    js.into()
+}
+
+fn client_event(e: ClientEvent, version: Version) -> JsValue {
+    let ev = Object::new();
+    let message_info = |info: &MessageInfo| value_to_js(info, "MessageInfo", version);
+    match e {
+        ClientEvent::LoggedIn {
+            session_id,
+            keep_alive_secs,
+        } => {
+            set(&ev, "type", "loggedIn");
+            set(&ev, "sessionId", session_id);
+            set(&ev, "keepAliveSecs", keep_alive_secs);
+        }
+        ClientEvent::Ready {
+            agreed,
+            not_available,
+        } => {
+            set(&ev, "type", "ready");
+            set(&ev, "agreed", string_array(&agreed));
+            set(&ev, "notAvailable", string_array(&not_available));
+        }
+        ClientEvent::LoginFailed { code, description } => {
+            set(&ev, "type", "loginFailed");
+            set(&ev, "code", code);
+            set(&ev, "description", description);
+        }
+        ClientEvent::Disconnected { code } => {
+            set(&ev, "type", "disconnected");
+            set(&ev, "code", code);
+        }
+        ClientEvent::ServerRequest(p) => {
+            set(&ev, "type", "serverRequest");
+            set(&ev, "primitive", primitive_to_js(&p, version));
+        }
+        ClientEvent::Response {
+            transaction_id,
+            primitive,
+        } => {
+            set(&ev, "type", "response");
+            set(&ev, "transactionId", transaction_id);
+            set(&ev, "primitive", primitive_to_js(&primitive, version));
+        }
+        ClientEvent::KeptAlive {
+            code,
+            keep_alive_secs,
+        } => {
+            set(&ev, "type", "keptAlive");
+            set(&ev, "code", code);
+            set(&ev, "keepAliveSecs", keep_alive_secs);
+        }
+        ClientEvent::Error { message } => {
+            set(&ev, "type", "error");
+            set(&ev, "message", message);
+        }
+        ClientEvent::Presence { user_id, changed } => {
+            set(&ev, "type", "presence");
+            set(&ev, "userId", user_id);
+            set(
+                &ev,
+                "changed",
+                value_to_js(&*changed, "PresenceSubList", version),
+            );
+        }
+        ClientEvent::AuthorizationRequest {
+            user_id,
+            attributes,
+        } => {
+            set(&ev, "type", "authorizationRequest");
+            set(&ev, "userId", user_id);
+            set(
+                &ev,
+                "attributes",
+                value_to_js(&*attributes, "PresenceSubList", version),
+            );
+        }
+        ClientEvent::Message {
+            message_id,
+            sender,
+            info,
+            content,
+        } => {
+            set(&ev, "type", "message");
+            set(&ev, "messageId", message_id);
+            if let Some(s) = sender {
+                set(&ev, "sender", s);
+            }
+            if let Some(ct) = &info.content_type {
+                set(&ev, "contentType", ct.as_str());
+            }
+            set(&ev, "info", message_info(&info));
+            set(&ev, "content", content);
+        }
+        ClientEvent::MessageWaiting { info } => {
+            set(&ev, "type", "messageWaiting");
+            if let Some(id) = &info.message_id {
+                set(&ev, "messageId", id.as_str());
+            }
+            set(&ev, "info", message_info(&info));
+        }
+        ClientEvent::DeliveryReport {
+            message_id,
+            code,
+            info,
+        } => {
+            set(&ev, "type", "deliveryReport");
+            if let Some(id) = message_id {
+                set(&ev, "messageId", id);
+            }
+            set(&ev, "code", code);
+            set(&ev, "info", message_info(&info));
+        }
+    }
+    ev.into()
+}
+
+fn string_array(v: &[String]) -> Array {
+    v.iter().map(|s| JsValue::from_str(s)).collect()
 }
 
 #[cfg(test)]
@@ -16,5 +1237,6 @@ mod tests {
     fn version_is_the_crate_version() {
         assert_eq!(super::version(), env!("CARGO_PKG_VERSION"));
         assert!(!super::version().is_empty());
+        assert_eq!(super::interface_version(), "1");
     }
 }

@@ -1,0 +1,696 @@
+// The host side of the imps-engine package, shared by the Node and browser entries: it owns
+// time (timers), entropy, transports and durability; the engine (wasm) owns the protocol.
+import * as wasm from './imps_wasm.js';
+
+/** Errors of the package: `{ code, message, details }`, `code` a CSP status code where one fits. */
+export class ImpsError extends Error {
+  constructor(code, message, details) {
+    super(message);
+    this.name = 'ImpsError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+// Set once a panic ended the module: wasm32 aborts on panic, so the instance's memory may be
+// half-updated. Every later call says so instead of running on broken state.
+let deadBecause = null;
+
+function toImpsError(e) {
+  if (e instanceof ImpsError) return e;
+  if (e && typeof e === 'object' && typeof e.code === 'number' && typeof e.message === 'string') {
+    return new ImpsError(e.code, e.message, e.details);
+  }
+  return new ImpsError(500, String(e && e.message ? e.message : e), undefined);
+}
+
+/** Calls into the engine; turns traps into a dead instance and engine errors into ImpsError. */
+function call(fn) {
+  if (deadBecause !== null) {
+    throw new ImpsError(500, `the imps-engine instance is dead after a panic: ${deadBecause}`, {
+      panic: deadBecause,
+    });
+  }
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      let why = e.message;
+      try {
+        why = wasm.lastPanic() ?? why;
+      } catch {
+        // The instance may be too broken to answer; the trap's own message stays.
+      }
+      deadBecause = why;
+      throw new ImpsError(500, `the imps-engine module panicked: ${why}`, { panic: why });
+    }
+    throw toImpsError(e);
+  }
+}
+
+/** Whether a panic ended the module (every call then throws). */
+export function isDead() {
+  return deadBecause !== null;
+}
+
+/** Version information: the crate version, the host interface version, the storage schema. */
+export function versions() {
+  return call(() => ({
+    package: wasm.version(),
+    interface: wasm.interfaceVersion(),
+    schema: wasm.schemaVersion(),
+  }));
+}
+
+/** Makes the next engine call panic (tests of the panic path only). */
+export function __panicForTests() {
+  return call(() => wasm.__panicForTests());
+}
+
+function randomHex(bytes) {
+  const b = new Uint8Array(bytes);
+  globalThis.crypto.getRandomValues(b);
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+function seed() {
+  const s = new Uint8Array(32);
+  globalThis.crypto.getRandomValues(s);
+  return s;
+}
+
+// Monotonic milliseconds for the engine (it never reads a clock itself).
+const now = () => Math.floor(globalThis.performance.now());
+
+const encoder = new TextEncoder();
+const asBytes = (b) =>
+  typeof b === 'string' ? encoder.encode(b) : b instanceof Uint8Array ? b : new Uint8Array(b);
+
+/** A minimal listener registry (works the same in browsers, workers and Node). */
+class Emitter {
+  #listeners = new Map();
+  /** Calls `listener` for every event `type` (`'*'`: every event). Returns an unsubscriber. */
+  on(type, listener) {
+    if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
+    this.#listeners.get(type).add(listener);
+    return () => this.off(type, listener);
+  }
+  off(type, listener) {
+    this.#listeners.get(type)?.delete(listener);
+  }
+  /** The next event `type` for which `predicate` holds, or an ImpsError 408 after `timeoutMs`. */
+  next(type, predicate = () => true, timeoutMs = 10000) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new ImpsError(408, `no ${type} event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.on(type, (e) => {
+        if (predicate(e)) {
+          clearTimeout(timer);
+          off();
+          resolve(e);
+        }
+      });
+    });
+  }
+  emit(type, value) {
+    for (const t of [type, '*']) {
+      for (const l of this.#listeners.get(t) ?? []) {
+        try {
+          l(value);
+        } catch (e) {
+          // A listener's bug must not break the engine's pump.
+          queueMicrotask(() => {
+            throw e;
+          });
+        }
+      }
+    }
+  }
+}
+
+// A deadline already due runs on the next macrotask rather than through setTimeout(0), which
+// browsers and Node clamp to 1 ms or more: the engine often asks for "now" (a poll right
+// after a message, an acknowledgement).
+const soon = globalThis.setImmediate
+  ? (f) => ({ immediate: globalThis.setImmediate(f) })
+  : (f) => ({ timeout: setTimeout(f, 0) });
+
+/** Runs `f` at monotonic time `at`; returns a handle for {@link cancel}. */
+function at(when, f) {
+  const delay = when - now();
+  if (delay <= 0) return soon(f);
+  return { timeout: unref(setTimeout(f, delay)) };
+}
+
+function cancel(handle) {
+  if (!handle) return;
+  if (handle.immediate !== undefined) globalThis.clearImmediate(handle.immediate);
+  if (handle.timeout !== undefined) clearTimeout(handle.timeout);
+}
+
+function unref(timer) {
+  if (timer && typeof timer.unref === 'function') timer.unref();
+  return timer;
+}
+
+// ---- stores ----------------------------------------------------------------------------------
+
+/** A store in memory: `{ load(), apply(batch) }` like every store. */
+export class MemoryStore {
+  #records = new Map();
+  #key = null;
+  /** The server key (sealed passwords for digest login): random, for this store's life. */
+  async serverKey() {
+    this.#key ??= randomHex(32);
+    return this.#key;
+  }
+  async load() {
+    return [...this.#records.values()]
+      .map((r) => ({ ...r }))
+      .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+  async apply(batch) {
+    for (const op of batch.ops) {
+      const id = `${op.table}\u0000${op.key}`;
+      if (op.op === 'put') this.#records.set(id, { table: op.table, key: op.key, value: op.value.slice() });
+      else this.#records.delete(id);
+    }
+  }
+}
+
+/** The IndexedDB layout version of {@link IndexedDbStore}. */
+export const INDEXED_DB_VERSION = 1;
+
+// Migrations of the IndexedDB layout, by the version they bring the database to. Each runs in
+// the versionchange transaction, so a failed upgrade leaves the old layout whole.
+const MIGRATIONS = {
+  1(db) {
+    // Records keyed by [table, key]: one object store keeps the engine's tables in order.
+    db.createObjectStore('records');
+    db.createObjectStore('meta');
+  },
+};
+
+const request = (r) =>
+  new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+
+/**
+ * The built-in browser store: IndexedDB, one readwrite transaction per batch, committed
+ * explicitly; a batch's promise resolves only once its transaction completed (durable).
+ */
+export class IndexedDbStore {
+  #db;
+  constructor(db) {
+    this.#db = db;
+  }
+
+  /** Opens (creating or migrating) the database `name`. */
+  static async open(name = 'imps-engine', indexedDB = globalThis.indexedDB) {
+    if (!indexedDB) throw new ImpsError(500, 'IndexedDB is not available here (in Node, import fake-indexeddb/auto or bring a store)');
+    const open = indexedDB.open(name, INDEXED_DB_VERSION);
+    open.onupgradeneeded = (e) => {
+      const db = open.result;
+      for (let v = e.oldVersion + 1; v <= INDEXED_DB_VERSION; v++) MIGRATIONS[v](db, open.transaction);
+      open.transaction.objectStore('meta').put(wasm.schemaVersion(), 'engineSchema');
+    };
+    let db;
+    try {
+      db = await request(open);
+    } catch (e) {
+      throw new ImpsError(500, `cannot open IndexedDB ${name}: ${e?.message ?? e}`);
+    }
+    return new IndexedDbStore(db);
+  }
+
+  /** Every record, ordered by table then key. */
+  async load() {
+    const tx = this.#db.transaction('records', 'readonly');
+    const store = tx.objectStore('records');
+    const [keys, values] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
+    return keys.map(([table, key], i) => ({ table, key, value: new Uint8Array(values[i]) }));
+  }
+
+  /**
+   * The server key that seals passwords for digest login, generated at first use and kept
+   * with the data (like `imps serve`'s `server.key`; configure `server_key` to keep it apart).
+   */
+  async serverKey() {
+    const read = this.#db.transaction('meta', 'readonly');
+    const existing = await request(read.objectStore('meta').get('serverKey'));
+    if (typeof existing === 'string') return existing;
+    const key = randomHex(32);
+    const tx = this.#db.transaction('meta', 'readwrite', { durability: 'strict' });
+    tx.objectStore('meta').add(key, 'serverKey');
+    await new Promise((resolve, reject) => {
+      tx.oncomplete = resolve;
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error ?? new Error('aborted'));
+      if (typeof tx.commit === 'function') tx.commit();
+    });
+    return key;
+  }
+
+  /** Applies one batch in one transaction; resolves once it is committed. */
+  apply(batch) {
+    return new Promise((resolve, reject) => {
+      let tx;
+      try {
+        tx = this.#db.transaction('records', 'readwrite', { durability: 'strict' });
+        const store = tx.objectStore('records');
+        for (const op of batch.ops) {
+          if (op.op === 'put') store.put(op.value, [op.table, op.key]);
+          else store.delete([op.table, op.key]);
+        }
+      } catch (e) {
+        reject(new ImpsError(500, `storage batch ${batch.id}: ${e?.message ?? e}`));
+        return;
+      }
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(new ImpsError(500, `storage batch ${batch.id}: ${tx.error?.message ?? 'failed'}`));
+      tx.onabort = () => reject(new ImpsError(500, `storage batch ${batch.id}: aborted`));
+      // Explicit commit: nothing else is awaited inside this transaction.
+      if (typeof tx.commit === 'function') tx.commit();
+    });
+  }
+
+  /** Closes the database. */
+  close() {
+    this.#db.close();
+  }
+}
+
+// ---- server ----------------------------------------------------------------------------------
+
+/**
+ * The server engine in this JS host: requests in, replies out once every storage batch before
+ * them is durable (the durability contract); timers driven here; wake-ups and audit events
+ * as events.
+ */
+export class ImpsServer extends Emitter {
+  #core;
+  #store;
+  #nextConn = 1;
+  #nextAdmin = 1;
+  #waiting = new Map();
+  #admins = new Map();
+  #durable = Promise.resolve();
+  #storeFailure = null;
+  #timer = null;
+  #ready;
+  #closed = false;
+
+  /**
+   * `config`: the TOML configuration's fields (`{}` for the defaults); `store`: `{ load(),
+   * apply(batch), serverKey()? }`. Without `server_key` in `config`, the store's
+   * `serverKey()` gives it (digest login needs one).
+   */
+  constructor(config = {}, store = new MemoryStore()) {
+    super();
+    this.#store = store;
+    this.#ready = (async () => {
+      let cfg = config ?? {};
+      if (!cfg.server_key && typeof store.serverKey === 'function') {
+        cfg = { ...cfg, server_key: await store.serverKey() };
+      }
+      this.#core = call(() => new wasm.ServerCore(cfg, seed()));
+      const records = await store.load();
+      call(() => this.#core.restore(now(), records));
+      this.#pump();
+    })();
+    // The rejection surfaces through `ready` and every `handle`; do not report it twice.
+    this.#ready.catch(() => {});
+  }
+
+  /** A server whose stored records are restored. */
+  static async open(config, store) {
+    const s = new ImpsServer(config, store);
+    await s.ready;
+    return s;
+  }
+
+  /** Settles once the stored records are restored. */
+  get ready() {
+    return this.#ready;
+  }
+
+  /** One CSP request `{ body, contentType, peer? }` → `{ contentType, body }`, released after durability. */
+  async handle(req) {
+    await this.#ready;
+    if (this.#closed) throw new ImpsError(503, 'the server is closed');
+    if (this.#storeFailure) throw this.#storeFailure;
+    const conn = this.#nextConn++;
+    const reply = new Promise((resolve, reject) => this.#waiting.set(conn, { resolve, reject }));
+    const body = asBytes(req.body ?? new Uint8Array());
+    call(() =>
+      this.#core.request(now(), conn, req.contentType ?? 'application/vnd.wv.csp.xml', body, Date.now(), req.peer ?? undefined),
+    );
+    this.#pump();
+    return reply;
+  }
+
+  /** An operator command (`provisionUser`, `deleteUser`, `forceLogout`, `systemMessage`): its result text. */
+  async admin(command) {
+    await this.#ready;
+    const id = this.#nextAdmin++;
+    const result = new Promise((resolve, reject) => this.#admins.set(id, { resolve, reject }));
+    call(() => this.#core.admin(now(), id, command));
+    this.#pump();
+    return result;
+  }
+
+  /** Numbers for dashboards: open sessions and accounts. */
+  stats() {
+    this.#started();
+    return call(() => ({ sessions: this.#core.sessionCount(), accounts: this.#core.accountCount() }));
+  }
+
+  /** Whether `userId` has an account. */
+  hasAccount(userId) {
+    this.#started();
+    return call(() => this.#core.hasAccount(userId));
+  }
+
+  #started() {
+    if (!this.#core) throw new ImpsError(503, 'the server is still starting: await server.ready');
+  }
+
+  /** Stops the timers; settles once every batch handed to the store is durable. */
+  async close() {
+    this.#closed = true;
+    cancel(this.#timer);
+    await this.#durable.catch(() => {});
+  }
+
+  // Drains the engine; batches go to the store in order and each reply or admin result is
+  // released after the batches before it settled.
+  #pump() {
+    const outputs = call(() => this.#core.drain());
+    for (const o of outputs) {
+      switch (o.type) {
+        case 'storage':
+          this.#durable = this.#durable.then(() => {
+            if (this.#storeFailure) throw this.#storeFailure;
+            return Promise.resolve(this.#store.apply(o)).catch((e) => {
+              // The engine's memory is now ahead of the store: refuse to answer from it.
+              this.#storeFailure = new ImpsError(500, `storage failed; the server stops answering: ${e?.message ?? e}`, {
+                batch: o.id,
+              });
+              this.emit('storageError', this.#storeFailure);
+              throw this.#storeFailure;
+            });
+          });
+          break;
+        case 'reply': {
+          const w = this.#waiting.get(o.conn);
+          this.#waiting.delete(o.conn);
+          if (w) {
+            this.#durable.then(
+              () => w.resolve({ contentType: o.contentType, body: o.body }),
+              (e) => w.reject(e),
+            );
+          }
+          break;
+        }
+        case 'adminResult': {
+          const w = this.#admins.get(o.id);
+          this.#admins.delete(o.id);
+          if (w) {
+            this.#durable.then(
+              () => (o.ok ? w.resolve(o.text) : w.reject(new ImpsError(400, o.text))),
+              (e) => w.reject(e),
+            );
+          }
+          break;
+        }
+        case 'wakeUp':
+          this.emit('wakeUp', o);
+          break;
+        case 'event':
+          this.emit('event', o.event);
+          break;
+      }
+    }
+    this.#schedule();
+  }
+
+  #schedule() {
+    cancel(this.#timer);
+    this.#timer = null;
+    if (this.#closed) return;
+    const when = call(() => this.#core.pollTimeout());
+    if (when === undefined || when === null) return;
+    this.#timer = at(when, () => {
+      if (this.#closed || deadBecause !== null) return;
+      call(() => this.#core.timeout(now()));
+      this.#pump();
+    });
+  }
+}
+
+// ---- client ----------------------------------------------------------------------------------
+
+/** The default transport: HTTP POST of the CSP message to `url` with fetch. */
+export function fetchTransport(url) {
+  return async ({ body, contentType }) => {
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+    if (!res.ok) throw new ImpsError(503, `HTTP ${res.status} from ${url}`);
+    return { contentType: res.headers.get('Content-Type') ?? '', body: new Uint8Array(await res.arrayBuffer()) };
+  };
+}
+
+/** Wake-ups over a WebSocket: every message received nudges the client. */
+export function webSocketWakeUp(url) {
+  return (nudge) => {
+    const ws = new WebSocket(url);
+    ws.onmessage = () => nudge();
+    return () => ws.close();
+  };
+}
+
+const successful = (code) => code === undefined || (code >= 200 && code < 300);
+
+/**
+ * A CSP client: login (both schemes), presence, messaging and any primitive as an element
+ * tree, over a transport (default: fetch to `url`). Wake-ups: polling by the engine's own
+ * schedule, plus `wakeUp` (a function given a nudge) or `wakeUpUrl` (a WebSocket).
+ */
+export class ImpsClient extends Emitter {
+  #core;
+  #transport;
+  #timer = null;
+  #stopWakeUp = null;
+  #closed = false;
+
+  constructor(options) {
+    super();
+    const { url, transport, wakeUp, wakeUpUrl, ...engine } = options ?? {};
+    if (!transport && !url) throw new ImpsError(400, 'ImpsClient needs `url` or `transport`');
+    this.#core = call(() => new wasm.ClientCore(engine, seed()));
+    this.#transport = transport ?? fetchTransport(url);
+    const channel = wakeUp ?? (wakeUpUrl ? webSocketWakeUp(wakeUpUrl) : null);
+    if (channel) this.#stopWakeUp = channel(() => this.wakeUp());
+  }
+
+  /** The CSP version spoken. */
+  get version() {
+    return call(() => this.#core.version);
+  }
+  /** The session id once logged in. */
+  get sessionId() {
+    return call(() => this.#core.sessionId) ?? null;
+  }
+  /** Whether the session is negotiated and ready. */
+  get isReady() {
+    return call(() => this.#core.isReady);
+  }
+
+  /** Logs in and negotiates; resolves with the `ready` event, rejects with the refusal's code. */
+  async login() {
+    const outcome = new Promise((resolve, reject) => {
+      const off = this.on('*', (e) => {
+        if (e.type === 'ready') {
+          off();
+          resolve(e);
+        } else if (e.type === 'loginFailed') {
+          off();
+          reject(new ImpsError(e.code, e.description || `login refused (${e.code})`, e));
+        } else if (e.type === 'error' && !this.sessionId) {
+          off();
+          reject(new ImpsError(503, `login failed: ${e.message}`, e));
+        }
+      });
+    });
+    this.#run(() => this.#core.login(now()));
+    return outcome;
+  }
+
+  /** Logs out; resolves with the `disconnected` event. */
+  async logout() {
+    const done = this.next('disconnected', () => true, 60000);
+    this.#run(() => this.#core.logout(now()));
+    return done;
+  }
+
+  /** Polls now (the engine also polls on its own schedule). */
+  poll() {
+    this.#run(() => this.#core.poll(now()));
+  }
+  /** Sends a keep-alive now. */
+  keepAlive() {
+    this.#run(() => this.#core.keepAlive(now()));
+  }
+  /** A wake-up (CIR) arrived: the client polls. */
+  wakeUp() {
+    if (!this.#closed) this.#run(() => this.#core.wakeUp(now()));
+  }
+
+  /** Publishes presence: `{ OnlineStatus: true, UserAvailability: 'AVAILABLE', StatusText: '…' }`. */
+  updatePresence(attributes) {
+    return this.#request((t) => this.#core.updatePresence(t, attributes));
+  }
+  /** Subscribes to users' and contact lists' presence (attribute names; all when left out). */
+  subscribePresence({ users = [], contactLists = [], attributes, autoSubscribe } = {}) {
+    return this.#request((t) => this.#core.subscribePresence(t, users, contactLists, attributes, autoSubscribe));
+  }
+  /** Ends presence subscriptions. */
+  unsubscribePresence({ users = [], contactLists = [] } = {}) {
+    return this.#request((t) => this.#core.unsubscribePresence(t, users, contactLists));
+  }
+  /** Asks for presence now. */
+  getPresence({ users = [], contactLists = [], attributes } = {}) {
+    return this.#request((t) => this.#core.getPresence(t, users, contactLists, attributes));
+  }
+  /** Grants attributes proactively (attribute list) to users, contact lists or everyone. */
+  createAttributeList({ attributes, users = [], contactLists = [], defaultList = false }) {
+    return this.#request((t) => this.#core.createAttributeList(t, attributes, users, contactLists, defaultList));
+  }
+  /** Answers an `authorizationRequest` event. */
+  authorize(userId, accept, attributes) {
+    return this.#request((t) => this.#core.authorize(t, userId, accept, attributes));
+  }
+  /** The merged presence of a contact, as a `PresenceSubList` tree, or null. */
+  presenceOf(userId) {
+    return call(() => this.#core.presenceOf(userId));
+  }
+
+  /** Sends a text message to users, contact lists or groups. */
+  sendText({ users = [], contactLists = [], groups = [], text, deliveryReport = false }) {
+    return this.#request((t) => this.#core.sendText(t, users, contactLists, groups, text, deliveryReport));
+  }
+  /** Fetches a waiting message (its `message` event follows). */
+  getMessage(messageId) {
+    return this.#request((t) => this.#core.getMessage(t, messageId));
+  }
+  /** Confirms a message (MessageDelivered). */
+  messageDelivered(messageId) {
+    return this.#request((t) => this.#core.messageDelivered(t, messageId));
+  }
+  /** Rejects waiting messages. */
+  rejectMessages(messageIds) {
+    return this.#request((t) => this.#core.rejectMessages(t, messageIds));
+  }
+  /** Push (`'P'`) or notify (`'N'`) delivery, for the session or one group. */
+  setDeliveryMethod(method, { acceptedContentLength, group } = {}) {
+    return this.#request((t) => this.#core.setDeliveryMethod(t, method, acceptedContentLength, group));
+  }
+  /** The envelopes of waiting messages. */
+  getMessageList({ group, count } = {}) {
+    return this.#request((t) => this.#core.getMessageList(t, group, count));
+  }
+
+  /** Any request primitive as an element tree (groups, contact lists, …); resolves with its answer. */
+  send(tree) {
+    return this.#request((t) => this.#core.sendPrimitive(t, tree));
+  }
+
+  /** Stops timers and the wake-up channel. */
+  close() {
+    this.#closed = true;
+    cancel(this.#timer);
+    this.#stopWakeUp?.();
+  }
+
+  // Sends a request built by `build(now)`; resolves with the answer's primitive when its
+  // result is a success, else rejects with its code.
+  #request(build) {
+    let tid;
+    const answer = new Promise((resolve, reject) => {
+      const off = this.on('response', (e) => {
+        if (e.transactionId !== tid) return;
+        off();
+        if (successful(e.primitive.code)) resolve(e.primitive);
+        else reject(new ImpsError(e.primitive.code, `${e.primitive.name}: status ${e.primitive.code}`, e.primitive));
+      });
+      try {
+        tid = call(() => build(now()));
+      } catch (err) {
+        off();
+        reject(err);
+      }
+    });
+    this.#pump();
+    return answer;
+  }
+
+  #run(fn) {
+    call(fn);
+    this.#pump();
+  }
+
+  #pump() {
+    const outputs = call(() => this.#core.drain());
+    for (const o of outputs) {
+      if (o.type === 'send') {
+        Promise.resolve()
+          .then(() => this.#transport({ body: o.body, contentType: o.contentType }))
+          .then(
+            (res) => this.#run(() => this.#core.response(now(), o.requestId, asBytes(res.body ?? new Uint8Array()))),
+            () => this.#run(() => this.#core.transportError(now(), o.requestId)),
+          )
+          .catch((e) => this.emit('error', { type: 'error', message: String(e?.message ?? e) }));
+      } else {
+        this.emit(o.event.type, o.event);
+      }
+    }
+    this.#schedule();
+  }
+
+  #schedule() {
+    cancel(this.#timer);
+    this.#timer = null;
+    if (this.#closed) return;
+    const when = call(() => this.#core.pollTimeout());
+    if (when === undefined || when === null) return;
+    this.#timer = at(when, () => {
+      if (!this.#closed && deadBecause === null) this.#run(() => this.#core.timeout(now()));
+    });
+  }
+}
+
+// ---- codec -----------------------------------------------------------------------------------
+
+/** Decodes a CSP message to `{ version, sessionId?, transactions, tree }`. */
+export function decode(bytes, contentType = 'application/vnd.wv.csp.xml') {
+  return call(() => wasm.decodeMessage(asBytes(bytes), contentType));
+}
+
+/** Encodes a decoded message (or its `tree`) back to `{ body, contentType }` through the codec. */
+export function encode(message) {
+  return call(() => wasm.encodeMessage(message && message.tree ? message.tree : message));
+}
+
+/** The values of a `PresenceSubList` tree's value attributes: `{ OnlineStatus: 'T', … }`. */
+export function presenceValues(tree) {
+  const out = {};
+  for (const attr of tree?.children ?? []) {
+    if (typeof attr === 'string') continue;
+    const value = attr.children.find((c) => typeof c !== 'string' && c.name === 'PresenceValue');
+    if (value) out[attr.name] = value.children.filter((c) => typeof c === 'string').join('');
+  }
+  return out;
+}

@@ -1,0 +1,257 @@
+// ImpsServer and several ImpsClients in one Node process, on IndexedDB (fake-indexeddb).
+import 'fake-indexeddb/auto';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  ImpsClient,
+  ImpsError,
+  ImpsServer,
+  IndexedDbStore,
+  MemoryStore,
+  decode,
+  encode,
+  presenceValues,
+  versions,
+} from 'imps-engine';
+import { el, pollWhile, until } from './helpers.mjs';
+
+
+/** Clients talking to `server` in process; wake-ups routed to them by session id. */
+function connect(server, options) {
+  const client = new ImpsClient({ transport: (req) => server.handle(req), ...options });
+  server.on('wakeUp', (w) => {
+    if (w.sessionId === client.sessionId) client.wakeUp();
+  });
+  return client;
+}
+
+async function openServer(name) {
+  return ImpsServer.open({}, await IndexedDbStore.open(name));
+}
+
+test('version information names the crate, the interface and the schema', () => {
+  const v = versions();
+  assert.match(v.package, /^\d+\.\d+\.\d+/);
+  assert.equal(v.interface, '1');
+  assert.equal(v.schema, 1);
+});
+
+test('logins in both schemes and all versions; a wrong password is refused with 409', async () => {
+  const server = await openServer('logins');
+  for (const user of ['alice', 'bob', 'carol']) {
+    await server.admin({ type: 'provisionUser', userId: user, password: `${user}-pw` });
+  }
+  const alice = connect(server, { userId: 'alice', password: 'alice-pw', version: '1.2' });
+  const bob = connect(server, { userId: 'bob', password: 'bob-pw', version: '1.3', scheme: 'digest' });
+  const carol = connect(server, { userId: 'carol', password: 'carol-pw', version: '1.1', scheme: 'digest' });
+  for (const c of [alice, bob, carol]) {
+    const ready = await c.login();
+    assert.ok(ready.agreed.length > 0, 'services agreed');
+    assert.ok(c.isReady);
+    assert.match(c.sessionId, /./);
+  }
+  assert.equal(server.stats().sessions, 3);
+  const mallory = connect(server, { userId: 'alice', password: 'wrong' });
+  await assert.rejects(mallory.login(), (e) => e instanceof ImpsError && e.code === 409);
+  for (const c of [alice, bob, carol]) {
+    assert.equal((await c.logout()).code, 200);
+    c.close();
+  }
+  assert.equal(server.stats().sessions, 0);
+  await server.close();
+});
+
+test('presence, messages and groups between clients of one in-process server', async () => {
+  const server = await openServer('scenario');
+  await server.admin({ type: 'provisionUser', userId: 'alice', password: 'a' });
+  await server.admin({ type: 'provisionUser', userId: 'bob', password: 'b' });
+  const alice = connect(server, { userId: 'alice', password: 'a', version: '1.2' });
+  const bob = connect(server, { userId: 'bob', password: 'b', version: '1.2', scheme: 'digest' });
+  await alice.login();
+  await bob.login();
+
+  // Presence: alice grants everyone OnlineStatus and StatusText; bob subscribes and sees changes.
+  await alice.createAttributeList({ attributes: ['OnlineStatus', 'StatusText'], defaultList: true });
+  await bob.subscribePresence({ users: ['wv:alice@localhost'] });
+  const seen = until(bob, 'presence', (e) => presenceValues(e.changed).StatusText === 'at lunch');
+  await alice.updatePresence({ StatusText: 'at lunch' });
+  const p = await seen;
+  assert.equal(p.userId, 'wv:alice@localhost');
+  assert.equal(presenceValues(bob.presenceOf('wv:alice@localhost')).StatusText, 'at lunch');
+
+  // Messages: alice writes, bob receives it once.
+  const got = until(bob, 'message', (m) => m.content === 'hello bob');
+  const sent = await alice.sendText({ users: ['bob'], text: 'hello bob' });
+  assert.equal(sent.name, 'SendMessage-Response');
+  const m = await got;
+  assert.equal(m.sender, 'wv:alice@localhost');
+  assert.match(m.messageId, /./);
+
+  // A refused request rejects with its CSP code (unknown recipient).
+  await assert.rejects(alice.sendText({ users: ['nobody'], text: 'x' }), (e) => e instanceof ImpsError && e.code >= 400);
+
+  // Groups through element trees: alice creates and joins, bob joins, alice writes to the group.
+  const g = 'wv:alice/chat@localhost';
+  await alice.send(
+    el(
+      'CreateGroup-Request',
+      el('GroupID', g),
+      el('GroupProperties', el('Property', el('Name', 'Accesstype'), el('Value', 'Open'))),
+      el('JoinGroup', 'F'),
+      el('SubscribeNotification', 'F'),
+    ),
+  );
+  const join = (c, name) =>
+    c.send(
+      el(
+        'JoinGroup-Request',
+        el('GroupID', g),
+        el('ScreenName', el('SName', name), el('GroupID', g)),
+        el('JoinedRequest', 'F'),
+        el('SubscribeNotification', 'F'),
+      ),
+    );
+  await join(alice, 'Alice');
+  await join(bob, 'Bob');
+  const inGroup = until(bob, 'message', (e) => e.content === 'hello group');
+  await alice.sendText({ groups: [g], text: 'hello group' });
+  assert.equal((await inGroup).content, 'hello group');
+  // A primitive the codec does not know is refused before it is sent.
+  await assert.rejects(alice.send(el('NoSuch-Request')), (e) => e instanceof ImpsError && e.code === 400);
+
+  await alice.logout();
+  await bob.logout();
+  alice.close();
+  bob.close();
+  await server.close();
+});
+
+test('accounts and an offline message survive a restart on IndexedDB', async () => {
+  let server = await openServer('restart');
+  await server.admin({ type: 'provisionUser', userId: 'alice', password: 'a' });
+  await server.admin({ type: 'provisionUser', userId: 'dave', password: 'd' });
+  const alice = connect(server, { userId: 'alice', password: 'a' });
+  await alice.login();
+  await alice.sendText({ users: ['dave'], text: 'while you were away' });
+  await alice.logout();
+  alice.close();
+  await server.close();
+
+  server = await openServer('restart');
+  assert.ok(server.hasAccount('dave'));
+  assert.equal(server.stats().accounts, 2);
+  const dave = connect(server, { userId: 'dave', password: 'd', scheme: 'digest' });
+  // Registered before the login: the stored message may come with the first poll.
+  const got = dave.next('message', (e) => e.content === 'while you were away', 15000);
+  await dave.login();
+  const m = await pollWhile(dave, got);
+  assert.equal(m.sender, 'wv:alice@localhost');
+  await dave.logout();
+  dave.close();
+  await server.close();
+});
+
+test('a custom store sees every batch before the reply is released', async () => {
+  const applied = [];
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const inner = new MemoryStore();
+  const store = {
+    load: () => inner.load(),
+    async apply(batch) {
+      await gate;
+      applied.push(batch.id);
+      await inner.apply(batch);
+    },
+  };
+  const server = await ImpsServer.open({}, store);
+  let done = false;
+  const result = server.admin({ type: 'provisionUser', userId: 'erin', password: 'e' }).then((r) => {
+    done = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(done, false, 'the result waits for the store');
+  release();
+  await result;
+  assert.ok(applied.length >= 1);
+  const records = await inner.load();
+  assert.ok(records.some((r) => r.table === 'accounts'));
+  await server.close();
+});
+
+test('a failing store fails the reply and every later one with 500', async () => {
+  const store = { load: () => [], apply: async () => Promise.reject(new Error('disk full')) };
+  const server = await ImpsServer.open({}, store);
+  await assert.rejects(server.admin({ type: 'provisionUser', userId: 'f', password: 'f' }), (e) => e.code === 500 && /disk full/.test(e.message));
+  await assert.rejects(server.handle({ body: '<x/>' }), (e) => e.code === 500);
+  await server.close();
+});
+
+test('bad requests get CSP status codes, never exceptions', async () => {
+  const server = await ImpsServer.open();
+  const reply = await server.handle({ body: 'not xml at all' });
+  const message = decode(reply.body, reply.contentType);
+  const status = message.transactions[0].primitives[0];
+  assert.equal(status.code, 400);
+  await server.close();
+});
+
+test('codec helpers decode and encode, errors carry CSP codes', () => {
+  const xml =
+    '<WV-CSP-Message xmlns="http://www.openmobilealliance.org/DTD/WV-CSP1.2"><Session><SessionDescriptor><SessionType>Inband</SessionType><SessionID>s1</SessionID></SessionDescriptor><Transaction><TransactionDescriptor><TransactionMode>Request</TransactionMode><TransactionID>t1</TransactionID></TransactionDescriptor><TransactionContent xmlns="http://www.openmobilealliance.org/DTD/WV-TRC1.2"><KeepAlive-Request><KeepAliveTime>120</KeepAliveTime></KeepAlive-Request></TransactionContent></Transaction></Session></WV-CSP-Message>';
+  const m = decode(xml);
+  assert.equal(m.version, '1.2');
+  assert.equal(m.sessionId, 's1');
+  assert.equal(m.transactions[0].transactionId, 't1');
+  assert.equal(m.transactions[0].primitives[0].name, 'KeepAlive-Request');
+  const again = encode(m);
+  assert.equal(again.contentType, 'application/vnd.wv.csp.xml');
+  assert.deepEqual(decode(again.body).transactions, m.transactions);
+  assert.throws(() => decode('<a>'), (e) => e instanceof ImpsError && e.code === 400 && typeof e.message === 'string');
+  assert.throws(() => decode(xml, 'application/vnd.wv.csp.wbxml'), (e) => e.code === 415);
+  assert.throws(() => encode({ name: '', attributes: {}, children: [] }), (e) => e.code === 400);
+});
+
+test('bad client options are ImpsErrors', () => {
+  assert.throws(() => new ImpsClient({ userId: 'a', password: 'b' }), (e) => e instanceof ImpsError && e.code === 400);
+  assert.throws(
+    () => new ImpsClient({ url: 'http://x', userId: 'a', password: 'b', version: '2.0' }),
+    (e) => e instanceof ImpsError && e.code === 505,
+  );
+});
+
+test('an unknown configuration field is refused with 400 and names the field', async () => {
+  await assert.rejects(ImpsServer.open({ nonsense: 1 }), (e) => e instanceof ImpsError && e.code === 400 && /nonsense/.test(e.message));
+  await assert.rejects(ImpsServer.open({ login: { nope: true } }), (e) => e.code === 400 && /login\.nope/.test(e.message));
+  const s = await ImpsServer.open({ domain: 'example.org', login: { open_registration: false } });
+  await s.close();
+});
+
+test('a pluggable wake-up channel makes the client poll; closing it stops the channel', async () => {
+  const server = await ImpsServer.open();
+  await server.admin({ type: 'provisionUser', userId: 'alice', password: 'a' });
+  await server.admin({ type: 'provisionUser', userId: 'bob', password: 'b' });
+  let nudge = null;
+  let stopped = false;
+  const channel = (n) => {
+    nudge = n;
+    return () => {
+      stopped = true;
+    };
+  };
+  // A long poll interval: without a wake-up bob would not fetch for a minute.
+  const bob = connect(server, { userId: 'bob', password: 'b', wakeUp: channel, pollIntervalSecs: 60 });
+  const alice = connect(server, { userId: 'alice', password: 'a' });
+  await bob.login();
+  await alice.login();
+  const got = bob.next('message', (m) => m.content === 'wake up', 5000);
+  await alice.sendText({ users: ['bob'], text: 'wake up' });
+  assert.equal(typeof nudge, 'function');
+  nudge();
+  assert.equal((await got).sender, 'wv:alice@localhost');
+  bob.close();
+  alice.close();
+  assert.equal(stopped, true);
+  await server.close();
+});
