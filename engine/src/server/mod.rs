@@ -14,7 +14,9 @@ pub mod config;
 mod contact_list;
 mod group;
 mod im;
+mod invite;
 mod presence;
+mod search;
 mod session;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -34,6 +36,8 @@ use crate::codec::{
 use crate::store::{self, Record, StorageBatch, StorageOp, Table};
 
 pub use config::Config;
+pub use invite::InvitationInfo;
+pub use search::ProfileUpdate;
 use session::{Queued, Session};
 
 /// Milliseconds on the host's monotonic clock.
@@ -45,7 +49,7 @@ pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
     "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
     "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT", "MDELIV", "FWMSG", "SETD", "GETLM", "GETM",
     "REJCM", "NOTIF", "NEWM", "CREAG", "DELGR", "GETGP", "SETGP", "SUBGCN", "GRCHN", "GETGM",
-    "ADDGM", "RMVGM", "MBRAC", "REJEC", "GETJU",
+    "ADDGM", "RMVGM", "MBRAC", "REJEC", "GETJU", "SRCH", "STSRC", "INVIT", "CAINV",
 ];
 
 /// The [`IMPLEMENTED_FUNCTIONS`] that `version`'s service tree has (what a client of that
@@ -120,6 +124,15 @@ pub enum AdminCommand {
         user_id: Option<String>,
         /// The text.
         text: String,
+    },
+    /// Sets profile fields of an existing account (search: names, e-mail, alias, mobile,
+    /// friendly name, and whether and how the user can be found). Fields left `None` keep
+    /// their value; an empty string clears one.
+    SetProfile {
+        /// User id.
+        user_id: String,
+        /// The fields to change.
+        profile: ProfileUpdate,
     },
 }
 
@@ -243,6 +256,9 @@ pub(crate) struct Account {
     pub hash: auth::PasswordHash,
     pub sealed: Option<Vec<u8>>,
     pub created_ms: i64,
+    /// Search profile (stored in its own table, [`Table::Profiles`]).
+    #[serde(skip)]
+    pub profile: search::Profile,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -277,6 +293,10 @@ pub struct Server {
     blocks: block_list::Blocks,
     /// Groups and who joined them.
     groups: group::Groups,
+    /// Open invitations and shares.
+    invitations: invite::Invitations,
+    /// Searches open for paging.
+    searches: search::Searches,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -320,6 +340,8 @@ impl Server {
             im: im::ImState::default(),
             blocks: BTreeMap::new(),
             groups: group::Groups::default(),
+            invitations: invite::Invitations::default(),
+            searches: search::Searches::default(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -376,6 +398,14 @@ impl Server {
             .is_ok_and(|a| self.accounts.contains_key(&a.to_string()))
     }
 
+    /// The open invitations and shared-content offers `user_id` sent or received.
+    pub fn open_invitations(&self, user_id: &str) -> Vec<InvitationInfo> {
+        match Address::parse_user(user_id, &self.config.domain) {
+            Ok(a) => invite::open_for(self, &a.to_string()),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Feeds one input at monotonic time `now`. Drain [`Server::poll_output`] afterwards.
     pub fn handle(&mut self, now: Millis, input: Input) {
         self.now = self.now.max(now);
@@ -405,7 +435,8 @@ impl Server {
         let ended = self.ended.values().map(|(_, until)| *until).min();
         let presence = self.presence.next_due();
         let expiry = im::next_timeout(self);
-        [session, ended, presence, expiry]
+        let invitations = invite::next_timeout(self);
+        [session, ended, presence, expiry, invitations]
             .into_iter()
             .flatten()
             .min()
@@ -525,6 +556,22 @@ impl Server {
                         }));
                     }
                 }
+                Table::Invitations => {
+                    if !invite::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
+                Table::Profiles => {
+                    if !search::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
                 Table::Meta => {}
             }
         }
@@ -542,6 +589,7 @@ impl Server {
         }
         presence::on_timeout(self);
         im::on_timeout(self);
+        invite::on_timeout(self);
         self.ended.retain(|_, (_, until)| *until > now);
         self.challenges.retain(|_, list| {
             list.retain(|c| c.expires > now);
@@ -565,6 +613,7 @@ impl Server {
         self.expiries.remove(&(s.expires_at, handle));
         // Joining is per session: it leaves its groups.
         group::session_ended(self, handle);
+        search::session_ended(self, handle);
         self.by_id.remove(&s.id);
         if let Some(list) = self.by_user.get_mut(&s.user) {
             list.retain(|h| *h != handle);
@@ -670,9 +719,13 @@ impl Server {
         match command {
             AdminCommand::ProvisionUser { user_id, password } => {
                 let user = user_of(&user_id)?;
-                let account = self
+                let mut account = self
                     .new_account(&user, &password)
                     .ok_or("could not hash the password")?;
+                // A new password keeps the profile.
+                if let Some(old) = self.accounts.get(&user) {
+                    account.profile = old.profile.clone();
+                }
                 let existed = self
                     .accounts
                     .insert(user.clone(), account.clone())
@@ -703,6 +756,8 @@ impl Server {
                 ops.extend(im::remove_user(self, &user));
                 ops.extend(block_list::remove_owner(&mut self.blocks, &user));
                 ops.extend(group::remove_user(self, &user));
+                ops.extend(invite::remove_user(self, &user));
+                ops.push(search::remove_user(&user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
             }
@@ -735,6 +790,10 @@ impl Server {
                 }
                 Ok(format!("queued for {queued} session(s)"))
             }
+            AdminCommand::SetProfile { user_id, profile } => {
+                let user = user_of(&user_id)?;
+                search::set_profile(self, &user, &profile)
+            }
         }
     }
 
@@ -749,6 +808,7 @@ impl Server {
             hash,
             sealed,
             created_ms: self.wall_clock_ms,
+            profile: search::Profile::default(),
         })
     }
 
