@@ -6,6 +6,7 @@
 //! (request builders, message events, once-only delivery to the application) in [`im`].
 
 pub mod im;
+pub mod invite;
 pub mod presence;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -476,7 +476,11 @@ fn encode_usual(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -
         usual_transaction_into(&mut w, d, std::iter::once(*content));
     }
     if let Some(poll) = session.poll {
-        w.raw(if poll { "<Poll>T</Poll>" } else { "<Poll>F</Poll>" });
+        w.raw(if poll {
+            "<Poll>T</Poll>"
+        } else {
+            "<Poll>F</Poll>"
+        });
     }
     if let Some(cir) = session.cir {
         w.raw(if cir { "<CIR>T</CIR>" } else { "<CIR>F</CIR>" });

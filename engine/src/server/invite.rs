@@ -390,7 +390,12 @@ fn invite_user_request(i: &Invitation, now: i64, invitee: &str, version: Version
 }
 
 /// The Invite-Response relaying `a` to the inviter, shaped for `version`.
-fn invite_response(i: &Invitation, a: &Answer, via: Option<&(String, String)>, version: Version) -> Primitive {
+fn invite_response(
+    i: &Invitation,
+    a: &Answer,
+    via: Option<&(String, String)>,
+    version: Version,
+) -> Primitive {
     let sender = match via {
         Some((g, n)) => sname_sender(&(n.clone(), g.clone())),
         None => user_sender(&a.invitee),
@@ -500,7 +505,12 @@ pub(crate) fn session_started(s: &mut Server, user: &str, h: u64) {
 
 /// `Invite-Request` from `inviter`.
 pub(crate) fn invite(s: &mut Server, inviter: &str, req: &InviteRequest) -> Primitive {
-    let Some(id) = req.invite_id.as_deref().map(str::trim).filter(|x| !x.is_empty()) else {
+    let Some(id) = req
+        .invite_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+    else {
         return status(402, "InviteID missing");
     };
     let Some(kind) = req.invite_type.clone() else {
@@ -525,15 +535,16 @@ pub(crate) fn invite(s: &mut Server, inviter: &str, req: &InviteRequest) -> Prim
     if s.invitations.all.contains_key(&k) {
         return status(400, "an open invitation already has this InviteID");
     }
-    let open = s
-        .invitations
-        .by_user
-        .get(inviter)
-        .map_or(0, |set| {
-            set.iter()
-                .filter(|k| s.invitations.all.get(*k).is_some_and(|i| i.inviter == inviter))
-                .count()
-        });
+    let open = s.invitations.by_user.get(inviter).map_or(0, |set| {
+        set.iter()
+            .filter(|k| {
+                s.invitations
+                    .all
+                    .get(*k)
+                    .is_some_and(|i| i.inviter == inviter)
+            })
+            .count()
+    });
     if open >= s.config.invite.max_open_per_user as usize {
         return status(507, "too many open invitations");
     }
@@ -562,10 +573,17 @@ pub(crate) fn invite(s: &mut Server, inviter: &str, req: &InviteRequest) -> Prim
         }
         InviteType::Im | InviteType::User => {}
         other => {
-            return status(501, &format!("InviteType {} is not offered", other.as_str()));
+            return status(
+                501,
+                &format!("InviteType {} is not offered", other.as_str()),
+            );
         }
     }
-    let urls = req.url_list.as_ref().map(|l| l.url.clone()).unwrap_or_default();
+    let urls = req
+        .url_list
+        .as_ref()
+        .map(|l| l.url.clone())
+        .unwrap_or_default();
     if urls.iter().any(|u| u.trim().is_empty() || u.len() > 2048) {
         return status(402, "invalid URL");
     }

@@ -488,9 +488,9 @@ fn criterion(s: &Server, element: &SearchElement, raw: &str) -> Result<Criterion
         SearchElement::UserFriendlyName => Criterion::UserField(Field::FriendlyName, 0, text()?),
         SearchElement::UserEmailAddress => Criterion::UserField(Field::Email, BY_EMAIL, text()?),
         SearchElement::UserMobileNumber => Criterion::UserField(Field::Mobile, BY_MOBILE, text()?),
-        SearchElement::UserOnlineStatus => Criterion::Online(
-            flag(raw).ok_or((402, "USER_ONLINE_STATUS is T or F".to_owned()))?,
-        ),
+        SearchElement::UserOnlineStatus => {
+            Criterion::Online(flag(raw).ok_or((402, "USER_ONLINE_STATUS is T or F".to_owned()))?)
+        }
         SearchElement::GroupId => Criterion::GroupText(0, text()?),
         SearchElement::GroupName => Criterion::GroupText(1, text()?),
         SearchElement::GroupTopic => Criterion::GroupText(2, text()?),
@@ -546,7 +546,9 @@ fn find(s: &Server, criteria: &[Criterion], max: usize) -> Result<Found, (u16, S
         }
         let ok = criteria.iter().all(|c| match c {
             Criterion::GroupText(0, n) => contains_ci(id, n),
-            Criterion::GroupText(1, n) => r.props.name.as_deref().is_some_and(|v| contains_ci(v, n)),
+            Criterion::GroupText(1, n) => {
+                r.props.name.as_deref().is_some_and(|v| contains_ci(v, n))
+            }
             Criterion::GroupText(_, n) => {
                 r.props.topic.as_deref().is_some_and(|v| contains_ci(v, n))
             }
@@ -566,7 +568,14 @@ fn find(s: &Server, criteria: &[Criterion], max: usize) -> Result<Found, (u16, S
 }
 
 /// One page of `found` from 0-based `start`.
-fn page(s: &Server, version: Version, id: Option<u32>, found: &Found, start: usize, limit: usize) -> Primitive {
+fn page(
+    s: &Server,
+    version: Version,
+    id: Option<u32>,
+    found: &Found,
+    start: usize,
+    limit: usize,
+) -> Primitive {
     let total = found.len();
     let end = start.saturating_add(limit).min(total);
     let search_result = match found {
@@ -628,15 +637,18 @@ pub(crate) fn search(s: &mut Server, h: u64, version: Version, req: &SearchReque
         if index == 0 || index > open.found.len() {
             return status(425, "invalid search index");
         }
-        let limit = req
-            .search_limit
-            .map_or(open.limit, |l| (l as usize).clamp(1, s.config.search.max_page.max(1) as usize));
+        let limit = req.search_limit.map_or(open.limit, |l| {
+            (l as usize).clamp(1, s.config.search.max_page.max(1) as usize)
+        });
         return page(s, version, Some(id), &open.found, index - 1, limit);
     }
     let mut criteria = Vec::new();
     for p in req.search_pair_list.iter().flat_map(|l| l.pairs()) {
         let (Some(e), Some(v)) = (&p.search_element, &p.search_string) else {
-            return status(402, "a search pair needs a SearchElement and a SearchString");
+            return status(
+                402,
+                "a search pair needs a SearchElement and a SearchString",
+            );
         };
         match criterion(s, e, v) {
             Ok(c) => criteria.push(c),
