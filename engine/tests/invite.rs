@@ -228,8 +228,10 @@ fn presence_invitation_accepted_authorizes_what_was_offered() {
     let mut sim = new_sim();
     let a = login(&mut sim, "alice", Version::V1_2);
     let b = login(&mut sim, "bob", Version::V1_2);
-    let mut mine = PresenceSubList::default();
-    mine.status_text = Some(StatusText::with_value("reading"));
+    let mine = PresenceSubList {
+        status_text: Some(StatusText::with_value("reading")),
+        ..Default::default()
+    };
     req(
         &mut sim,
         a,
@@ -249,9 +251,11 @@ fn presence_invitation_accepted_authorizes_what_was_offered() {
     };
     assert!(gp.presence[0].presence_sub_list.is_empty(), "nothing yet");
 
-    let mut offered = PresenceSubList::default();
-    offered.status_text = Some(StatusText::default());
-    offered.online_status = vec![OnlineStatus::default()];
+    let offered = PresenceSubList {
+        status_text: Some(StatusText::default()),
+        online_status: vec![OnlineStatus::default()],
+        ..Default::default()
+    };
     let offer = Offer {
         presence: Some(offered),
         ..Default::default()

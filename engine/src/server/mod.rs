@@ -259,6 +259,9 @@ pub(crate) struct Account {
     /// Search profile (stored in its own table, [`Table::Profiles`]).
     #[serde(skip)]
     pub profile: search::Profile,
+    /// Its entry in the search index (memory only).
+    #[serde(skip)]
+    pub search_slot: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -297,6 +300,8 @@ pub struct Server {
     invitations: invite::Invitations,
     /// Searches open for paging.
     searches: search::Searches,
+    /// Searchable text of every account.
+    search_index: search::Index,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -342,6 +347,7 @@ impl Server {
             groups: group::Groups::default(),
             invitations: invite::Invitations::default(),
             searches: search::Searches::default(),
+            search_index: search::Index::default(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -577,6 +583,7 @@ impl Server {
         }
         presence::finish_restore(self);
         im::finish_restore(self);
+        self.search_index.stale = true;
     }
 
     fn on_timeout(&mut self) {
@@ -722,14 +729,18 @@ impl Server {
                 let mut account = self
                     .new_account(&user, &password)
                     .ok_or("could not hash the password")?;
-                // A new password keeps the profile.
+                // A new password keeps the profile (and its index entry).
                 if let Some(old) = self.accounts.get(&user) {
                     account.profile = old.profile.clone();
+                    account.search_slot = old.search_slot;
                 }
                 let existed = self
                     .accounts
                     .insert(user.clone(), account.clone())
                     .is_some();
+                if !existed {
+                    search::reindex(self, &user);
+                }
                 self.store(vec![Self::account_op(&account)]);
                 Ok(if existed {
                     format!("password of {user} set")
@@ -739,6 +750,7 @@ impl Server {
             }
             AdminCommand::DeleteUser { user_id } => {
                 let user = user_of(&user_id)?;
+                search::unindex(self, &user);
                 if self.accounts.remove(&user).is_none() {
                     return Err(format!("no account {user}"));
                 }
@@ -809,6 +821,7 @@ impl Server {
             sealed,
             created_ms: self.wall_clock_ms,
             profile: search::Profile::default(),
+            search_slot: u32::MAX,
         })
     }
 

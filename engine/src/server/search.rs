@@ -88,6 +88,12 @@ impl Profile {
         self.text.split(SEP).nth(f as usize).unwrap_or("")
     }
 
+    /// The fields in [`Field`] order.
+    fn fields(&self) -> impl Iterator<Item = &str> {
+        let mut it = self.text.split(SEP);
+        (0..FIELDS).map(move |_| it.next().unwrap_or(""))
+    }
+
     fn set(&mut self, f: Field, value: &str) {
         let mut all: Vec<&str> = (0..FIELDS)
             .map(|i| self.text.split(SEP).nth(i).unwrap_or(""))
@@ -220,6 +226,7 @@ pub(crate) fn set_profile(s: &mut Server, user: &str, u: &ProfileUpdate) -> Resu
     if let Some(a) = s.accounts.get_mut(user) {
         a.profile = p;
     }
+    reindex(s, user);
     s.store(vec![op]);
     Ok(format!("profile of {user} set"))
 }
@@ -245,6 +252,173 @@ pub(crate) fn remove_user(user: &str) -> StorageOp {
         table: Table::Profiles,
         key: user.to_owned(),
     }
+}
+
+// ---- the search index -------------------------------------------------------------------
+
+/// Position of the user id in an index entry; profile fields follow ([`Field`] + 1).
+const ID_POS: usize = 0;
+
+/// Every account's searchable text, lower-cased, in one contiguous buffer: a search is one
+/// substring scan (memchr's memmem) over a few bytes per user instead of a walk over the
+/// accounts (a cache miss or two per user: 37 ms for 100,000 users against < 1 ms).
+///
+/// An entry is the user id and the [`FIELDS`] profile fields, each followed by [`SEP`], and a
+/// newline; values hold neither (control characters are refused), so a match of a search
+/// string (which holds neither either) lies inside one field. A changed user gets a new entry
+/// and the old one is marked dead; the buffer is rebuilt when dead entries outnumber live
+/// ones, or when the number of live entries differs from the number of accounts (an account
+/// made or removed without passing here).
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    blob: Vec<u8>,
+    /// Offset of each entry in `blob`.
+    starts: Vec<u32>,
+    /// The user of each entry ("" when dead).
+    users: Vec<Box<str>>,
+    /// The user's profile flags, per entry.
+    flags: Vec<u8>,
+    live: usize,
+    dead: usize,
+    /// Records were restored: rebuild before the next search.
+    pub stale: bool,
+}
+
+fn push_lower(blob: &mut Vec<u8>, v: &str) {
+    if v.is_ascii() {
+        blob.extend(v.bytes().map(|b| b.to_ascii_lowercase()));
+    } else {
+        blob.extend_from_slice(v.to_lowercase().as_bytes());
+    }
+}
+
+impl Index {
+    fn push(&mut self, user: &str, p: &Profile) -> u32 {
+        let slot = u32::try_from(self.starts.len()).unwrap_or(u32::MAX);
+        self.starts
+            .push(u32::try_from(self.blob.len()).unwrap_or(u32::MAX));
+        push_lower(&mut self.blob, user);
+        self.blob.push(SEP as u8);
+        for v in p.fields() {
+            push_lower(&mut self.blob, v);
+            self.blob.push(SEP as u8);
+        }
+        self.blob.push(b'\n');
+        self.users.push(user.into());
+        self.flags.push(p.flags);
+        self.live += 1;
+        slot
+    }
+
+    fn kill(&mut self, slot: u32) {
+        if let Some(u) = self.users.get_mut(slot as usize)
+            && !u.is_empty()
+        {
+            *u = Box::from("");
+            self.live -= 1;
+            self.dead += 1;
+        }
+    }
+}
+
+/// (Re)indexes `user` after its account or profile changed.
+pub(crate) fn reindex(s: &mut Server, user: &str) {
+    let Server {
+        accounts,
+        search_index: index,
+        ..
+    } = s;
+    if let Some(a) = accounts.get_mut(user) {
+        index.kill(a.search_slot);
+        a.search_slot = index.push(user, &a.profile);
+    }
+}
+
+/// Takes `user` out of the index (its account is being deleted).
+pub(crate) fn unindex(s: &mut Server, user: &str) {
+    if let Some(slot) = s.accounts.get(user).map(|a| a.search_slot) {
+        s.search_index.kill(slot);
+    }
+}
+
+/// Rebuilds the index when it no longer mirrors the accounts (see [`Index`]).
+fn sync(s: &mut Server) {
+    let idx = &s.search_index;
+    if !idx.stale && idx.live == s.accounts.len() && idx.dead <= idx.live.max(1024) {
+        return;
+    }
+    let mut fresh = Index::default();
+    for (user, a) in s.accounts.iter_mut() {
+        a.search_slot = fresh.push(user, &a.profile);
+    }
+    s.search_index = fresh;
+}
+
+/// Users whose `pos` field (in an index entry) contains `needle`, who let themselves be found
+/// by it (`need`) and who match every other criterion; in id order. 536 beyond `max`.
+fn find_indexed(
+    s: &Server,
+    pos: usize,
+    need: u8,
+    needle: &str,
+    criteria: &[Criterion],
+    max: usize,
+) -> Result<Found, (u16, String)> {
+    let idx = &s.search_index;
+    let mut out: Vec<String> = Vec::new();
+    if needle.bytes().any(|b| b == SEP as u8 || b == b'\n') {
+        return Ok(Found::Users(out));
+    }
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let mut last = usize::MAX;
+    // Hits come in order: the entry of each is found by walking forward, not searching.
+    let mut entry = 0usize;
+    for hit in finder.find_iter(&idx.blob) {
+        while idx
+            .starts
+            .get(entry + 1)
+            .is_some_and(|&next| next as usize <= hit)
+        {
+            entry += 1;
+        }
+        if entry == last {
+            continue;
+        }
+        let start = idx.starts.get(entry).map_or(0, |&st| st as usize);
+        let field = idx
+            .blob
+            .get(start..hit)
+            .unwrap_or_default()
+            .iter()
+            .filter(|&&b| b == SEP as u8)
+            .count();
+        if field != pos {
+            continue;
+        }
+        last = entry;
+        let (Some(user), Some(&flags)) = (idx.users.get(entry), idx.flags.get(entry)) else {
+            continue;
+        };
+        if user.is_empty() || flags & HIDDEN != 0 || (need != 0 && flags & need == 0) {
+            continue;
+        }
+        if criteria.len() > 1 {
+            let Some(a) = s.accounts.get(&**user) else {
+                continue;
+            };
+            if !criteria
+                .iter()
+                .all(|c| user_matches(s, user, &a.profile, c))
+            {
+                continue;
+            }
+        }
+        if out.len() == max {
+            return Err((536, format!("more than {max} findings; narrow the search")));
+        }
+        out.push(user.to_string());
+    }
+    Ok(Found::Users(out))
 }
 
 // ---- 1.3 public profiles --------------------------------------------------------------
@@ -291,6 +465,7 @@ pub(crate) fn update_public_profile(
     if let Some(a) = s.accounts.get_mut(user) {
         a.profile = p;
     }
+    reindex(s, user);
     s.store(vec![op]);
     status(200, "")
 }
@@ -521,6 +696,14 @@ fn user_matches(s: &Server, user: &str, p: &Profile, c: &Criterion) -> bool {
 fn find(s: &Server, criteria: &[Criterion], max: usize) -> Result<Found, (u16, String)> {
     let too_many = || (536, format!("more than {max} findings; narrow the search"));
     if criteria.iter().all(Criterion::is_user) {
+        let text = criteria.iter().find_map(|c| match c {
+            Criterion::UserId(n) => Some((ID_POS, 0, n.as_str())),
+            Criterion::UserField(f, need, n) => Some((*f as usize + 1, *need, n.as_str())),
+            _ => None,
+        });
+        if let Some((pos, need, needle)) = text {
+            return find_indexed(s, pos, need, needle, criteria, max);
+        }
         let mut out = Vec::new();
         for (user, a) in &s.accounts {
             if a.profile.flag(HIDDEN) {
@@ -666,6 +849,7 @@ pub(crate) fn search(s: &mut Server, h: u64, version: Version, req: &SearchReque
     let limit = req
         .search_limit
         .map_or(max_page, |l| (l as usize).clamp(1, max_page));
+    sync(s);
     let found = match find(s, &criteria, s.config.search.max_findings as usize) {
         Ok(f) => f,
         Err((code, text)) => return status(code, &text),
