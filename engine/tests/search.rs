@@ -455,3 +455,38 @@ fn a_session_keeps_a_bounded_number_of_open_searches_and_ends_them_with_it() {
     assert_eq!(code_of(&req(&mut sim, a, stop_search(ids[0]))), 424);
     assert_eq!(code_of(&req(&mut sim, a, stop_search(ids[2]))), 200);
 }
+
+#[test]
+fn searches_follow_profile_changes_new_passwords_and_deleted_accounts() {
+    let mut sim = new_sim();
+    let a = login(&mut sim, "ivy", Version::V1_2);
+    let find = |sim: &mut Sim, v: &str| {
+        users(&answer(req(
+            sim,
+            a,
+            search(Version::V1_2, &[(E::UserLastName, v)], 10),
+        )))
+    };
+    let carol = vec!["wv:carol@example.org".to_owned()];
+    assert_eq!(find(&mut sim, "goldsm"), carol);
+    profile(&mut sim, "carol", last_name("Silver"));
+    assert!(find(&mut sim, "goldsm").is_empty());
+    assert_eq!(find(&mut sim, "silv"), carol);
+    // A new password keeps the profile.
+    sim.provision("carol", "new");
+    assert_eq!(find(&mut sim, "silv"), carol);
+    // A new account is found by id at once.
+    sim.provision("zed", "pw");
+    let r = answer(req(&mut sim, a, search(Version::V1_2, &[(E::UserId, "zed@")], 10)));
+    assert_eq!(users(&r), vec!["wv:zed@example.org".to_owned()]);
+    sim.admin(AdminCommand::DeleteUser {
+        user_id: "carol".into(),
+    })
+    .unwrap();
+    assert!(find(&mut sim, "silv").is_empty());
+    assert!(sim.admin(AdminCommand::SetProfile {
+        user_id: "carol".into(),
+        profile: last_name("Gone"),
+    })
+    .is_err());
+}
