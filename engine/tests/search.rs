@@ -477,16 +477,22 @@ fn searches_follow_profile_changes_new_passwords_and_deleted_accounts() {
     assert_eq!(find(&mut sim, "silv"), carol);
     // A new account is found by id at once.
     sim.provision("zed", "pw");
-    let r = answer(req(&mut sim, a, search(Version::V1_2, &[(E::UserId, "zed@")], 10)));
+    let r = answer(req(
+        &mut sim,
+        a,
+        search(Version::V1_2, &[(E::UserId, "zed@")], 10),
+    ));
     assert_eq!(users(&r), vec!["wv:zed@example.org".to_owned()]);
     sim.admin(AdminCommand::DeleteUser {
         user_id: "carol".into(),
     })
     .unwrap();
     assert!(find(&mut sim, "silv").is_empty());
-    assert!(sim.admin(AdminCommand::SetProfile {
-        user_id: "carol".into(),
-        profile: last_name("Gone"),
-    })
-    .is_err());
+    assert!(
+        sim.admin(AdminCommand::SetProfile {
+            user_id: "carol".into(),
+            profile: last_name("Gone"),
+        })
+        .is_err()
+    );
 }
