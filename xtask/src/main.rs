@@ -13,10 +13,14 @@ use std::process::{Command, ExitCode, Stdio};
 const RUSTUP_TARGETS: &[&str] = &[];
 
 /// Debian packages the steps need, each with a file whose presence shows it is installed.
-const APT_PACKAGES: &[(&str, &str)] = &[];
+const APT_PACKAGES: &[(&str, &str)] = &[
+    // libwbxml's command-line tools: the independent WBXML implementation the WBXML codec is
+    // checked against (engine/tests/wbxml_interop.rs).
+    ("libwbxml2-utils", "/usr/bin/wbxml2xml"),
+];
 
 /// The cargo-fuzz targets of `fuzz/` (its own workspace, built with nightly).
-const FUZZ_TARGETS: &[&str] = &["decode", "engine_inputs"];
+const FUZZ_TARGETS: &[&str] = &["decode", "engine_inputs", "wbxml"];
 
 /// The sanitizer of fuzz builds. The engine and the targets are safe Rust (`unsafe_code` is
 /// denied), so AddressSanitizer finds little here and costs 5x: 305 against 1544 exec/s on

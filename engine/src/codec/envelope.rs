@@ -258,6 +258,11 @@ pub(crate) fn decode_message(input: &[u8], limits: Limits) -> Result<Message, De
     decode_from(XmlIn::new(input, limits))
 }
 
+/// Decodes one WBXML message: its tokens read as the XML reader's events.
+pub(crate) fn decode_wbxml(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+    decode_from(XmlIn::wbxml(input, limits))
+}
+
 /// A text value of an element of the usual envelope, as its decoder reads it.
 fn usual_value<T: TextValue>(r: &mut XmlIn<'_>) -> Option<T> {
     let text = r.usual_text()?;
@@ -412,7 +417,19 @@ pub(crate) fn encode_message_with(
 ) -> Vec<u8> {
     match encode_usual(msg, extra) {
         Some(bytes) => bytes,
-        None => encode_general(msg, extra),
+        None => encode_general(msg, extra, XmlOut::new(msg.version, 1024)),
+    }
+}
+
+/// [`encode_message_with`] in `encoding`.
+pub(crate) fn encode_message_in(
+    msg: &Message,
+    extra: &[(TransactionDescriptor, Content<'_>)],
+    encoding: super::Encoding,
+) -> Vec<u8> {
+    match encoding {
+        super::Encoding::Xml => encode_message_with(msg, extra),
+        super::Encoding::Wbxml => encode_general(msg, extra, XmlOut::wbxml(msg.version)),
     }
 }
 
@@ -476,7 +493,11 @@ fn encode_usual(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -
         usual_transaction_into(&mut w, d, std::iter::once(*content));
     }
     if let Some(poll) = session.poll {
-        w.raw(if poll { "<Poll>T</Poll>" } else { "<Poll>F</Poll>" });
+        w.raw(if poll {
+            "<Poll>T</Poll>"
+        } else {
+            "<Poll>F</Poll>"
+        });
     }
     if let Some(cir) = session.cir {
         w.raw(if cir { "<CIR>T</CIR>" } else { "<CIR>F</CIR>" });
@@ -533,9 +554,14 @@ fn usual_transaction_into<'p>(
 }
 
 /// Encodes `msg` and `extra` element by element.
-fn encode_general(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -> Vec<u8> {
-    let mut w = XmlOut::new(msg.version, 1024);
-    w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+fn encode_general(
+    msg: &Message,
+    extra: &[(TransactionDescriptor, Content<'_>)],
+    mut w: XmlOut,
+) -> Vec<u8> {
+    if !w.is_wbxml() {
+        w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    }
     w.open("WV-CSP-Message");
     w.namespace(Ns::Csp.uri(msg.version));
     if extra.is_empty() {
@@ -820,7 +846,7 @@ mod tests {
                     ),
                 ],
             ] {
-                let general = encode_general(m, &extra);
+                let general = encode_general(m, &extra, XmlOut::new(m.version, 1024));
                 if let Some(fast) = encode_usual(m, &extra) {
                     usual += 1;
                     assert_eq!(
