@@ -86,6 +86,7 @@ pub fn sniff(body: &[u8]) -> Version {
 /// Android's for 1.3), sorted for binary search.
 const INTEGERS: &[&str] = &[
     "AcceptedCharSet",
+    "AcceptedCharset",
     "AcceptedContentLength",
     "AcceptedPullLength",
     "AcceptedPushLength",
@@ -107,6 +108,7 @@ const INTEGERS: &[&str] = &[
     "PairID",
     "ParserSize",
     "PlainTextCharSet",
+    "PlainTextCharset",
     "SearchFindings",
     "SearchID",
     "SearchIndex",
@@ -141,14 +143,15 @@ fn writes_integer(version: Version, name: &str) -> bool {
         && !(version == Version::V1_3
             && matches!(
                 name,
-                "SearchID" | "AcceptedCharSet" | "AcceptedContentLength"
+                "SearchID" | "AcceptedCharSet" | "AcceptedCharset" | "AcceptedContentLength"
             ))
 }
 
+/// The tag tokens read in `version`: 1.1 reads 1.2's superset (libwbxml has one table for
+/// both and writes 1.2 tokens such as `Note` in 1.1 documents).
 fn tag_table(version: Version) -> &'static [(u8, u8, &'static str)] {
     match version {
-        Version::V1_1 => tables::TAGS_1_1,
-        Version::V1_2 => tables::TAGS_1_2,
+        Version::V1_1 | Version::V1_2 => tables::TAGS_1_2,
         Version::V1_3 => tables::TAGS_1_3,
     }
 }
@@ -293,11 +296,12 @@ fn header<'a>(r: &mut Bytes<'a>) -> Result<Header<'a>, DecodeError> {
         return Err(malformed("", "not a WBXML 1.1–1.3 document"));
     }
     let public_id = r.mb_u_int32()?;
-    if public_id == 0 {
-        // The public id is a string-table reference: read past it (the root names the
-        // version).
-        r.mb_u_int32()?;
-    }
+    // Public id 0: the id is a string in the string table (libwbxml writes 1.2 so).
+    let id_string = if public_id == 0 {
+        Some(r.mb_u_int32()?)
+    } else {
+        None
+    };
     let charset = r.mb_u_int32()?;
     // UTF-8, "unknown" (0) and US-ASCII (3) all read as UTF-8.
     if !matches!(charset, 0 | 3 | UTF8) {
@@ -305,10 +309,15 @@ fn header<'a>(r: &mut Bytes<'a>) -> Result<Header<'a>, DecodeError> {
     }
     let len = r.mb_u_int32()?;
     let strtbl = r.take(len)?;
-    Ok(Header {
-        version: version_of_public_id(public_id),
-        strtbl,
-    })
+    let version = match id_string {
+        // `-//OMA//DTD WV-CSP 1.2//EN`, `-//OMA//DTD IMPS-CSP 1.3//EN`, … by their digits.
+        Some(offset) => table_str(strtbl, offset, "").ok().and_then(|id| {
+            let digits = id.split("CSP ").nth(1)?.get(..3)?;
+            Version::ALL.into_iter().find(|v| v.as_str() == digits)
+        }),
+        None => version_of_public_id(public_id),
+    };
+    Ok(Header { version, strtbl })
 }
 
 /// The string at `offset` of the string table (up to its NUL).
