@@ -43,7 +43,7 @@ commands:
   bench [FILTER]
           the criterion benchmarks (codec decode+encode of every sample, KeepAlive transaction)
   fuzz [TARGET] [SECONDS] [-- LIBFUZZER-FLAGS]
-          run the cargo-fuzz targets (decode, engine_inputs; default all) for SECONDS each
+          run the cargo-fuzz targets (decode, engine_inputs, wbxml; default all) for SECONDS each
           (default 60) on nightly; not part of `test`. See fuzz/README.md";
 
 type Result<T = ()> = std::result::Result<T, String>;

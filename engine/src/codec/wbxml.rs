@@ -475,10 +475,10 @@ impl<'a> Events<'a> {
             tag = Cow::Owned(content);
         }
         if is_root {
-            if !self.table_known {
-                if let Some(v) = xmlns.as_deref().and_then(Version::from_namespace) {
-                    self.table = v;
-                }
+            if !self.table_known
+                && let Some(v) = xmlns.as_deref().and_then(Version::from_namespace)
+            {
+                self.table = v;
             }
             if xmlns.is_none() && self.table_known {
                 // The public id names the version the namespace would.
