@@ -327,12 +327,12 @@ impl Driver {
             return None;
         }
         // Each session is answered in the encoding of its login.
-        let decoded = if codec::Encoding::of_content_type(reply.content_type) == codec::Encoding::Wbxml
-        {
-            crate::check::wbxml_roundtrip(&reply.body)
-        } else {
-            crate::check::decode_roundtrip(&reply.body)
-        };
+        let decoded =
+            if codec::Encoding::of_content_type(reply.content_type) == codec::Encoding::Wbxml {
+                crate::check::wbxml_roundtrip(&reply.body)
+            } else {
+                crate::check::decode_roundtrip(&reply.body)
+            };
         let Some(msg) = decoded else {
             panic!(
                 "reply does not decode: {}",

@@ -967,6 +967,32 @@ mod tests {
     }
 
     #[test]
+    fn primitives_kept_as_xml_are_written_as_tokens() {
+        use crate::codec::envelope::{Content, encode_message_in};
+        use crate::codec::{Encoding, Message, TransactionDescriptor, TransactionMode};
+        let msg = Message {
+            version: Version::V1_2,
+            ..Default::default()
+        };
+        let d = TransactionDescriptor {
+            mode: Some(TransactionMode::Request),
+            transaction_id: Some("s1".into()),
+            ..Default::default()
+        };
+        let xml = "<Status><Result><Code>200</Code><Description>a &amp; b</Description></Result></Status>";
+        let extra = [(d, Content::Xml(xml))];
+        let bytes = encode_message_in(&msg, &extra, Encoding::Wbxml);
+        let back = crate::codec::decode_wbxml(&bytes, Default::default()).unwrap();
+        let from_xml = crate::codec::decode(
+            &encode_message_in(&msg, &extra, Encoding::Xml),
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(back, from_xml);
+        assert_eq!(back.primitive().unwrap().result_code(), Some(200));
+    }
+
+    #[test]
     fn the_libwbxml_date_time_example_reads() {
         // 2001-10-19 09:50:31Z (CSP-REFERENCE §6.5).
         let bits: u64 = (2001 << 26) | (10 << 22) | (19 << 17) | (9 << 12) | (50 << 6) | 31;
