@@ -136,15 +136,23 @@ fn is_date_time(name: &str) -> bool {
     matches!(name, "DateTime" | "DeliveryTime")
 }
 
-/// Whether `version` writes `name` as an integer: AIM's 1.3 list leaves out three of
-/// libwbxml's 1.1/1.2 ones.
-fn writes_integer(version: Version, name: &str) -> bool {
-    is_integer(name)
-        && !(version == Version::V1_3
-            && matches!(
-                name,
-                "SearchID" | "AcceptedCharSet" | "AcceptedCharset" | "AcceptedContentLength"
-            ))
+/// FNV-1a hash of `s`: the encode tables are sorted by it, so a lookup compares integers
+/// and then one name (binary search over names cost most of the encoding time).
+fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811C_9DC5, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The entry for `key` in a table sorted by (hash, key).
+fn lookup<'t, T>(table: &'t [T], key: &str, entry: impl Fn(&T) -> (u32, &str)) -> Option<&'t T> {
+    let h = fnv1a(key);
+    let from = table.partition_point(|e| entry(e).0 < h);
+    table
+        .get(from..)?
+        .iter()
+        .take_while(|e| entry(e).0 == h)
+        .find(|e| entry(e).1 == key)
 }
 
 /// The tag tokens read in `version`: 1.1 reads 1.2's superset (libwbxml has one table for
@@ -156,7 +164,7 @@ fn tag_table(version: Version) -> &'static [(u8, u8, &'static str)] {
     }
 }
 
-fn tag_name_table(version: Version) -> &'static [(&'static str, u8, u8)] {
+fn tag_name_table(version: Version) -> &'static [(u32, &'static str, u8, u8, bool)] {
     match version {
         Version::V1_1 => tables::TAG_NAMES_1_1,
         Version::V1_2 => tables::TAG_NAMES_1_2,
@@ -171,7 +179,7 @@ fn value_table(version: Version) -> &'static [(u32, &'static str)] {
     }
 }
 
-fn value_name_table(version: Version) -> &'static [(&'static str, u32)] {
+fn value_name_table(version: Version) -> &'static [(u32, &'static str, u32)] {
     match version {
         Version::V1_3 => tables::VALUE_NAMES_1_3,
         _ => tables::VALUE_NAMES_1_2,
@@ -187,11 +195,10 @@ fn tag_name(version: Version, page: u8, token: u8) -> Option<&'static str> {
     table.get(i).map(|(_, _, n)| *n)
 }
 
-/// The (page, token) of tag `name` in `version`'s table.
-fn tag_token(version: Version, name: &str) -> Option<(u8, u8)> {
-    let table = tag_name_table(version);
-    let i = table.binary_search_by(|(n, _, _)| (*n).cmp(name)).ok()?;
-    table.get(i).map(|(_, p, t)| (*p, *t))
+/// The (page, token) of tag `name` in `version`'s table, and whether the version writes its
+/// text as an integer (§6.5; AIM's 1.3 list leaves out three of libwbxml's).
+fn tag_token(version: Version, name: &str) -> Option<(u8, u8, bool)> {
+    lookup(tag_name_table(version), name, |e| (e.0, e.1)).map(|e| (e.2, e.3, e.4))
 }
 
 /// The value of value token `index` in `version`'s table.
@@ -203,9 +210,11 @@ fn value_name(version: Version, index: u32) -> Option<&'static str> {
 
 /// The value token of `value` in `version`'s table.
 fn value_token(version: Version, value: &str) -> Option<u32> {
-    let table = value_name_table(version);
-    let i = table.binary_search_by(|(n, _)| (*n).cmp(value)).ok()?;
-    table.get(i).map(|(_, t)| *t)
+    // No value token is longer than this: longer texts need no search.
+    if value.len() > 40 {
+        return None;
+    }
+    lookup(value_name_table(version), value, |e| (e.0, e.1)).map(|e| e.2)
 }
 
 /// Attribute-start tokens (page 0; §6.2): the `xmlns` value prefix each stands for. 0x0B–0x0D
@@ -824,18 +833,18 @@ impl Writer {
     /// Starts element `name`, as a token only where it reads back in this spelling.
     pub(crate) fn open_exact(&mut self, name: &str) {
         let token = tag_token(self.version, name)
-            .filter(|&(page, token)| tag_name(self.version, page, token) == Some(name));
+            .filter(|&(page, token, _)| tag_name(self.version, page, token) == Some(name));
         self.open_as(name, token);
     }
 
-    fn open_as(&mut self, name: &str, token: Option<(u8, u8)>) {
+    fn open_as(&mut self, name: &str, token: Option<(u8, u8, bool)>) {
         self.flush_text(false);
         self.begin_content();
         if let Some(f) = self.open.last_mut() {
             f.children = true;
         }
         let tag = match token {
-            Some((page, token)) => {
+            Some((page, token, _)) => {
                 if page != self.page {
                     self.body.push(SWITCH_PAGE);
                     self.body.push(page);
@@ -852,13 +861,12 @@ impl Writer {
                 at
             }
         };
-        let local = name.rsplit(':').next().unwrap_or(name);
         self.open.push(Frame {
             tag,
             in_attributes: false,
             content: false,
             children: false,
-            integer: writes_integer(self.version, local),
+            integer: token.is_some_and(|(_, _, integer)| integer),
         });
     }
 
@@ -959,9 +967,34 @@ mod tests {
                     .windows(2)
                     .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
             );
-            assert!(tag_name_table(v).windows(2).all(|w| w[0].0 < w[1].0));
+            let names = tag_name_table(v);
+            assert!(
+                names
+                    .windows(2)
+                    .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
+            );
+            assert!(names.iter().all(|e| e.0 == fnv1a(e.1)));
+            assert!(
+                names
+                    .iter()
+                    .all(|e| tag_token(v, e.1) == Some((e.2, e.3, e.4)))
+            );
             assert!(value_table(v).windows(2).all(|w| w[0].0 < w[1].0));
-            assert!(value_name_table(v).windows(2).all(|w| w[0].0 < w[1].0));
+            let values = value_name_table(v);
+            assert!(
+                values
+                    .windows(2)
+                    .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
+            );
+            assert!(values.iter().all(|e| e.0 == fnv1a(e.1) && e.1.len() <= 40));
+            assert!(values.iter().all(|e| value_token(v, e.1) == Some(e.2)));
+            // The integer flags are the §6.5 lists.
+            assert!(names.iter().all(|e| !e.4 || is_integer(e.1)));
+            assert_eq!(tag_token(v, "Code").map(|t| t.2), Some(true));
+            assert_eq!(
+                tag_token(v, "SearchID").map(|t| t.2),
+                Some(v != Version::V1_3)
+            );
         }
         assert!(INTEGERS.windows(2).all(|w| w[0] < w[1]));
     }
