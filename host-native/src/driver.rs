@@ -5,13 +5,20 @@
 //! request already waiting (group commit), feeds them one by one and drains the outputs after
 //! each. The storage batches of the whole turn are applied with one `apply_all` (one durable
 //! commit) before any reply of the turn is released (the contract of `imps_engine::store`).
+//!
+//! The engine is a [`Core`]: the native [`Server`] or the wasm guest ([`crate::wasm`]). A
+//! guest that traps has lost its state: the driver commits what the turn made durable so
+//! far, answers the trapping request with CSP 500, rebuilds the instance from storage
+//! (`Restore`) and carries on; sessions open before are gone (their clients get 604 and log in
+//! again), acknowledged data is not.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use imps_engine::server::{Event, Input, Output, Reply, Request, Server};
+use imps_engine::server::{Event, Input, Millis, Output, Reply, Request, Server};
 use imps_engine::store::{StorageBatch, Store};
 use tokio::sync::oneshot;
 
@@ -76,21 +83,118 @@ impl EngineClient {
     }
 }
 
+/// An input the engine could not finish: the guest trapped and its state is gone.
+#[derive(Debug)]
+pub struct Trapped {
+    /// What happened (time limit, memory, abort).
+    pub reason: String,
+    /// The input that was being handled.
+    pub input: Input,
+}
+
+/// The engine as the driver sees it: the same driving surface whether it is linked natively
+/// ([`Server`]) or runs as a wasm guest ([`crate::wasm::WasmCore`]).
+pub trait Core: Send + 'static {
+    /// Feeds one input (see `Server::handle`). On `Err` the engine's state is lost: call
+    /// [`Core::reset`] and restore.
+    fn handle(&mut self, now: Millis, input: Input) -> Result<(), Trapped>;
+    /// The next output of the last input.
+    fn poll_output(&mut self) -> Option<Output>;
+    /// The engine's next deadline.
+    fn poll_timeout(&self) -> Option<Millis>;
+    /// Number of accounts (for logs).
+    fn account_count(&self) -> usize;
+    /// Replaces the engine by a fresh one drawing from `seed` (after a trap); the driver then
+    /// feeds `Restore`.
+    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String>;
+}
+
+impl Core for Server {
+    fn handle(&mut self, now: Millis, input: Input) -> Result<(), Trapped> {
+        Server::handle(self, now, input);
+        Ok(())
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        Server::poll_output(self)
+    }
+    fn poll_timeout(&self) -> Option<Millis> {
+        Server::poll_timeout(self)
+    }
+    fn account_count(&self) -> usize {
+        Server::account_count(self)
+    }
+    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
+        *self = Server::new(self.config().clone(), seed);
+        Ok(())
+    }
+}
+
+impl<C: Core + ?Sized> Core for Box<C> {
+    fn handle(&mut self, now: Millis, input: Input) -> Result<(), Trapped> {
+        (**self).handle(now, input)
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        (**self).poll_output()
+    }
+    fn poll_timeout(&self) -> Option<Millis> {
+        (**self).poll_timeout()
+    }
+    fn account_count(&self) -> usize {
+        (**self).account_count()
+    }
+    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
+        (**self).reset(seed)
+    }
+}
+
+/// Options of the engine thread.
+#[derive(Debug, Clone, Default)]
+pub struct DriverOptions {
+    /// Where to keep the raw input of a guest trap (`--keep-trap-inputs`); by default only a
+    /// redacted description is logged.
+    pub keep_trap_inputs: Option<PathBuf>,
+}
+
 /// Starts the engine thread: feeds `Restore(store.load())`, then serves jobs until every
 /// [`EngineClient`] is dropped.
-pub fn spawn<S>(mut server: Server, mut store: S) -> Result<(EngineClient, JoinHandle<()>), String>
+pub fn spawn<C, S>(core: C, store: S) -> Result<(EngineClient, JoinHandle<()>), String>
 where
+    C: Core,
     S: Store + Send + 'static,
 {
+    spawn_with(core, store, DriverOptions::default())
+}
+
+/// [`spawn`] with options.
+pub fn spawn_with<C, S>(
+    mut core: C,
+    mut store: S,
+    options: DriverOptions,
+) -> Result<(EngineClient, JoinHandle<()>), String>
+where
+    C: Core,
+    S: Store + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Job>();
+    let clock = Instant::now();
+    restore(&mut core, &mut store, 0)?;
+    let handle = std::thread::Builder::new()
+        .name("imps-engine".into())
+        .spawn(move || run(core, store, rx, clock, options))
+        .map_err(|e| format!("cannot start the engine thread: {e}"))?;
+    Ok((EngineClient { tx }, handle))
+}
+
+/// Feeds the stored records to `core` and stores what that changes.
+fn restore<C: Core, S: Store>(core: &mut C, store: &mut S, now: Millis) -> Result<(), String> {
     let records = store
         .load()
         .map_err(|e| format!("loading the store: {e:?}"))?;
     let restored = records.len();
-    let (tx, rx) = mpsc::channel::<Job>();
-    let clock = Instant::now();
-    server.handle(0, Input::Restore(records));
+    core.handle(now, Input::Restore(records))
+        .map_err(|t| format!("the engine trapped while restoring: {}", t.reason))?;
     let mut turn = Turn::default();
-    turn.drain(&mut server);
+    turn.drain(core);
     if !turn.batches.is_empty() {
         store
             .apply_all(&turn.batches)
@@ -98,13 +202,9 @@ where
     }
     tracing::info!(
         "restored {restored} record(s); {} account(s)",
-        server.account_count()
+        core.account_count()
     );
-    let handle = std::thread::Builder::new()
-        .name("imps-engine".into())
-        .spawn(move || run(server, store, rx, clock))
-        .map_err(|e| format!("cannot start the engine thread: {e}"))?;
-    Ok((EngineClient { tx }, handle))
+    Ok(())
 }
 
 fn now_ms(clock: Instant) -> u64 {
@@ -126,7 +226,7 @@ struct Turn {
 }
 
 impl Turn {
-    fn drain(&mut self, server: &mut Server) {
+    fn drain<C: Core + ?Sized>(&mut self, server: &mut C) {
         while let Some(out) = server.poll_output() {
             match out {
                 Output::Reply(r) => self.replies.push((self.batches.len(), r)),
@@ -172,7 +272,13 @@ pub fn log_event(e: &Event) {
     }
 }
 
-fn run<S: Store>(mut server: Server, mut store: S, rx: mpsc::Receiver<Job>, clock: Instant) {
+fn run<C: Core, S: Store>(
+    mut server: C,
+    mut store: S,
+    rx: mpsc::Receiver<Job>,
+    clock: Instant,
+    options: DriverOptions,
+) {
     let mut next_conn: u64 = 1;
     let mut waiting: BTreeMap<u64, oneshot::Sender<HostReply>> = BTreeMap::new();
     // Guards against a deadline the engine does not move on after its Timeout.
@@ -212,7 +318,11 @@ fn run<S: Store>(mut server: Server, mut store: S, rx: mpsc::Receiver<Job>, cloc
         if let Some(deadline) = server.poll_timeout() {
             let now = now_ms(clock);
             if deadline <= now && fired_at != Some(deadline) {
-                server.handle(now, Input::Timeout);
+                if let Err(t) = server.handle(now, Input::Timeout) {
+                    if !recover(&mut server, &mut store, &mut turn, &mut waiting, now, t, None, &options) {
+                        break;
+                    }
+                }
                 turn.drain(&mut server);
                 fired_at = server.poll_timeout().filter(|d| *d <= now);
                 if fired_at.is_some() {
@@ -233,12 +343,73 @@ fn run<S: Store>(mut server: Server, mut store: S, rx: mpsc::Receiver<Job>, cloc
                 wall_clock_ms: wall_clock_ms(),
                 peer: job.peer,
             };
-            server.handle(now_ms(clock), Input::Request(request));
+            let now = now_ms(clock);
+            if let Err(t) = server.handle(now, Input::Request(request)) {
+                if !recover(&mut server, &mut store, &mut turn, &mut waiting, now, t, Some(conn), &options) {
+                    return;
+                }
+                continue;
+            }
             turn.drain(&mut server);
         }
         release(&mut store, turn, &mut waiting);
     }
     tracing::debug!("engine thread ends");
+}
+
+/// After a guest trap: releases what the turn produced so far (committing its batches),
+/// answers the trapping request (`conn`) with CSP 500, rebuilds the engine from storage.
+/// Returns `false` if the engine cannot be rebuilt (the thread then ends).
+#[allow(clippy::too_many_arguments)]
+fn recover<C: Core, S: Store>(
+    server: &mut C,
+    store: &mut S,
+    turn: &mut Turn,
+    waiting: &mut BTreeMap<u64, oneshot::Sender<HostReply>>,
+    now: Millis,
+    trapped: Trapped,
+    conn: Option<u64>,
+    options: &DriverOptions,
+) -> bool {
+    let what = crate::trap::describe(&trapped.input);
+    tracing::error!(
+        reason = %trapped.reason,
+        input = %what,
+        "the engine guest trapped; rebuilding it from storage (open sessions end)"
+    );
+    if let Some(dir) = &options.keep_trap_inputs {
+        match crate::trap::keep(dir, now, &trapped.input) {
+            Ok(path) => tracing::warn!("raw trapping input kept in {}", path.display()),
+            Err(e) => tracing::warn!("cannot keep the trapping input: {e}"),
+        }
+    }
+    let tx = conn.and_then(|c| waiting.remove(&c));
+    release(store, std::mem::take(turn), waiting);
+    let rebuilt = crate::config::os_seed()
+        .and_then(|seed| server.reset(seed))
+        .and_then(|()| restore(server, store, now));
+    if let Some(tx) = tx {
+        let body = match &trapped.input {
+            Input::Request(r) => r.body.as_slice(),
+            _ => &[],
+        };
+        let (ct, body) = crate::csp_status(
+            crate::sniff_version(body),
+            500,
+            "internal server error: the request could not be processed",
+        );
+        let _ = tx.send(HostReply {
+            content_type: ct.to_owned(),
+            body,
+        });
+    }
+    match rebuilt {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("cannot rebuild the engine after a trap: {e}; stopping");
+            false
+        }
+    }
 }
 
 /// Commits the turn's batches, then releases its replies. If the commit fails, replies that

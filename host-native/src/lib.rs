@@ -2,15 +2,18 @@
 //!
 //! It owns everything the sans-IO engine must not touch: sockets ([`http`]), the clock, the
 //! OS entropy, files ([`config`], [`sqlite`]) and the thread that drives the engine
-//! ([`driver`]). The binary `imps` ([`serve`], [`codec_tool`]) is a thin command line over it.
+//! ([`driver`]), which runs the engine natively or as a wasm guest ([`wasm`]). The binary `imps` ([`serve`], [`codec_tool`]) is a thin command line over it.
 
 pub mod codec_tool;
 pub mod config;
 pub mod driver;
 pub mod http;
+pub mod record;
 pub mod redact;
 pub mod serve;
 pub mod sqlite;
+pub mod trap;
+pub mod wasm;
 
 pub use sqlite::SqliteStore;
 

@@ -4,18 +4,56 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use imps_engine::server::Server;
+use imps_engine::server::{Config, Server};
 
 use crate::config::{self, KeySource};
-use crate::{driver, http, sqlite};
+use crate::driver::{Core, DriverOptions};
+use crate::wasm::{GuestLimits, GuestModule, WasmCore};
+use crate::{driver, http, record, sqlite};
 
 /// How the engine runs inside the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineKind {
-    /// Linked into the binary.
+    /// The embedded wasm guest under wasmtime (memory cap, time limit, rebuilt on a trap).
     #[default]
+    Wasm,
+    /// Linked into the binary.
     Native,
+}
+
+/// Builds the engine of `kind` from `config` and `seed`. `guest` replaces the embedded guest
+/// (tests load one with test hooks); `cache` is where the compiled `.cwasm` is kept.
+pub fn make_core(
+    kind: EngineKind,
+    config: Config,
+    seed: [u8; 32],
+    guest: Option<&std::path::Path>,
+    cache: Option<&std::path::Path>,
+    limits: GuestLimits,
+) -> Result<Box<dyn Core>, String> {
+    match kind {
+        EngineKind::Native => Ok(Box::new(Server::new(config, seed))),
+        EngineKind::Wasm => {
+            let wasm = match guest {
+                Some(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                None => crate::wasm::EMBEDDED_GUEST.to_vec(),
+            };
+            let start = std::time::Instant::now();
+            let module = Arc::new(GuestModule::load(&wasm, cache, limits)?);
+            let core = WasmCore::new(module.clone(), config, seed)?;
+            tracing::info!(
+                "engine guest ready in {} µs ({:?}; {} KiB wasm, memory cap {} MiB, time limit {} ms)",
+                crate::wasm::elapsed_us(start),
+                module.source,
+                wasm.len() >> 10,
+                limits.memory_bytes >> 20,
+                limits.time_limit.as_millis()
+            );
+            Ok(Box::new(core))
+        }
+    }
 }
 
 /// Options of `imps serve`.
@@ -31,6 +69,14 @@ pub struct ServeOptions {
     pub open_registration: bool,
     /// How the engine runs.
     pub engine: EngineKind,
+    /// Record every engine input to this file (`--record`; it holds credentials).
+    pub record: Option<PathBuf>,
+    /// Keep the raw input of a guest trap under `DATA/trap-inputs` (`--keep-trap-inputs`).
+    pub keep_trap_inputs: bool,
+    /// Load this guest `.wasm` instead of the embedded one.
+    pub guest: Option<PathBuf>,
+    /// Memory cap and time limit of the guest.
+    pub guest_limits: GuestLimits,
 }
 
 /// Runs the server until SIGINT or SIGTERM. Prints `listening on http://ADDR` on stdout once
@@ -65,10 +111,29 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
         config.login.open_registration,
         opts.engine
     );
-    let server = match opts.engine {
-        EngineKind::Native => Server::new(config, config::os_seed()?),
+    let seed = config::os_seed()?;
+    let core = make_core(
+        opts.engine,
+        config.clone(),
+        seed,
+        opts.guest.as_deref(),
+        Some(&opts.data),
+        opts.guest_limits,
+    )?;
+    let core: Box<dyn Core> = match &opts.record {
+        Some(path) => {
+            tracing::warn!(
+                "recording every engine input to {} (it holds passwords: keep it private)",
+                path.display()
+            );
+            Box::new(record::Recorder::create(core, path, config, seed)?)
+        }
+        None => core,
     };
-    let (client, engine_thread) = driver::spawn(server, store)?;
+    let options = DriverOptions {
+        keep_trap_inputs: opts.keep_trap_inputs.then(|| opts.data.join("trap-inputs")),
+    };
+    let (client, engine_thread) = driver::spawn_with(core, store, options)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
