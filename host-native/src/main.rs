@@ -103,6 +103,9 @@ struct GuestArgs {
     /// Run this guest .wasm instead of the embedded one (tests).
     #[arg(long, value_name = "FILE", hide = true)]
     guest: Option<PathBuf>,
+    /// Keep the compiled guest (.cwasm) in DIR instead of the data directory (tests share one).
+    #[arg(long, value_name = "DIR", hide = true)]
+    guest_cache: Option<PathBuf>,
 }
 
 impl GuestArgs {
@@ -149,6 +152,7 @@ fn main() -> ExitCode {
                 keep_trap_inputs,
                 guest_limits: guest.limits(),
                 guest: guest.guest,
+                guest_cache: guest.guest_cache,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -170,7 +174,7 @@ fn main() -> ExitCode {
                     config,
                     seed,
                     guest.guest.as_deref(),
-                    None,
+                    guest.guest_cache.as_deref(),
                     limits,
                 )
             });

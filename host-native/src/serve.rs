@@ -77,6 +77,8 @@ pub struct ServeOptions {
     pub guest: Option<PathBuf>,
     /// Memory cap and time limit of the guest.
     pub guest_limits: GuestLimits,
+    /// Where the compiled guest is cached (default: the data directory).
+    pub guest_cache: Option<PathBuf>,
 }
 
 /// Runs the server until SIGINT or SIGTERM. Prints `listening on http://ADDR` on stdout once
@@ -117,7 +119,7 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
         config.clone(),
         seed,
         opts.guest.as_deref(),
-        Some(&opts.data),
+        Some(opts.guest_cache.as_deref().unwrap_or(&opts.data)),
         opts.guest_limits,
     )?;
     let core: Box<dyn Core> = match &opts.record {

@@ -103,7 +103,7 @@ pub struct GuestModule {
     pre: InstancePre<GuestState>,
     limits: GuestLimits,
     ticker: Option<std::thread::JoinHandle<()>>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
     /// Where the compiled module came from (for logs).
     pub source: ModuleSource,
 }
@@ -171,6 +171,7 @@ impl GuestModule {
         let engine = engine()?;
         let (module, source) = match cache_dir {
             Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
                 let path = dir.join(cache_name(&engine, wasm));
                 match load_cached(&engine, &path) {
                     Some(m) => (m, ModuleSource::Cached(path)),
@@ -179,7 +180,7 @@ impl GuestModule {
                             .precompile_module(wasm)
                             .map_err(|e| format!("compiling the guest: {e}"))?;
                         remove_stale(dir, &path);
-                        let tmp = path.with_extension("cwasm.tmp");
+                        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
                         let written = std::fs::write(&tmp, &bytes)
                             .and_then(|()| std::fs::rename(&tmp, &path));
                         if let Err(e) = written {
@@ -201,15 +202,16 @@ impl GuestModule {
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| format!("pre-instantiating the guest: {e}"))?;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let ticker = {
             let engine = engine.clone();
-            let stop = stop.clone();
             std::thread::Builder::new()
                 .name("imps-epoch".into())
                 .spawn(move || {
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        std::thread::sleep(EPOCH_TICK);
+                    // Ticks until the module is dropped (the sender goes away).
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(EPOCH_TICK)
+                    {
                         engine.increment_epoch();
                     }
                 })
@@ -220,7 +222,7 @@ impl GuestModule {
             pre,
             limits,
             ticker: Some(ticker),
-            stop,
+            stop: Some(stop),
             source,
         })
     }
@@ -290,7 +292,7 @@ impl GuestModule {
 
 impl Drop for GuestModule {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop = None;
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
         }
