@@ -154,8 +154,8 @@ fn a_recorded_session_replays_identically_in_both_engines() {
 
     // A tampered record is caught.
     let mut bytes = std::fs::read(&file).unwrap();
-    let at = bytes.windows(5).rposition(|w| w == b"hello").unwrap();
-    bytes[at] = b'j';
+    let at = bytes.windows(12).position(|w| w == b"<Password>pw").unwrap();
+    bytes[at + 11] = b'x';
     let tampered = dir.path().join("tampered.rec");
     std::fs::write(&tampered, bytes).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_imps"))
