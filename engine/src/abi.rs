@@ -23,9 +23,7 @@
 
 use crate::codec::Version;
 use crate::codec::capability::CirMethod;
-use crate::server::{
-    AdminCommand, Config, Event, Input, Millis, Output, Reply, Request, WakeUp,
-};
+use crate::server::{AdminCommand, Config, Event, Input, Millis, Output, Reply, Request, WakeUp};
 use crate::store::{Record, StorageBatch, StorageOp, Table};
 
 /// Version of this encoding and of the guest's exports.
@@ -121,10 +119,7 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Result<&'a [u8], AbiError> {
         let n = self.len()?;
-        let (b, rest) = self
-            .rest
-            .split_at_checked(n)
-            .ok_or(AbiError("truncated"))?;
+        let (b, rest) = self.rest.split_at_checked(n).ok_or(AbiError("truncated"))?;
         self.rest = rest;
         Ok(b)
     }
@@ -223,7 +218,10 @@ pub fn decode_init(bytes: &[u8]) -> Result<(Config, [u8; 32]), AbiError> {
         return Err(AbiError("init of another ABI version"));
     }
     let config = r.postcard()?;
-    let seed: [u8; 32] = r.rest.try_into().map_err(|_| AbiError("seed is not 32 bytes"))?;
+    let seed: [u8; 32] = r
+        .rest
+        .try_into()
+        .map_err(|_| AbiError("seed is not 32 bytes"))?;
     Ok((config, seed))
 }
 
@@ -673,7 +671,10 @@ mod tests {
         assert_eq!(back, outputs);
         let empty = encode_outputs(&[], Status::default()).unwrap();
         let mut none: Vec<Output> = Vec::new();
-        assert_eq!(decode_outputs(&empty, &mut none).unwrap(), Status::default());
+        assert_eq!(
+            decode_outputs(&empty, &mut none).unwrap(),
+            Status::default()
+        );
         assert!(none.is_empty());
     }
 

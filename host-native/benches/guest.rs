@@ -25,9 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use imps_engine::client::{
-    Client, ClientConfig, ClientInput, ClientOutput, Command, LoginScheme,
-};
+use imps_engine::client::{Client, ClientConfig, ClientInput, ClientOutput, Command, LoginScheme};
 use imps_engine::codec::Version;
 use imps_engine::server::{AdminCommand, Input, Output, Server};
 use imps_host::driver::Core;
@@ -99,7 +97,10 @@ struct Conversation {
 impl Conversation {
     fn new(mut server: Box<dyn Core>) -> Conversation {
         provision(&mut *server, &["alice", "bob"]);
-        let alice = login(&mut *server, "alice").session_id().unwrap().to_owned();
+        let alice = login(&mut *server, "alice")
+            .session_id()
+            .unwrap()
+            .to_owned();
         let bob = login(&mut *server, "bob").session_id().unwrap().to_owned();
         let sends: Vec<Vec<u8>> = (0..4096).map(|i| support::send_body(&alice, i)).collect();
         run(&mut *server, support::request(1, sends[0].clone()));

@@ -319,7 +319,16 @@ fn run<C: Core, S: Store>(
             let now = now_ms(clock);
             if deadline <= now && fired_at != Some(deadline) {
                 if let Err(t) = server.handle(now, Input::Timeout) {
-                    if !recover(&mut server, &mut store, &mut turn, &mut waiting, now, t, None, &options) {
+                    if !recover(
+                        &mut server,
+                        &mut store,
+                        &mut turn,
+                        &mut waiting,
+                        now,
+                        t,
+                        None,
+                        &options,
+                    ) {
                         break;
                     }
                 }
@@ -345,7 +354,16 @@ fn run<C: Core, S: Store>(
             };
             let now = now_ms(clock);
             if let Err(t) = server.handle(now, Input::Request(request)) {
-                if !recover(&mut server, &mut store, &mut turn, &mut waiting, now, t, Some(conn), &options) {
+                if !recover(
+                    &mut server,
+                    &mut store,
+                    &mut turn,
+                    &mut waiting,
+                    now,
+                    t,
+                    Some(conn),
+                    &options,
+                ) {
                     return;
                 }
                 continue;

@@ -27,7 +27,11 @@ const FRAME_INIT: u8 = 1;
 const FRAME_INPUT: u8 = 2;
 
 /// The SHA-1 of the ABI encoding of `outputs` with the deadline and account count after them.
-pub fn digest(outputs: &[Output], timeout: Option<Millis>, accounts: usize) -> Result<[u8; 20], String> {
+pub fn digest(
+    outputs: &[Output],
+    timeout: Option<Millis>,
+    accounts: usize,
+) -> Result<[u8; 20], String> {
     let status = Status {
         timeout,
         sessions: 0,
@@ -67,7 +71,11 @@ impl<C: Core> Recorder<C> {
             file: Some(w),
             buffered: VecDeque::new(),
         };
-        rec.frame(FRAME_INIT, &[], &abi::encode_init(&rec.config, &seed).map_err(|e| e.to_string())?);
+        rec.frame(
+            FRAME_INIT,
+            &[],
+            &abi::encode_init(&rec.config, &seed).map_err(|e| e.to_string())?,
+        );
         Ok(rec)
     }
 
@@ -103,7 +111,11 @@ impl<C: Core> Core for Recorder<C> {
         }
         if let Some(encoded) = encoded {
             let outputs: Vec<Output> = self.buffered.iter().cloned().collect();
-            match digest(&outputs, self.inner.poll_timeout(), self.inner.account_count()) {
+            match digest(
+                &outputs,
+                self.inner.poll_timeout(),
+                self.inner.account_count(),
+            ) {
                 Ok(d) => self.frame(FRAME_INPUT, &d, &encoded),
                 Err(e) => tracing::error!("recording: {e}"),
             }
@@ -178,8 +190,9 @@ pub fn replay(
                 let (want, input) = payload.split_at_checked(20).ok_or("short input frame")?;
                 let (now, input) = abi::decode_input(input).map_err(|e| e.to_string())?;
                 report.inputs += 1;
-                c.handle(now, input)
-                    .map_err(|t| format!("input {}: the engine trapped: {}", report.inputs, t.reason))?;
+                c.handle(now, input).map_err(|t| {
+                    format!("input {}: the engine trapped: {}", report.inputs, t.reason)
+                })?;
                 let mut outputs = Vec::new();
                 while let Some(o) = c.poll_output() {
                     outputs.push(o);

@@ -14,10 +14,15 @@ use crate::redact;
 pub fn describe(input: &Input) -> String {
     match input {
         Input::Request(r) => {
-            let session = element(&r.body, "SessionID")
-                .map_or_else(|| "-".to_owned(), |s| redact::token(&s));
+            let session =
+                element(&r.body, "SessionID").map_or_else(|| "-".to_owned(), |s| redact::token(&s));
             let tid = element(&r.body, "TransactionID")
-                .map(|t| t.chars().take(32).filter(|c| !c.is_control()).collect::<String>())
+                .map(|t| {
+                    t.chars()
+                        .take(32)
+                        .filter(|c| !c.is_control())
+                        .collect::<String>()
+                })
                 .unwrap_or_else(|| "-".to_owned());
             format!(
                 "request conn={} session={session} transaction={tid} size={} bytes",
@@ -92,7 +97,10 @@ mod tests {
         let text = describe(&input);
         assert!(text.contains("session=abcd…"), "{text}");
         assert!(text.contains("transaction=77"), "{text}");
-        assert!(!text.contains("hunter2") && !text.contains("abcdef"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("abcdef"),
+            "{text}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = keep(&dir.path().join("traps"), 5, &input).unwrap();
         use std::os::unix::fs::PermissionsExt;

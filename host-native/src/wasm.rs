@@ -70,7 +70,9 @@ pub fn guest_abi_version(wasm: &[u8]) -> Result<u32, String> {
             2 => {
                 let (count, _) = leb(body).ok_or("bad import section")?;
                 if count > 0 {
-                    return Err(format!("the guest imports {count} item(s); it must import nothing"));
+                    return Err(format!(
+                        "the guest imports {count} item(s); it must import nothing"
+                    ));
                 }
             }
             _ => {}
@@ -233,7 +235,11 @@ impl GuestModule {
     }
 
     /// A fresh instance running `Server::new(config, seed)`.
-    pub fn instantiate(self: &Arc<Self>, config: &Config, seed: [u8; 32]) -> Result<WasmServer, GuestError> {
+    pub fn instantiate(
+        self: &Arc<Self>,
+        config: &Config,
+        seed: [u8; 32],
+    ) -> Result<WasmServer, GuestError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .instances(1)
@@ -279,14 +285,17 @@ impl GuestModule {
             status: Status::default(),
             warned_memory: false,
         };
-        let bytes = abi::encode_init(config, &seed).map_err(|e| GuestError::Setup(e.to_string()))?;
+        let bytes =
+            abi::encode_init(config, &seed).map_err(|e| GuestError::Setup(e.to_string()))?;
         server.call(&init, &bytes)?;
         Ok(server)
     }
 
     fn ticks(&self) -> u64 {
         let tick = EPOCH_TICK.as_millis().max(1);
-        u64::try_from(self.limits.time_limit.as_millis() / tick).unwrap_or(u64::MAX).max(1)
+        u64::try_from(self.limits.time_limit.as_millis() / tick)
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 }
 
@@ -492,19 +501,22 @@ mod tests {
     fn the_cwasm_is_cached_and_reused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("guest-stale-0.cwasm"), b"old").unwrap();
-        let m = GuestModule::load(EMBEDDED_GUEST, Some(dir.path()), GuestLimits::default()).unwrap();
+        let m =
+            GuestModule::load(EMBEDDED_GUEST, Some(dir.path()), GuestLimits::default()).unwrap();
         let ModuleSource::Compiled(path) = m.source.clone() else {
             panic!("{:?}", m.source)
         };
         assert!(path.exists());
         assert!(!dir.path().join("guest-stale-0.cwasm").exists());
         drop(m);
-        let m = GuestModule::load(EMBEDDED_GUEST, Some(dir.path()), GuestLimits::default()).unwrap();
+        let m =
+            GuestModule::load(EMBEDDED_GUEST, Some(dir.path()), GuestLimits::default()).unwrap();
         assert_eq!(m.source, ModuleSource::Cached(path.clone()));
         // A corrupt cache file is replaced, not fatal.
         drop(m);
         std::fs::write(&path, b"corrupt").unwrap();
-        let m = GuestModule::load(EMBEDDED_GUEST, Some(dir.path()), GuestLimits::default()).unwrap();
+        let m =
+            GuestModule::load(EMBEDDED_GUEST, Some(dir.path()), GuestLimits::default()).unwrap();
         assert_eq!(m.source, ModuleSource::Compiled(path));
     }
 }
@@ -519,8 +531,14 @@ pub struct WasmCore {
 
 impl WasmCore {
     /// A guest instance running `Server::new(config, seed)`.
-    pub fn new(module: Arc<GuestModule>, config: Config, seed: [u8; 32]) -> Result<WasmCore, String> {
-        let server = module.instantiate(&config, seed).map_err(|e| e.to_string())?;
+    pub fn new(
+        module: Arc<GuestModule>,
+        config: Config,
+        seed: [u8; 32],
+    ) -> Result<WasmCore, String> {
+        let server = module
+            .instantiate(&config, seed)
+            .map_err(|e| e.to_string())?;
         Ok(WasmCore {
             module,
             config,

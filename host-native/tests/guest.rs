@@ -18,7 +18,12 @@ const TEST_GUEST: &str = env!("IMPS_TEST_GUEST_WASM");
 
 fn keep_alive(server: &ImpsServer, session: &str, tid: &str) -> u32 {
     server
-        .csp(&message(Some(session), "Request", Some(tid), "<KeepAlive-Request/>"))
+        .csp(&message(
+            Some(session),
+            "Request",
+            Some(tid),
+            "<KeepAlive-Request/>",
+        ))
         .code()
 }
 
@@ -56,7 +61,11 @@ fn a_runaway_guest_is_stopped_and_the_server_keeps_serving() {
         let started = Instant::now();
         let body = format!("IMPS-TEST-HOOK {hook} <SessionID>{alice}</SessionID>");
         let reply = server.post("/imps", common::CT_XML, body.as_bytes());
-        assert_eq!(reply.code(), 500, "{hook}: the trapping request gets CSP 500");
+        assert_eq!(
+            reply.code(),
+            500,
+            "{hook}: the trapping request gets CSP 500"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "{hook}: stopped by the limits, took {:?}",
@@ -86,7 +95,11 @@ fn a_runaway_guest_is_stopped_and_the_server_keeps_serving() {
         .unwrap()
         .flatten()
         .collect();
-    assert_eq!(kept.len(), 2, "--keep-trap-inputs keeps each trapping input");
+    assert_eq!(
+        kept.len(),
+        2,
+        "--keep-trap-inputs keeps each trapping input"
+    );
     for k in kept {
         assert_eq!(k.metadata().unwrap().permissions().mode() & 0o777, 0o600);
     }
@@ -154,7 +167,10 @@ fn a_recorded_session_replays_identically_in_both_engines() {
 
     // A tampered record is caught.
     let mut bytes = std::fs::read(&file).unwrap();
-    let at = bytes.windows(12).position(|w| w == b"<Password>pw").unwrap();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"<Password>pw")
+        .unwrap();
     bytes[at + 11] = b'x';
     let tampered = dir.path().join("tampered.rec");
     std::fs::write(&tampered, bytes).unwrap();
