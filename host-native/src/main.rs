@@ -1,5 +1,6 @@
 //! `imps`: the IMPS server (`imps serve`), its operator commands (`imps user …`,
-//! `imps group create --public`, `imps logout`) and codec tools (`imps codec roundtrip`).
+//! `imps group create --public`, `imps logout`), record replay (`imps replay`) and codec tools
+//! (`imps codec …`).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use imps_engine::codec::Encoding;
 use imps_engine::server::{AdminCommand, ProfileUpdate};
 use imps_host::admin::{self, Target};
 use imps_host::serve::{EngineKind, ServeOptions};
+use imps_host::wasm::GuestLimits;
 
 // The engine allocates per message (its typed model owns its strings); mimalloc serves those
 // small, short-lived allocations faster than the system allocator.
@@ -42,8 +44,29 @@ enum Command {
         #[arg(long)]
         open_registration: bool,
         /// How the engine runs.
-        #[arg(long, value_enum, default_value_t = Engine::Native)]
+        #[arg(long, value_enum, default_value_t = Engine::Wasm)]
         engine: Engine,
+        /// Record every engine input (with times and seeds) to FILE for `imps replay`. The
+        /// file holds passwords and messages; it is created with mode 0600.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Keep the raw input of a guest trap under DATA/trap-inputs (it may hold
+        /// credentials); by default only a redacted description is logged.
+        #[arg(long)]
+        keep_trap_inputs: bool,
+        #[command(flatten)]
+        guest: GuestArgs,
+    },
+    /// Replay a file written by `imps serve --record` and check that every input gives the
+    /// recorded outputs, byte for byte.
+    Replay {
+        /// The record file.
+        file: PathBuf,
+        /// How the engine runs.
+        #[arg(long, value_enum, default_value_t = Engine::Wasm)]
+        engine: Engine,
+        #[command(flatten)]
+        guest: GuestArgs,
     },
     /// Accounts (on a running server through its admin endpoint, else on the data directory).
     User {
@@ -205,8 +228,45 @@ enum CodecCommand {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Engine {
+    /// The embedded WebAssembly guest under wasmtime (memory cap, time limit).
+    Wasm,
     /// The engine linked into this binary.
     Native,
+}
+
+impl From<Engine> for EngineKind {
+    fn from(e: Engine) -> EngineKind {
+        match e {
+            Engine::Wasm => EngineKind::Wasm,
+            Engine::Native => EngineKind::Native,
+        }
+    }
+}
+
+/// Options of the wasm guest.
+#[derive(clap::Args)]
+struct GuestArgs {
+    /// Memory cap of the engine guest, MiB (the host warns at 80%).
+    #[arg(long, default_value_t = 512)]
+    guest_memory_mib: usize,
+    /// Longest one input may run in the guest before it is interrupted, ms.
+    #[arg(long, default_value_t = 10_000)]
+    guest_time_limit_ms: u64,
+    /// Run this guest .wasm instead of the embedded one (tests).
+    #[arg(long, value_name = "FILE", hide = true)]
+    guest: Option<PathBuf>,
+    /// Keep the compiled guest (.cwasm) in DIR instead of the data directory (tests share one).
+    #[arg(long, value_name = "DIR", hide = true)]
+    guest_cache: Option<PathBuf>,
+}
+
+impl GuestArgs {
+    fn limits(&self) -> GuestLimits {
+        GuestLimits {
+            memory_bytes: self.guest_memory_mib.saturating_mul(1 << 20),
+            time_limit: std::time::Duration::from_millis(self.guest_time_limit_ms),
+        }
+    }
 }
 
 fn init_logs(default: &str) {
@@ -406,17 +466,22 @@ fn main() -> ExitCode {
             config,
             open_registration,
             engine,
+            record,
+            keep_trap_inputs,
+            guest,
         } => {
             init_logs("info");
-            let engine = match engine {
-                Engine::Native => EngineKind::Native,
-            };
             match imps_host::serve::serve(ServeOptions {
                 listen,
                 data,
                 config,
                 open_registration,
-                engine,
+                engine: engine.into(),
+                record,
+                keep_trap_inputs,
+                guest_limits: guest.limits(),
+                guest: guest.guest,
+                guest_cache: guest.guest_cache,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
@@ -449,6 +514,37 @@ fn main() -> ExitCode {
         Command::Logout { user, target } => {
             init_logs("warn");
             one(&target, AdminCommand::ForceLogout { user_id: user })
+        }
+        Command::Replay {
+            file,
+            engine,
+            guest,
+        } => {
+            init_logs("warn");
+            let limits = guest.limits();
+            let result = imps_host::record::replay(&file, |config, seed| {
+                imps_host::serve::make_core(
+                    engine.into(),
+                    config,
+                    seed,
+                    guest.guest.as_deref(),
+                    guest.guest_cache.as_deref(),
+                    limits,
+                )
+            });
+            match result {
+                Ok(r) => {
+                    println!(
+                        "replayed {} input(s) in {} engine start(s): {} output(s), all identical; digest {}",
+                        r.inputs, r.starts, r.outputs, r.digest
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imps replay: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Codec {
             command: CodecCommand::Roundtrip { files },

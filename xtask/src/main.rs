@@ -9,7 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-/// Rustup targets the steps need.
+/// Rustup targets the steps need: the engine guest that `imps` embeds is built for
+/// wasm32-unknown-unknown by `host-native/build.rs`.
 const RUSTUP_TARGETS: &[&str] = &["wasm32-unknown-unknown"];
 
 /// Debian packages the steps need, each with a file whose presence shows it is installed.
@@ -275,8 +276,17 @@ fn test() -> Result {
         doc.args(["test", "--workspace", "--doc"]);
         run_tests(doc, &mut total)
     });
-    let npm = match (&first, &second) {
-        (Ok(()), Some(Ok(()))) => Some(npm_tests(&mut total)),
+    // The host's integration tests ran against the wasm guest (their default); run them again
+    // against the native engine: every scenario must pass in both modes.
+    let third = second.as_ref().and_then(|r| r.as_ref().ok()).map(|()| {
+        let mut native = cargo();
+        native
+            .args(["test", "-p", "imps-host", "--test", "*"])
+            .env("IMPS_TEST_ENGINE", "native");
+        run_tests(native, &mut total)
+    });
+    let npm = match (&first, &second, &third) {
+        (Ok(()), Some(Ok(())), Some(Ok(()))) => Some(npm_tests(&mut total)),
         _ => None,
     };
     println!(
@@ -285,6 +295,7 @@ fn test() -> Result {
     );
     first?;
     second.unwrap_or(Ok(()))?;
+    third.unwrap_or(Ok(()))?;
     npm.unwrap_or(Ok(()))
 }
 
