@@ -674,14 +674,17 @@ export class ImpsClient extends Emitter {
 
 // ---- codec -----------------------------------------------------------------------------------
 
-/** Decodes a CSP message to `{ version, sessionId?, transactions, tree }`. */
+/** Decodes a CSP message (XML or WBXML, by `contentType`) to `{ version, sessionId?, transactions, tree }`. */
 export function decode(bytes, contentType = 'application/vnd.wv.csp.xml') {
   return call(() => wasm.decodeMessage(asBytes(bytes), contentType));
 }
 
-/** Encodes a decoded message (or its `tree`) back to `{ body, contentType }` through the codec. */
-export function encode(message) {
-  return call(() => wasm.encodeMessage(message && message.tree ? message.tree : message));
+/**
+ * Encodes a decoded message (or its `tree`) back to `{ body, contentType }` through the codec,
+ * in `encoding` `'xml'` (default) or `'wbxml'`.
+ */
+export function encode(message, encoding = 'xml') {
+  return call(() => wasm.encodeMessage(message && message.tree ? message.tree : message, encoding));
 }
 
 /** The values of a `PresenceSubList` tree's value attributes: `{ OnlineStatus: 'T', … }`. */

@@ -65,10 +65,13 @@ export interface EncodedMessage {
   contentType: string;
 }
 
-/** Decodes a CSP XML message; throws ImpsError 400 (malformed), 415 (not XML) or 505. */
+/** Decodes a CSP message, XML or WBXML by `contentType`; throws ImpsError 400 (malformed), 415 (neither) or 505. */
 export function decode(bytes: Uint8Array | string, contentType?: string): DecodedMessage;
 /** Encodes a decoded message (or its tree) back through the codec. */
-export function encode(message: DecodedMessage | CspElement): EncodedMessage;
+export function encode(
+  message: DecodedMessage | CspElement,
+  encoding?: 'xml' | 'wbxml',
+): EncodedMessage;
 /** The values of a PresenceSubList tree's value attributes (`{ OnlineStatus: 'T' }`). */
 export function presenceValues(tree: CspElement | null): Record<string, string>;
 
@@ -268,6 +271,8 @@ export interface ClientOptions {
   pollIntervalSecs?: number;
   /** Fetch and confirm announced messages by itself (notify delivery). */
   autoFetch?: boolean;
+  /** Wire encoding of requests: `xml` (default) or `wbxml`; replies are read either way. */
+  encoding?: 'xml' | 'wbxml';
 }
 
 /** Presence attributes: value attributes as booleans or strings, structured ones as trees. */

@@ -335,20 +335,39 @@ fn presence_from_js(attrs: &JsValue, version: Version) -> Result<PresenceSubList
 
 // ---- codec helpers ---------------------------------------------------------------------------
 
+/// The TransactionID of the last transaction of a request the client wrote, in either
+/// encoding (WBXML has no cheap sniffing: it is decoded).
+fn transaction_id(body: &[u8]) -> Option<String> {
+    match body.first() {
+        Some(0x01..=0x03) => codec::Encoding::Wbxml
+            .decode(body, codec::Limits::default())
+            .ok()?
+            .session
+            .transactions
+            .last()?
+            .descriptor
+            .as_ref()?
+            .transaction_id
+            .clone(),
+        _ => codec::sniff(body).1,
+    }
+}
+
 /// Decodes a CSP message: `{ version, sessionId?, transactions: [{ mode, transactionId?,
 /// primitives: [{ name, code?, tree }] }], tree }`. Fails with the CSP status code (400,
 /// 415, 505) of what is wrong.
 #[wasm_bindgen(js_name = decodeMessage)]
 pub fn decode_message(bytes: &[u8], content_type: &str) -> Result<JsValue, JsValue> {
     let ct = content_type.to_ascii_lowercase();
-    if ct.contains("wbxml") || !(ct.is_empty() || ct.contains("xml")) {
+    if !(ct.is_empty() || ct.contains("xml")) {
         return Err(error(
             415,
-            format!("content type {content_type:?}: only CSP XML is decoded"),
+            format!("content type {content_type:?}: CSP XML or WBXML is decoded"),
             None,
         ));
     }
-    let message = codec::decode(bytes, codec::Limits::default())
+    let message = codec::Encoding::of_content_type(content_type)
+        .decode(bytes, codec::Limits::default())
         .map_err(|e| error(e.status_code(), e.to_string(), Some(&e.element)))?;
     let o = Object::new();
     set(&o, "version", message.version.as_str());
@@ -384,16 +403,30 @@ pub fn decode_message(bytes: &[u8], content_type: &str) -> Result<JsValue, JsVal
 /// Encodes a message tree (as [`decode_message`] gives in `tree`) back to CSP XML, through
 /// the typed codec: `{ body, contentType }`.
 #[wasm_bindgen(js_name = encodeMessage)]
-pub fn encode_message(tree: JsValue) -> Result<JsValue, JsValue> {
+pub fn encode_message(tree: JsValue, encoding: Option<String>) -> Result<JsValue, JsValue> {
+    let encoding = parse_encoding(encoding.as_deref())?;
     let mut w = XmlOut::new(Version::V1_2, 1024);
     write_tree(&tree, &mut w, 0)?;
     let xml = w.into_bytes();
     let message = codec::decode(&xml, codec::Limits::default())
         .map_err(|e| error(e.status_code(), e.to_string(), Some(&e.element)))?;
     let o = Object::new();
-    set(&o, "body", bytes(&codec::encode(&message)));
-    set(&o, "contentType", message.version.xml_content_type());
+    set(&o, "body", bytes(&encoding.encode(&message)));
+    set(&o, "contentType", encoding.content_type(message.version));
     Ok(o.into())
+}
+
+/// `"xml"` (the default) or `"wbxml"`.
+fn parse_encoding(name: Option<&str>) -> Result<codec::Encoding, JsValue> {
+    match name {
+        None | Some("xml") => Ok(codec::Encoding::Xml),
+        Some("wbxml") => Ok(codec::Encoding::Wbxml),
+        Some(other) => Err(error(
+            400,
+            format!("encoding {other:?}: \"xml\" or \"wbxml\""),
+            None,
+        )),
+    }
 }
 
 // ---- server ----------------------------------------------------------------------------------
@@ -756,6 +789,7 @@ impl ClientCore {
         if let Some(a) = get(&options, "autoFetch").as_bool() {
             config.auto_fetch = a;
         }
+        config.encoding = parse_encoding(get_string(&options, "encoding").as_deref())?;
         let seed: [u8; 32] = seed
             .try_into()
             .map_err(|_| error(400, "the seed must be 32 bytes", None))?;
@@ -783,7 +817,7 @@ impl ClientCore {
             .iter()
             .rev()
             .find_map(|o| match o {
-                ClientOutput::Send(s) => codec::sniff(&s.body).1,
+                ClientOutput::Send(s) => transaction_id(&s.body),
                 ClientOutput::Event(_) => None,
             })
             .ok_or_else(|| error(604, "not logged in", None))

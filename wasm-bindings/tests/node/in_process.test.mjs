@@ -33,7 +33,7 @@ test('version information names the crate, the interface and the schema', () => 
   const v = versions();
   assert.match(v.package, /^\d+\.\d+\.\d+/);
   assert.equal(v.interface, '1');
-  assert.equal(v.schema, 1);
+  assert.equal(v.schema, 2, 'engine record schema (bumped for groups v2)');
 });
 
 test('logins in both schemes and all versions; a wrong password is refused with 409', async () => {
@@ -126,6 +126,47 @@ test('presence, messages and groups between clients of one in-process server', a
   await server.close();
 });
 
+test('a WBXML client and an XML client talk through one server, each answered in its encoding', async () => {
+  const server = await openServer('wbxml');
+  await server.admin({ type: 'provisionUser', userId: 'wendy', password: 'w' });
+  await server.admin({ type: 'provisionUser', userId: 'xavier', password: 'x' });
+  const types = [];
+  const wendy = new ImpsClient({
+    transport: async (req) => {
+      const reply = await server.handle(req);
+      types.push([req.contentType, reply.contentType, reply.body[0]]);
+      return reply;
+    },
+    userId: 'wendy',
+    password: 'w',
+    version: '1.2',
+    encoding: 'wbxml',
+  });
+  server.on('wakeUp', (e) => {
+    if (e.sessionId === wendy.sessionId) wendy.wakeUp();
+  });
+  const xavier = connect(server, { userId: 'xavier', password: 'x', version: '1.3' });
+  await wendy.login();
+  await xavier.login();
+  const toXavier = until(xavier, 'message', (e) => e.content === 'from wbxml');
+  await wendy.sendText({ users: ['xavier'], text: 'from wbxml' });
+  assert.equal((await toXavier).sender, 'wv:wendy@localhost');
+  const toWendy = until(wendy, 'message', (e) => e.content === 'from xml');
+  await xavier.sendText({ users: ['wendy'], text: 'from xml' });
+  assert.equal((await toWendy).sender, 'wv:xavier@localhost');
+  assert.ok(types.length > 3);
+  for (const [sent, got, first] of types) {
+    assert.equal(sent, 'application/vnd.wv.csp.wbxml');
+    assert.equal(got, 'application/vnd.wv.csp.wbxml');
+    assert.ok(first <= 3, 'a WBXML version byte');
+  }
+  await wendy.logout();
+  await xavier.logout();
+  wendy.close();
+  xavier.close();
+  await server.close();
+});
+
 test('accounts and an offline message survive a restart on IndexedDB', async () => {
   let server = await openServer('restart');
   await server.admin({ type: 'provisionUser', userId: 'alice', password: 'a' });
@@ -209,7 +250,14 @@ test('codec helpers decode and encode, errors carry CSP codes', () => {
   assert.equal(again.contentType, 'application/vnd.wv.csp.xml');
   assert.deepEqual(decode(again.body).transactions, m.transactions);
   assert.throws(() => decode('<a>'), (e) => e instanceof ImpsError && e.code === 400 && typeof e.message === 'string');
-  assert.throws(() => decode(xml, 'application/vnd.wv.csp.wbxml'), (e) => e.code === 415);
+  // The same message in WBXML: a binary body of its own content type, read back equal.
+  const w = encode(m, 'wbxml');
+  assert.equal(w.contentType, 'application/vnd.wv.csp.wbxml');
+  assert.ok(w.body.length < again.body.length, `WBXML ${w.body.length} B, XML ${again.body.length} B`);
+  assert.deepEqual(decode(w.body, w.contentType).transactions, m.transactions);
+  assert.throws(() => decode(xml, 'application/vnd.wv.csp.wbxml'), (e) => e instanceof ImpsError && e.code === 400);
+  assert.throws(() => decode(xml, 'text/plain'), (e) => e.code === 415);
+  assert.throws(() => encode(m, 'json'), (e) => e.code === 400);
   assert.throws(() => encode({ name: '', attributes: {}, children: [] }), (e) => e.code === 400);
 });
 
