@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod redact;
 pub mod serve;
 pub mod sqlite;
+pub mod web;
 
 pub use sqlite::SqliteStore;
 

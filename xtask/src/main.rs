@@ -462,6 +462,7 @@ fn npm_package() -> Result {
     std::fs::write(out.join("package.json"), npm_manifest())
         .map_err(|e| format!("package.json: {e}"))?;
     link_package(&out)?;
+    link_web_demo(&out)?;
     match check_wasm_budget(&wasm) {
         Err(e) if !WASM_BUDGET_ENFORCED => eprintln!("xtask: WARNING: {e}"),
         other => other?,
@@ -549,6 +550,26 @@ fn npm_manifest() -> String {
 /// `exports` map).
 fn link_package(out: &Path) -> Result {
     let link = root().join("node_modules").join("imps-engine");
+    if std::fs::symlink_metadata(&link).is_ok() {
+        std::fs::remove_file(&link)
+            .or_else(|_| std::fs::remove_dir_all(&link))
+            .map_err(|e| format!("{}: {e}", link.display()))?;
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(out, &link).map_err(|e| format!("{}: {e}", link.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        Err(format!("linking {} needs a Unix host", link.display()))
+    }
+}
+
+/// `web-demo/imps-engine` → the built package: the demo imports it by a relative path, so
+/// `imps serve` with `web_root = "web-demo"` serves the page and the package from one
+/// origin (git ignores the link).
+fn link_web_demo(out: &Path) -> Result {
+    let link = root().join("web-demo").join("imps-engine");
     if std::fs::symlink_metadata(&link).is_ok() {
         std::fs::remove_file(&link)
             .or_else(|_| std::fs::remove_dir_all(&link))

@@ -1,0 +1,102 @@
+// How the demo reaches an IMPS server: *remote* (CSP over HTTP to `imps serve`, wake-ups
+// over its WebSocket) or *local* (the server engine in a SharedWorker of this origin, its data
+// in IndexedDB, shared by every tab).
+
+/** A connection to `imps serve` at `base` (the page's origin by default). */
+export function remote(base = location.origin) {
+  const root = new URL(base, location.href);
+  const ws = new URL('/cir/ws', root);
+  ws.protocol = root.protocol === 'https:' ? 'wss:' : 'ws:';
+  return {
+    mode: 'remote',
+    label: root.origin,
+    url: new URL('/imps', root).href,
+    // One WebSocket per session: each text frame is a CIR; reopened while the session lives.
+    wakeUps(sessionId, nudge) {
+      let socket;
+      let stopped = false;
+      let retry = 500;
+      const open = () => {
+        if (stopped) return;
+        socket = new WebSocket(`${ws.href}?session=${encodeURIComponent(sessionId)}`);
+        socket.onopen = () => {
+          retry = 500;
+          nudge(); // anything that came before the channel was up
+        };
+        socket.onmessage = () => nudge();
+        socket.onclose = () => {
+          if (!stopped) setTimeout(open, (retry = Math.min(retry * 2, 15000)));
+        };
+      };
+      open();
+      return () => {
+        stopped = true;
+        socket?.close();
+      };
+    },
+  };
+}
+
+let worker = null;
+
+/** The in-browser server's port: a SharedWorker, or a dedicated Worker where there is none. */
+function serverPort() {
+  if (worker) return worker;
+  const url = new URL('./local-server.js', import.meta.url);
+  let port;
+  if (typeof SharedWorker === 'function') {
+    const shared = new SharedWorker(url, { type: 'module', name: 'imps-local-server' });
+    port = shared.port;
+    port.start();
+  } else {
+    // Without SharedWorker (some mobile browsers) each tab runs its own server on the same
+    // IndexedDB database: tabs then do not see each other's sessions.
+    const dedicated = new Worker(url, { type: 'module', name: 'imps-local-server' });
+    port = dedicated;
+  }
+  const pending = new Map();
+  const wakeListeners = new Set();
+  let next = 1;
+  port.onmessage = (e) => {
+    const m = e.data;
+    if (m.type === 'reply' || m.type === 'error') {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (!p) return;
+      if (m.type === 'reply') p.resolve({ body: m.body, contentType: m.contentType });
+      else p.reject(Object.assign(new Error(m.message), { code: m.code }));
+    } else if (m.type === 'wakeUp') {
+      for (const l of wakeListeners) l(m.sessionId);
+    }
+  };
+  worker = {
+    request(body, contentType) {
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        port.postMessage({ type: 'request', id, body, contentType });
+      });
+    },
+    onWakeUp(listener) {
+      wakeListeners.add(listener);
+      return () => wakeListeners.delete(listener);
+    },
+  };
+  return worker;
+}
+
+/** A connection to the server engine running in this browser. */
+export function local() {
+  const port = serverPort();
+  return {
+    mode: 'local',
+    label: 'this browser',
+    transport: ({ body, contentType }) => port.request(body, contentType),
+    pollIntervalSecs: 30,
+    wakeUps(sessionId, nudge) {
+      return port.onWakeUp((id) => {
+        if (id === sessionId) nudge();
+      });
+    },
+  };
+}

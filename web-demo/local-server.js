@@ -1,0 +1,52 @@
+// The IMPS server of local mode: the imps-engine server in a SharedWorker (one for every tab
+// of this origin), its data in IndexedDB, so tabs chat with no server and the data outlives
+// them. Tabs talk to it over their port: `{ type: 'request', id, body, contentType }` in,
+// `{ type: 'reply', id, body, contentType }` or `{ type: 'error', id, code, message }` out;
+// wake-ups go to every tab as `{ type: 'wakeUp', sessionId }` (each client keeps its own).
+import { ImpsServer, IndexedDbStore } from './imps-engine/browser.js';
+
+/** The IndexedDB database of the in-browser server. */
+const DATABASE = 'imps-web-demo';
+
+// Open registration: a first login creates the account, as `cargo xtask demo` does. Lighter
+// password hashing than a server's: this runs in a tab, on the user's own device.
+const CONFIG = { login: { open_registration: true, hash_memory_kib: 1024, hash_iterations: 2 } };
+
+const ports = new Set();
+let serverPromise = null;
+
+function server() {
+  serverPromise ??= (async () => {
+    const s = await ImpsServer.open(CONFIG, await IndexedDbStore.open(DATABASE));
+    s.on('wakeUp', (w) => {
+      for (const p of ports) p.postMessage({ type: 'wakeUp', sessionId: w.sessionId });
+    });
+    return s;
+  })();
+  return serverPromise;
+}
+
+function attach(port) {
+  ports.add(port);
+  port.onmessage = async (e) => {
+    const m = e.data;
+    if (m?.type !== 'request') return;
+    try {
+      const s = await server();
+      const reply = await s.handle({ body: m.body, contentType: m.contentType, peer: 'local' });
+      port.postMessage({ type: 'reply', id: m.id, body: reply.body, contentType: reply.contentType });
+    } catch (err) {
+      port.postMessage({ type: 'error', id: m.id, code: err?.code ?? 500, message: String(err?.message ?? err) });
+    }
+  };
+  port.start?.();
+}
+
+if (typeof SharedWorkerGlobalScope !== 'undefined' && self instanceof SharedWorkerGlobalScope) {
+  self.onconnect = (e) => {
+    for (const p of e.ports) attach(p);
+  };
+} else {
+  // A dedicated worker: the worker itself is the one port.
+  attach(self);
+}
