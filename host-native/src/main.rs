@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use imps_engine::server::AdminCommand;
+use imps_engine::server::{AdminCommand, ProfileUpdate};
 use imps_host::admin::{self, Target};
 use imps_host::serve::{EngineKind, ServeOptions};
 
@@ -142,6 +142,15 @@ enum UserCommand {
         /// Friendly name.
         #[arg(long)]
         friendly_name: Option<String>,
+        /// Whether search finds the user at all.
+        #[arg(long)]
+        searchable: Option<bool>,
+        /// Whether search finds the user by e-mail address.
+        #[arg(long)]
+        find_by_email: Option<bool>,
+        /// Whether search finds the user by mobile number.
+        #[arg(long)]
+        find_by_mobile: Option<bool>,
         #[command(flatten)]
         target: TargetArgs,
     },
@@ -268,9 +277,35 @@ fn user_command(command: UserCommand) -> ExitCode {
             Err(e) => fail(e),
         },
         UserCommand::Import { file, target } => import(&file, &target),
-        UserCommand::Profile { user, .. } => fail(format!(
-            "cannot set the profile of {user}: this engine has no profile command yet"
-        )),
+        UserCommand::Profile {
+            user,
+            first_name,
+            last_name,
+            email,
+            alias,
+            mobile,
+            friendly_name,
+            searchable,
+            find_by_email,
+            find_by_mobile,
+            target,
+        } => one(
+            &target,
+            AdminCommand::SetProfile {
+                user_id: user,
+                profile: ProfileUpdate {
+                    first_name,
+                    last_name,
+                    email,
+                    alias,
+                    mobile,
+                    friendly_name,
+                    searchable,
+                    find_by_email,
+                    find_by_mobile,
+                },
+            },
+        ),
     }
 }
 

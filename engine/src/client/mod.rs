@@ -7,6 +7,7 @@
 
 pub mod group;
 pub mod im;
+pub mod invite;
 pub mod presence;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -15,7 +15,9 @@ mod contact_list;
 mod group;
 pub(crate) use group::record_from_v1 as group_record_from_v1;
 mod im;
+mod invite;
 mod presence;
+mod search;
 mod session;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -35,6 +37,8 @@ use crate::codec::{
 use crate::store::{self, Record, StorageBatch, StorageOp, Table};
 
 pub use config::Config;
+pub use invite::InvitationInfo;
+pub use search::ProfileUpdate;
 use session::{Queued, Session};
 
 /// Milliseconds on the host's monotonic clock.
@@ -46,7 +50,7 @@ pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
     "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
     "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT", "MDELIV", "FWMSG", "SETD", "GETLM", "GETM",
     "REJCM", "NOTIF", "NEWM", "CREAG", "DELGR", "GETGP", "SETGP", "SUBGCN", "GRCHN", "GETGM",
-    "ADDGM", "RMVGM", "MBRAC", "REJEC", "GETJU",
+    "ADDGM", "RMVGM", "MBRAC", "REJEC", "GETJU", "SRCH", "STSRC", "INVIT", "CAINV",
 ];
 
 /// The [`IMPLEMENTED_FUNCTIONS`] that `version`'s service tree has (what a client of that
@@ -131,6 +135,15 @@ pub enum AdminCommand {
         name: Option<String>,
         /// `Topic` property.
         topic: Option<String>,
+    },
+    /// Sets profile fields of an existing account (search: names, e-mail, alias, mobile,
+    /// friendly name, and whether and how the user can be found). Fields left `None` keep
+    /// their value; an empty string clears one.
+    SetProfile {
+        /// User id.
+        user_id: String,
+        /// The fields to change.
+        profile: ProfileUpdate,
     },
 }
 
@@ -254,6 +267,12 @@ pub(crate) struct Account {
     pub hash: auth::PasswordHash,
     pub sealed: Option<Vec<u8>>,
     pub created_ms: i64,
+    /// Search profile (stored in its own table, [`Table::Profiles`]).
+    #[serde(skip)]
+    pub profile: search::Profile,
+    /// Its entry in the search index (memory only).
+    #[serde(skip)]
+    pub search_slot: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -288,6 +307,12 @@ pub struct Server {
     blocks: block_list::Blocks,
     /// Groups and who joined them.
     groups: group::Groups,
+    /// Open invitations and shares.
+    invitations: invite::Invitations,
+    /// Searches open for paging.
+    searches: search::Searches,
+    /// Searchable text of every account.
+    search_index: search::Index,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -331,6 +356,9 @@ impl Server {
             im: im::ImState::default(),
             blocks: BTreeMap::new(),
             groups: group::Groups::default(),
+            invitations: invite::Invitations::default(),
+            searches: search::Searches::default(),
+            search_index: search::Index::default(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -387,6 +415,14 @@ impl Server {
             .is_ok_and(|a| self.accounts.contains_key(&a.to_string()))
     }
 
+    /// The open invitations and shared-content offers `user_id` sent or received.
+    pub fn open_invitations(&self, user_id: &str) -> Vec<InvitationInfo> {
+        match Address::parse_user(user_id, &self.config.domain) {
+            Ok(a) => invite::open_for(self, &a.to_string()),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Feeds one input at monotonic time `now`. Drain [`Server::poll_output`] afterwards.
     pub fn handle(&mut self, now: Millis, input: Input) {
         self.now = self.now.max(now);
@@ -417,7 +453,8 @@ impl Server {
         let presence = self.presence.next_due();
         let expiry = im::next_timeout(self);
         let notices = self.groups.next_due();
-        [session, ended, presence, expiry, notices]
+        let invitations = invite::next_timeout(self);
+        [session, ended, presence, expiry, notices, invitations]
             .into_iter()
             .flatten()
             .min()
@@ -537,11 +574,28 @@ impl Server {
                         }));
                     }
                 }
+                Table::Invitations => {
+                    if !invite::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
+                Table::Profiles => {
+                    if !search::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
                 Table::Meta => {}
             }
         }
         presence::finish_restore(self);
         im::finish_restore(self);
+        self.search_index.stale = true;
     }
 
     fn on_timeout(&mut self) {
@@ -555,6 +609,7 @@ impl Server {
         presence::on_timeout(self);
         im::on_timeout(self);
         group::on_timeout(self);
+        invite::on_timeout(self);
         self.ended.retain(|_, (_, until)| *until > now);
         self.challenges.retain(|_, list| {
             list.retain(|c| c.expires > now);
@@ -578,6 +633,7 @@ impl Server {
         self.expiries.remove(&(s.expires_at, handle));
         // Joining is per session: it leaves its groups.
         group::session_ended(self, handle);
+        search::session_ended(self, handle);
         self.by_id.remove(&s.id);
         if let Some(list) = self.by_user.get_mut(&s.user) {
             list.retain(|h| *h != handle);
@@ -683,13 +739,21 @@ impl Server {
         match command {
             AdminCommand::ProvisionUser { user_id, password } => {
                 let user = user_of(&user_id)?;
-                let account = self
+                let mut account = self
                     .new_account(&user, &password)
                     .ok_or("could not hash the password")?;
+                // A new password keeps the profile (and its index entry).
+                if let Some(old) = self.accounts.get(&user) {
+                    account.profile = old.profile.clone();
+                    account.search_slot = old.search_slot;
+                }
                 let existed = self
                     .accounts
                     .insert(user.clone(), account.clone())
                     .is_some();
+                if !existed {
+                    search::reindex(self, &user);
+                }
                 self.store(vec![Self::account_op(&account)]);
                 Ok(if existed {
                     format!("password of {user} set")
@@ -699,6 +763,7 @@ impl Server {
             }
             AdminCommand::DeleteUser { user_id } => {
                 let user = user_of(&user_id)?;
+                search::unindex(self, &user);
                 if self.accounts.remove(&user).is_none() {
                     return Err(format!("no account {user}"));
                 }
@@ -716,6 +781,8 @@ impl Server {
                 ops.extend(im::remove_user(self, &user));
                 ops.extend(block_list::remove_owner(&mut self.blocks, &user));
                 ops.extend(group::remove_user(self, &user));
+                ops.extend(invite::remove_user(self, &user));
+                ops.push(search::remove_user(&user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
             }
@@ -753,6 +820,10 @@ impl Server {
                 name,
                 topic,
             } => group::create_public(self, &group_id, name, topic),
+            AdminCommand::SetProfile { user_id, profile } => {
+                let user = user_of(&user_id)?;
+                search::set_profile(self, &user, &profile)
+            }
         }
     }
 
@@ -779,6 +850,8 @@ impl Server {
             hash,
             sealed,
             created_ms: self.wall_clock_ms,
+            profile: search::Profile::default(),
+            search_slot: u32::MAX,
         })
     }
 
