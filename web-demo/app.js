@@ -404,7 +404,7 @@ function renderConversation() {
   if (group) {
     $('members').replaceChildren(
       ...group.members.map((m) =>
-        h('li', { 'data-member': m.name }, m.name, m.userId ? h('span', { class: 'muted' }, ` (${short(m.userId)})`) : null, h('span', { class: 'role' }, m.role)),
+        h('li', { 'data-member': m.name }, m.name, m.userId ? h('span', { class: 'muted' }, ` (${short(m.userId)})`) : null, m.role ? h('span', { class: 'role' }, m.role) : null),
       ),
     );
   }

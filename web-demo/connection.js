@@ -44,9 +44,10 @@ function serverPort() {
   if (worker) return worker;
   const url = new URL('./local-server.js', import.meta.url);
   let port;
+  let sharedWorker;
   if (typeof SharedWorker === 'function') {
-    const shared = new SharedWorker(url, { type: 'module', name: 'imps-local-server' });
-    port = shared.port;
+    sharedWorker = new SharedWorker(url, { type: 'module', name: 'imps-local-server' });
+    port = sharedWorker.port;
     port.start();
   } else {
     // Without SharedWorker (some mobile browsers) each tab runs its own server on the same
@@ -57,6 +58,13 @@ function serverPort() {
   const pending = new Map();
   const wakeListeners = new Set();
   let next = 1;
+  // The worker's script failed to load or run: every waiting request fails with it.
+  const failed = (e) => {
+    for (const p of pending.values()) p.reject(Object.assign(new Error(`the in-browser server failed: ${e?.message ?? 'cannot start'}`), { code: 503 }));
+    pending.clear();
+    worker = null;
+  };
+  (typeof SharedWorker === 'function' ? sharedWorker : port).addEventListener('error', failed);
   port.onmessage = (e) => {
     const m = e.data;
     if (m.type === 'reply' || m.type === 'error') {

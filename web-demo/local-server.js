@@ -3,7 +3,10 @@
 // them. Tabs talk to it over their port: `{ type: 'request', id, body, contentType }` in,
 // `{ type: 'reply', id, body, contentType }` or `{ type: 'error', id, code, message }` out;
 // wake-ups go to every tab as `{ type: 'wakeUp', sessionId }` (each client keeps its own).
-import { ImpsServer, IndexedDbStore } from './imps-engine/browser.js';
+//
+// The package is imported dynamically: its entry compiles the wasm with a top-level await, and
+// a static import would hold up this module's evaluation past the `connect` events of the
+// first tabs, which would be lost.
 
 /** The IndexedDB database of the in-browser server. */
 const DATABASE = 'imps-web-demo';
@@ -17,6 +20,7 @@ let serverPromise = null;
 
 function server() {
   serverPromise ??= (async () => {
+    const { ImpsServer, IndexedDbStore } = await import('./imps-engine/browser.js');
     const s = await ImpsServer.open(CONFIG, await IndexedDbStore.open(DATABASE));
     s.on('wakeUp', (w) => {
       for (const p of ports) p.postMessage({ type: 'wakeUp', sessionId: w.sessionId });

@@ -314,9 +314,9 @@ export class ChatSession extends EventTarget {
           'JoinGroup-Request',
           el('GroupID', groupId),
           el('ScreenName', el('SName', sname), el('GroupID', groupId)),
-          props('OwnProperties', { AutoJoin: 'T' }),
           el('JoinedRequest', 'T'),
           el('SubscribeNotification', 'T'),
+          props('OwnProperties', { AutoJoin: 'T' }),
         ),
       );
     } catch (e) {
@@ -344,9 +344,10 @@ export class ChatSession extends EventTarget {
       add(child(admin, 'ModMapping'), 'moderator');
       add(child(admin, 'UserMapping'), 'member');
     } else {
-      add(tree, 'member');
+      // Only administrators and moderators are told everyone's role.
+      add(tree, null);
       for (const u of deep(tree, 'UserList').flatMap((l) => deep(l, 'SName'))) {
-        if (!out.some((x) => x.name === text(u))) out.push({ name: text(u), userId: null, role: 'member' });
+        if (!out.some((x) => x.name === text(u))) out.push({ name: text(u), userId: null, role: null });
       }
     }
     return out;
@@ -365,6 +366,7 @@ export class ChatSession extends EventTarget {
     if (g.joined) {
       const j = await this.client.send(el('GetJoinedUsers-Request', el('GroupID', groupId)));
       g.members = this.#mappings(j.tree);
+      for (const m of g.members) if (m.name === g.screenName && !m.role) m.role = g.myRole || null;
     }
     this.#saveLocal();
     this.#emit('groups');
@@ -458,9 +460,6 @@ export class ChatSession extends EventTarget {
         type === 'PR' ? el('PresenceSubList', ATTRIBUTES.map((a) => el(a))) : null,
         url ? el('URLList', el('URL', url)) : null,
         note ? el('InviteNote', note) : null,
-        groupId && this.groups.get(groupId)?.screenName
-          ? el('ScreenName', el('SName', this.groups.get(groupId).screenName), el('GroupID', groupId))
-          : null,
       ),
     );
     return inviteId;

@@ -173,8 +173,9 @@ async function scenario(alice, bob, mode) {
   await alice.getByLabel('Topic').fill('the demo');
   await alice.getByLabel('Your screen name').fill('Ali');
   await alice.getByRole('button', { name: 'Create group' }).click();
-  await alice.locator('#members li[data-member="Ali"]').waitFor({ timeout: T });
+  await alice.locator('#conv-title', { hasText: 'Team' }).waitFor({ timeout: T });
   await alice.locator('#members-box summary').click();
+  await alice.locator('#members li[data-member="Ali"]').waitFor({ timeout: T });
   await alice.getByLabel('Invite user').fill('bob');
   await alice.getByRole('button', { name: 'Invite', exact: true }).click();
   await bob.getByRole('tab', { name: /Invitations/ }).click();

@@ -355,6 +355,17 @@ fn run_tests(mut cmd: Command, total: &mut Counts) -> Result {
 
 /// Runs the release server with open registration on [`DEMO_LISTEN`] until Ctrl-C.
 fn demo() -> Result {
+    // The chat client of web-demo/ (with the package linked in by `build`) at `/`.
+    let config = root().join("target").join("demo.toml");
+    let web_root = root().join("web-demo");
+    std::fs::write(
+        &config,
+        format!(
+            "# Written by cargo xtask demo.\n[host]\nweb_root = {:?}\n",
+            web_root.display().to_string()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
     let mut child = Command::new(imps_binary())
         .args([
             "serve",
@@ -364,6 +375,8 @@ fn demo() -> Result {
             "./demo-data",
             "--open-registration",
         ])
+        .arg("--config")
+        .arg(&config)
         .current_dir(root())
         .stdout(Stdio::piped())
         .spawn()
@@ -645,7 +658,32 @@ fn npm_tests(total: &mut Counts) -> Result {
             outcome = Err(e);
         }
     }
+    if let Err(e) = web_demo_tests(&imps, total) {
+        outcome = Err(e);
+    }
     outcome
+}
+
+/// The web demo's Chromium tests (`web-demo/tests/`): both modes of the chat client, served
+/// by `imps` from `web-demo/` (the package is linked in by [`npm_package`]); screenshots go to
+/// `target/demo-screenshots/`.
+fn web_demo_tests(imps: &Path, total: &mut Counts) -> Result {
+    let web = root().join("web-demo");
+    let mut files: Vec<PathBuf> = list_files(&web.join("tests"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    let mut node = Command::new("node");
+    node.arg("--test")
+        .arg("--test-concurrency=1")
+        .args(&files)
+        .env("IMPS_BIN", imps)
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .env("WEB_ROOT", &web)
+        .env("SCREENSHOTS", root().join("target").join("demo-screenshots"))
+        .current_dir(root());
+    run_tests(node, total)
 }
 
 /// `cargo xtask bench-wasm`: the same engine workload natively and through the npm package
