@@ -224,7 +224,10 @@ fn web_root_files_are_served_and_nothing_outside_it() {
     .unwrap();
     let s = ImpsServer::start(dir.path(), &["--open-registration"]);
     let (status, ct, text) = s.get("/");
-    assert_eq!((status, text.as_str()), (200, "<!doctype html><title>chat</title>"));
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "<!doctype html><title>chat</title>")
+    );
     assert!(ct.starts_with("text/html"), "{ct}");
     let (status, ct, _) = s.get("/app.js");
     assert_eq!(status, 200);
@@ -233,7 +236,12 @@ fn web_root_files_are_served_and_nothing_outside_it() {
     assert_eq!((status, ct.as_str()), (200, "application/wasm"));
     assert_eq!(s.get("/pkg/").0, 404, "a directory without index.html");
     assert_eq!(s.get("/missing.js").0, 404);
-    for bad in ["/../secret.txt", "/pkg/../../secret.txt", "/%2e%2e/secret.txt", "/.hidden"] {
+    for bad in [
+        "/../secret.txt",
+        "/pkg/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/.hidden",
+    ] {
         assert_eq!(s.get(bad).0, 404, "{bad}");
     }
     // The CSP endpoint and the other routes are unchanged beside the files.

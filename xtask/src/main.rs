@@ -681,7 +681,10 @@ fn web_demo_tests(imps: &Path, total: &mut Counts) -> Result {
         .env("IMPS_BIN", imps)
         .env("CHROMIUM", "/usr/bin/chromium")
         .env("WEB_ROOT", &web)
-        .env("SCREENSHOTS", root().join("target").join("demo-screenshots"))
+        .env(
+            "SCREENSHOTS",
+            root().join("target").join("demo-screenshots"),
+        )
         .current_dir(root());
     run_tests(node, total)
 }
