@@ -115,6 +115,28 @@ async function stateOf(page, text, state) {
   await page.locator(`#messages li[data-state="${state}"]`, { hasText: text }).first().waitFor({ timeout: T });
 }
 
+// Local mode drives two tabs of one window, and only the front tab gets animation frames,
+// which Playwright's actions wait for: each action on a page first brings its tab to the front
+// (as a user switching tabs would).
+const ACTIONS = new Set(['click', 'fill', 'press', 'selectOption', 'check', 'waitFor', 'textContent', 'screenshot', 'setViewportSize', 'waitForFunction']);
+const LOCATING = new Set(['locator', 'getByRole', 'getByLabel', 'getByText', 'first']);
+function inFront(target, page = target) {
+  return new Proxy(target, {
+    get(t, k) {
+      const v = Reflect.get(t, k);
+      if (typeof v !== 'function') return v;
+      if (ACTIONS.has(k)) {
+        return async (...args) => {
+          await page.bringToFront();
+          return v.apply(t, args);
+        };
+      }
+      if (LOCATING.has(k)) return (...args) => inFront(v.apply(t, args), page);
+      return v.bind(t);
+    },
+  });
+}
+
 /** The whole scenario; `mode` picks how the pages reach a server. */
 async function scenario(alice, bob, mode) {
   const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${mode}-${name}.png`) });
@@ -242,7 +264,7 @@ test('local mode: two pages of one browser, the server in a SharedWorker on Inde
     const page = await context.newPage();
     watch(page, who);
     await page.goto(`${imps.url}/`);
-    pages.push(page);
+    pages.push(inFront(page));
   }
   await scenario(pages[0], pages[1], 'local');
   assert.deepEqual(csp, [], 'local mode sends nothing to a server');
