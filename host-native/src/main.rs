@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use imps_engine::codec::Encoding;
 use imps_engine::server::{AdminCommand, ProfileUpdate};
 use imps_host::admin::{self, Target};
 use imps_host::serve::{EngineKind, ServeOptions};
@@ -183,6 +184,22 @@ enum CodecCommand {
         /// CSP XML files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Convert a CSP XML message to WBXML (in its own version).
+    Xml2wbxml {
+        /// The XML message.
+        input: PathBuf,
+        /// Where to write the WBXML (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Convert a CSP WBXML message to XML (in its own version).
+    Wbxml2xml {
+        /// The WBXML message.
+        input: PathBuf,
+        /// Where to write the XML (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -447,6 +464,41 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Command::Codec {
+            command: CodecCommand::Xml2wbxml { input, output },
+        } => convert(&input, output.as_deref(), Encoding::Xml, Encoding::Wbxml),
+        Command::Codec {
+            command: CodecCommand::Wbxml2xml { input, output },
+        } => convert(&input, output.as_deref(), Encoding::Wbxml, Encoding::Xml),
+    }
+}
+
+/// `imps codec xml2wbxml|wbxml2xml`: one message converted, or one line on stderr.
+fn convert(
+    input: &std::path::Path,
+    output: Option<&std::path::Path>,
+    from: Encoding,
+    to: Encoding,
+) -> ExitCode {
+    init_logs("warn");
+    let converted = imps_host::codec_tool::convert_file(input, from, to);
+    let written = converted.and_then(|bytes| match output {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("writing the output: {e}"))
+        }
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(line) => {
+            eprintln!("imps: {}", line.replace(['\n', '\r'], " "));
+            ExitCode::FAILURE
         }
     }
 }

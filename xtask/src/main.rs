@@ -15,7 +15,12 @@ const RUSTUP_TARGETS: &[&str] = &["wasm32-unknown-unknown"];
 /// Debian packages the steps need, each with a file whose presence shows it is installed.
 /// Chromium runs the npm package's browser tests (playwright-core drives it; its own browser
 /// download does not work offline).
-const APT_PACKAGES: &[(&str, &str)] = &[("chromium", "/usr/bin/chromium")];
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "/usr/bin/chromium"),
+    // libwbxml's command-line tools: the independent WBXML implementation the WBXML codec is
+    // checked against (engine/tests/wbxml_interop.rs).
+    ("libwbxml2-utils", "/usr/bin/wbxml2xml"),
+];
 
 /// Where `xtask build` assembles the npm package `imps-engine`.
 const NPM_PACKAGE_DIR: &str = "target/npm/imps-engine";
@@ -39,7 +44,7 @@ const NPM_SOURCES: &[&str] = &[
 ];
 
 /// The cargo-fuzz targets of `fuzz/` (its own workspace, built with nightly).
-const FUZZ_TARGETS: &[&str] = &["decode", "engine_inputs"];
+const FUZZ_TARGETS: &[&str] = &["decode", "engine_inputs", "wbxml"];
 
 /// The sanitizer of fuzz builds. The engine and the targets are safe Rust (`unsafe_code` is
 /// denied), so AddressSanitizer finds little here and costs 5x: 305 against 1544 exec/s on
@@ -69,7 +74,7 @@ commands:
   bench [FILTER]
           the criterion benchmarks (codec decode+encode of every sample, KeepAlive transaction)
   fuzz [TARGET] [SECONDS] [-- LIBFUZZER-FLAGS]
-          run the cargo-fuzz targets (decode, engine_inputs; default all) for SECONDS each
+          run the cargo-fuzz targets (decode, engine_inputs, wbxml; default all) for SECONDS each
           (default 60) on nightly; not part of `test`. See fuzz/README.md";
 
 type Result<T = ()> = std::result::Result<T, String>;

@@ -28,6 +28,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::codec::Encoding;
 use crate::codec::capability::CirMethod;
 use crate::codec::common::CspResult;
 use crate::codec::envelope::Content;
@@ -859,32 +860,26 @@ impl Server {
 
     fn on_request(&mut self, req: Request) {
         let content_type = media_type(&req.content_type);
-        if is_wbxml(content_type) {
-            // WBXML arrives with its own issue; answer in XML so the client learns why.
-            let v = Version::V1_2;
-            self.error_reply(
-                req.conn,
-                v,
-                v.xml_content_type(),
-                None,
-                415,
-                "WBXML is not supported yet; use XML",
-            );
-            return;
-        }
+        // Each request is read in the encoding its content type names and answered in it;
+        // a session keeps the content type of its login (CSP-REFERENCE §5.1).
+        let encoding = Encoding::of_content_type(content_type);
+        let sniff = |body: &[u8]| match encoding {
+            Encoding::Xml => codec::sniff(body),
+            Encoding::Wbxml => (codec::wbxml::sniff(body), None),
+        };
         if req.body.len() > self.config.limits.max_message_bytes as usize {
-            let (version, tid) = codec::sniff(&req.body);
+            let (version, tid) = sniff(&req.body);
             let reply_type = reply_content_type(content_type, version);
             self.error_reply(req.conn, version, reply_type, tid, 400, "message too large");
             return;
         }
-        match codec::decode(&req.body, self.limits) {
+        match encoding.decode(&req.body, self.limits) {
             Ok(msg) => {
                 let reply_type = reply_content_type(content_type, msg.version);
                 self.process(req.conn, reply_type, msg, req.peer.as_deref());
             }
             Err(e) => {
-                let (version, tid) = codec::sniff(&req.body);
+                let (version, tid) = sniff(&req.body);
                 let reply_type = reply_content_type(content_type, version);
                 self.error_reply(
                     req.conn,
@@ -907,7 +902,8 @@ impl Server {
         code: u16,
         text: &str,
     ) {
-        let body = codec::encode(&Message::status(version, tid, code, text));
+        let message = Message::status(version, tid, code, text);
+        let body = Encoding::of_content_type(content_type).encode(&message);
         self.outputs.push_back(Output::Reply(Reply {
             conn,
             content_type,
@@ -1077,15 +1073,17 @@ impl Server {
                 d.poll = Some(poll);
             }
         }
+        let encoding = Encoding::of_content_type(content_type);
         let extra: Vec<(TransactionDescriptor, Content<'_>)> = queued
             .into_iter()
             .zip(&shared)
             .map(|(d, (p, xml))| match xml {
-                Some(xml) => (d, Content::Xml(xml)),
-                None => (d, Content::Primitive(p)),
+                // Kept XML serves XML sessions; WBXML is written from the primitive.
+                Some(xml) if encoding == Encoding::Xml => (d, Content::Xml(xml)),
+                _ => (d, Content::Primitive(p)),
             })
             .collect();
-        let body = codec::envelope::encode_message_with(&msg, &extra);
+        let body = codec::envelope::encode_message_in(&msg, &extra, encoding);
         if let (Some(h), Some(tid)) = (handle, cache_tid) {
             let limit = self.config.session.transaction_cache as usize;
             if let Some(s) = self.sessions.get_mut(&h) {
@@ -1149,20 +1147,19 @@ fn media_type(ct: &str) -> &str {
     ct.split(';').next().unwrap_or("").trim()
 }
 
-fn is_wbxml(ct: &str) -> bool {
-    ct.eq_ignore_ascii_case("application/vnd.wv.csp.wbxml")
-        || ct.eq_ignore_ascii_case("application/vnd.wv.csp+wbxml")
-}
-
-/// Replies use the XML content type the client sent, or the version's own one.
+/// Replies use the content type the client sent (either spelling of XML or WBXML), or the
+/// version's own XML one.
 fn reply_content_type(ct: &str, version: Version) -> &'static str {
-    if ct.eq_ignore_ascii_case("application/vnd.wv.csp.xml") {
-        "application/vnd.wv.csp.xml"
-    } else if ct.eq_ignore_ascii_case("application/vnd.wv.csp+xml") {
-        "application/vnd.wv.csp+xml"
-    } else {
-        version.xml_content_type()
-    }
+    const KNOWN: [&str; 4] = [
+        "application/vnd.wv.csp.xml",
+        "application/vnd.wv.csp+xml",
+        "application/vnd.wv.csp.wbxml",
+        "application/vnd.wv.csp+wbxml",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| ct.eq_ignore_ascii_case(k))
+        .unwrap_or_else(|| version.xml_content_type())
 }
 
 /// A `Result` with `code` and `text`.
