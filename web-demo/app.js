@@ -89,6 +89,7 @@ function start(s) {
     }
   });
   renderOwn();
+  $('create-group-box').open = s.groups.size === 0;
   selectTab('contacts');
   render('all');
 }
@@ -155,6 +156,8 @@ function notice(text) {
   session?.notices.push(text);
   render('invitations');
   $('toast').textContent = text;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => ($('toast').textContent = ''), 5000);
 }
 
 // ---- contacts ----------------------------------------------------------------------------------
@@ -224,6 +227,7 @@ $('create-group').addEventListener('submit', async (e) => {
   const id = await guard(() => session.createGroup($('group-name').value, $('group-screen-name').value || undefined, $('group-topic').value));
   if (id) {
     e.target.reset();
+    $('create-group-box').open = false;
     openConversation(id);
   }
 });
@@ -373,6 +377,21 @@ $('invite-form').addEventListener('submit', async (e) => {
   }
 });
 
+$('share-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const url = $('share-url').value;
+  const ok = await guard(() => session.invite({ user: current, type: 'SC', url, note: 'Have a look' }));
+  if (ok) {
+    $('share-url').value = '';
+    notice(`Shared ${url} with ${short(current)}.`);
+  }
+});
+
+$('offer-presence').addEventListener('click', async () => {
+  const ok = await guard(() => session.invite({ user: current, type: 'PR', note: 'See when I am around' }));
+  if (ok) notice(`Offered ${short(current)} your presence.`);
+});
+
 const STATE_LABEL = { sending: 'sending…', sent: 'sent', delivered: 'delivered', failed: 'not delivered' };
 
 function renderConversation() {
@@ -401,6 +420,7 @@ function renderConversation() {
       : [];
   $('conv-actions').replaceChildren(...actions);
   $('members-box').hidden = !group;
+  $('share-box').hidden = !contact;
   if (group) {
     $('members').replaceChildren(
       ...group.members.map((m) =>
@@ -442,5 +462,11 @@ function render(what) {
   if (what === 'all' || what === 'self') renderOwn();
   if (what === 'all' || what === 'chat' || what === 'contacts' || what === 'groups') renderConversation();
 }
+
+// Closing the tab ends the session when it can (else it ends when its keep-alive runs out),
+// so contacts see us go offline.
+addEventListener('pagehide', () => {
+  session?.logout().catch(() => {});
+});
 
 showLogin();

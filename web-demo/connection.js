@@ -77,6 +77,8 @@ function serverPort() {
       for (const l of wakeListeners) l(m.sessionId);
     }
   };
+  // A closing tab says so, so the worker stops posting wake-ups to it.
+  addEventListener('pagehide', () => port.postMessage({ type: 'bye' }));
   worker = {
     request(body, contentType) {
       const id = next++;

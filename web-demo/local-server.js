@@ -34,6 +34,10 @@ function attach(port) {
   ports.add(port);
   port.onmessage = async (e) => {
     const m = e.data;
+    if (m?.type === 'bye') {
+      ports.delete(port);
+      return;
+    }
     if (m?.type !== 'request') return;
     try {
       const s = await server();

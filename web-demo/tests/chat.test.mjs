@@ -177,6 +177,19 @@ async function scenario(alice, bob, mode) {
   await stateOf(bob, 'hi alice, back soon', 'delivered');
   await shot(alice, 'conversation');
 
+  // Shared content: alice shares a link; bob's inbox shows it as a link; alice hears he took it.
+  await alice.locator('#share-box summary').click();
+  await alice.getByLabel('Link to share').fill('https://example.org/holiday.jpg');
+  await alice.getByRole('button', { name: 'Share link' }).click();
+  await bob.getByRole('tab', { name: /Invitations/ }).click();
+  const shared = bob.locator('#invitations li.invitation', { hasText: 'shared content' });
+  await shared.waitFor({ timeout: T });
+  assert.equal(await shared.getByRole('link').getAttribute('href'), 'https://example.org/holiday.jpg');
+  await shared.getByRole('button', { name: 'Accept' }).click();
+  await shared.getByText('accepted').waitFor({ timeout: T });
+  await alice.getByRole('tab', { name: /Invitations/ }).click();
+  await alice.locator('#notices li', { hasText: 'bob accepted your invitation' }).waitFor({ timeout: T });
+
   // Bob goes offline: alice sees it, writes, and bob gets it when he returns.
   await logout(bob);
   await contactSays(alice, 'bob', /Offline/);
@@ -216,6 +229,18 @@ async function scenario(alice, bob, mode) {
   await seen(alice, 'glad to be here');
   assert.equal(await message(alice, 'glad to be here').locator('.who').textContent(), 'Bobby');
   await shot(alice, 'group');
+
+  // Search: users by id, groups by name.
+  await bob.getByRole('tab', { name: /Search/ }).click();
+  await bob.getByLabel('Search for').selectOption('GROUP_NAME');
+  await bob.getByLabel('Search text').fill('tea');
+  await bob.getByRole('button', { name: 'Search', exact: true }).click();
+  await bob.getByRole('button', { name: 'Join alice/team' }).waitFor({ timeout: T });
+  await bob.getByLabel('Search for').selectOption('USER_ID');
+  await bob.getByLabel('Search text').fill('ali');
+  await bob.getByRole('button', { name: 'Search', exact: true }).click();
+  await bob.locator('#search-results li', { hasText: 'alice' }).getByText('contact').waitFor({ timeout: T });
+  await shot(bob, 'search');
 
   // A phone-sized window shows one pane at a time.
   await alice.setViewportSize({ width: 390, height: 760 });
