@@ -40,6 +40,7 @@ function showLogin(message = '') {
   $('chat-screen').hidden = true;
   $('login-screen').hidden = false;
   $('login-error').textContent = message;
+  $('login-password').value = '';
   $('login-user').focus();
 }
 

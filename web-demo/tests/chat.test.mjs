@@ -71,10 +71,13 @@ function watch(page, who) {
 }
 
 async function login(page, user, mode) {
-  await page.getByLabel('User', { exact: true }).fill(user);
-  await page.getByLabel('Password').fill(`${user}-pw`);
   if (mode === 'local') await page.getByRole('radio', { name: /In this browser/ }).check();
-  await page.getByRole('button', { name: 'Log in' }).click();
+  // By keyboard: the user field has the focus, Tab moves on, Enter logs in.
+  await page.getByLabel('User', { exact: true }).fill('');
+  await page.keyboard.type(user);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(`${user}-pw`);
+  await page.keyboard.press('Enter');
   await page.locator('#chat-screen').waitFor({ state: 'visible', timeout: T });
   assert.equal(await page.locator('#me-name').textContent(), user);
 }
@@ -118,7 +121,7 @@ async function stateOf(page, text, state) {
 // Local mode drives two tabs of one window, and only the front tab gets animation frames,
 // which Playwright's actions wait for: each action on a page first brings its tab to the front
 // (as a user switching tabs would).
-const ACTIONS = new Set(['click', 'fill', 'press', 'selectOption', 'check', 'waitFor', 'textContent', 'screenshot', 'setViewportSize', 'waitForFunction']);
+const ACTIONS = new Set(['click', 'fill', 'press', 'selectOption', 'check', 'focus', 'waitFor', 'textContent', 'screenshot', 'setViewportSize', 'waitForFunction']);
 const LOCATING = new Set(['locator', 'getByRole', 'getByLabel', 'getByText', 'first']);
 function inFront(target, page = target) {
   return new Proxy(target, {
@@ -241,6 +244,11 @@ async function scenario(alice, bob, mode) {
   await bob.getByRole('button', { name: 'Search', exact: true }).click();
   await bob.locator('#search-results li', { hasText: 'alice' }).getByText('contact').waitFor({ timeout: T });
   await shot(bob, 'search');
+
+  // Bob leaves the group: alice's member list loses him.
+  await bob.getByRole('button', { name: 'Leave group' }).click();
+  await bob.getByText('Pick a contact or a group.').waitFor({ timeout: T });
+  await alice.locator('#members li[data-member="Bobby"]').waitFor({ state: 'detached', timeout: T });
 
   // A phone-sized window shows one pane at a time.
   await alice.setViewportSize({ width: 390, height: 760 });
