@@ -106,7 +106,12 @@ export class ChatSession extends EventTarget {
       this.stopWakeUps?.();
       this.dispatchEvent(new CustomEvent('ended', { detail: e.code }));
     });
-    await cl.login();
+    try {
+      await cl.login();
+    } catch (e) {
+      cl.close(); // no timers or channel left behind by a refused login
+      throw e;
+    }
     this.stopWakeUps = c.wakeUps?.(cl.sessionId, () => this.nudge?.());
     await cl.updatePresence({ UserAvailability: this.own.UserAvailability }).catch(() => {});
     await this.#loadContacts();
