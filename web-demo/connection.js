@@ -50,8 +50,8 @@ function serverPort() {
     port = sharedWorker.port;
     port.start();
   } else {
-    // Without SharedWorker (some mobile browsers) each tab runs its own server on the same
-    // IndexedDB database: tabs then do not see each other's sessions.
+    // Without SharedWorker (some mobile browsers) the first tab runs the server in a worker
+    // of its own; a Web Lock in the worker keeps it the only one on the database.
     const dedicated = new Worker(url, { type: 'module', name: 'imps-local-server' });
     port = dedicated;
   }
@@ -98,10 +98,16 @@ function serverPort() {
 /** A connection to the server engine running in this browser. */
 export function local() {
   const port = serverPort();
-  return {
+  const conn = {
     mode: 'local',
     label: 'this browser',
-    transport: ({ body, contentType }) => port.request(body, contentType),
+    /** The worker's last refusal (the client itself only reports a transport failure). */
+    lastError: null,
+    transport: ({ body, contentType }) =>
+      port.request(body, contentType).catch((e) => {
+        conn.lastError = e;
+        throw e;
+      }),
     pollIntervalSecs: 30,
     wakeUps(sessionId, nudge) {
       return port.onWakeUp((id) => {
@@ -109,4 +115,5 @@ export function local() {
       });
     },
   };
+  return conn;
 }

@@ -18,8 +18,25 @@ const CONFIG = { login: { open_registration: true, hash_memory_kib: 1024, hash_i
 const ports = new Set();
 let serverPromise = null;
 
+/** Holds the Web Lock that makes this the only server on the database; false if another has it. */
+function exclusive() {
+  if (!self.navigator?.locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    self.navigator.locks.request(`${DATABASE}-server`, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      // Held for the worker's life: the lock goes when the worker does.
+      return lock ? new Promise(() => {}) : undefined;
+    });
+  });
+}
+
 function server() {
   serverPromise ??= (async () => {
+    // Two servers on one database would each trust their own memory: where tabs cannot share
+    // one (no SharedWorker), the first tab's runs and the others are told so.
+    if (!(await exclusive())) {
+      throw Object.assign(new Error('the in-browser server already runs in another tab of this browser'), { code: 503 });
+    }
     const { ImpsServer, IndexedDbStore } = await import('./imps-engine/browser.js');
     const s = await ImpsServer.open(CONFIG, await IndexedDbStore.open(DATABASE));
     s.on('wakeUp', (w) => {

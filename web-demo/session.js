@@ -110,7 +110,7 @@ export class ChatSession extends EventTarget {
       await cl.login();
     } catch (e) {
       cl.close(); // no timers or channel left behind by a refused login
-      throw e;
+      throw c.lastError ?? e; // the in-browser server's own reason, when it gave one
     }
     this.stopWakeUps = c.wakeUps?.(cl.sessionId, () => this.nudge?.());
     await cl.updatePresence({ UserAvailability: this.own.UserAvailability }).catch(() => {});

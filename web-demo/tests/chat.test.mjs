@@ -302,10 +302,26 @@ test('local mode: two pages of one browser, the server in a SharedWorker on Inde
   await scenario(pages[0], pages[1], 'local');
   assert.deepEqual(csp, [], 'local mode sends nothing to a server');
 
-  // The data outlives the tabs: close every page and the browser, then log in again.
+  // A tab without SharedWorker runs the server in its own worker, but not while another
+  // server has the database: it is told so.
+  const noShared = () => {
+    delete globalThis.SharedWorker;
+  };
+  const solo = await context.newPage();
+  await solo.addInitScript(noShared);
+  await solo.goto(`${imps.url}/`);
+  await solo.getByRole('radio', { name: /In this browser/ }).check();
+  await solo.getByLabel('User', { exact: true }).fill('carol');
+  await solo.getByLabel('Password').fill('carol-pw');
+  await solo.getByRole('button', { name: 'Log in' }).click();
+  await solo.getByText(/already runs in another tab/).waitFor({ timeout: T });
+
+  // The data outlives the tabs: close every page and the browser, then log in again, this
+  // time in a tab without SharedWorker (the server in a dedicated worker, on the same data).
   await context.close();
   context = await chromium.launchPersistentContext(profile, { ...LAUNCH, viewport: { width: 1100, height: 720 } });
   const page = await context.newPage();
+  await page.addInitScript(noShared);
   watch(page, 'alice again');
   await page.goto(`${imps.url}/`);
   await login(page, 'alice', 'local');
