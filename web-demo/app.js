@@ -83,6 +83,12 @@ function start(s) {
   $('me-mode').textContent = s.connection.mode === 'local' ? '(in this browser)' : `(${s.connection.label})`;
   document.title = `${short(s.userId)} — IMPS chat`;
   s.addEventListener('change', (e) => render(e.detail));
+  // Screen readers hear each new message once (the list itself is redrawn, not announced).
+  s.addEventListener('incoming', (e) => {
+    const { key, name, text, group } = e.detail;
+    const where = group ? ` in ${s.groups.get(key)?.name ?? short(key)}` : '';
+    $('announce').textContent = `${name}${where}: ${text}`;
+  });
   s.addEventListener('ended', (e) => {
     if (session === s) {
       session = null;

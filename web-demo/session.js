@@ -266,6 +266,7 @@ export class ChatSession extends EventTarget {
     const shown = groupId ? senderName || short(senderUser || from) : short(from);
     this.#push(key, { id: m.messageId || newId(), from, name: shown, text: m.content, at: Date.now(), mine: false });
     this.unread.set(key, (this.unread.get(key) ?? 0) + 1);
+    this.dispatchEvent(new CustomEvent('incoming', { detail: { key, name: shown, text: m.content, group: Boolean(groupId) } }));
     this.#emit('chat');
   }
 

@@ -175,6 +175,7 @@ async function scenario(alice, bob, mode) {
   await stateOf(alice, 'hello bob', 'delivered');
   await open(bob, 'alice');
   await seen(bob, 'hello bob');
+  assert.equal(await bob.locator('#announce').textContent(), 'alice: hello bob', 'announced to screen readers');
   await say(bob, 'hi alice, back soon');
   await seen(alice, 'hi alice, back soon');
   await stateOf(bob, 'hi alice, back soon', 'delivered');

@@ -63,13 +63,14 @@ commands:
   build   release build of the server (target/release/imps) and the npm package
           imps-engine (target/npm/imps-engine), with its size budget
   test    every test of the workspace, then the npm package's Node and browser tests and
-          its type check
+          its type check, then the web demo's Chromium tests (both modes)
   test-npm
           only the npm package's checks (type check, Node and browser tests)
   size    build the npm package and fail when its .wasm is over the gzipped budget
   bench-wasm
           the engine through the npm package in Node against native, in one run
-  demo    build, then serve on http://127.0.0.1:8080/ with open registration (./demo-data)
+  demo    build, then serve the web chat demo on http://127.0.0.1:8080/ with open
+          registration (./demo-data)
   setup   install what the other commands need (idempotent)
   bench [FILTER]
           the criterion benchmarks (codec decode+encode of every sample, KeepAlive transaction)
