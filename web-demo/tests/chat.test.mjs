@@ -108,6 +108,11 @@ async function say(page, text) {
   await page.getByLabel('Message', { exact: true }).press('Enter');
 }
 
+/** Opens a folded section (`<details>`) unless it is open already. */
+async function unfold(page, id) {
+  if (!(await page.locator(`#${id}`).evaluate((d) => d.open))) await page.locator(`#${id} summary`).click();
+}
+
 const message = (page, text) => page.locator('#messages li', { hasText: text });
 
 async function seen(page, text) {
@@ -121,7 +126,7 @@ async function stateOf(page, text, state) {
 // Local mode drives two tabs of one window, and only the front tab gets animation frames,
 // which Playwright's actions wait for: each action on a page first brings its tab to the front
 // (as a user switching tabs would).
-const ACTIONS = new Set(['click', 'fill', 'press', 'selectOption', 'check', 'focus', 'waitFor', 'textContent', 'screenshot', 'setViewportSize', 'waitForFunction']);
+const ACTIONS = new Set(['click', 'fill', 'press', 'selectOption', 'check', 'focus', 'evaluate', 'waitFor', 'textContent', 'screenshot', 'setViewportSize', 'waitForFunction']);
 const LOCATING = new Set(['locator', 'getByRole', 'getByLabel', 'getByText', 'first']);
 function inFront(target, page = target) {
   return new Proxy(target, {
@@ -139,6 +144,8 @@ function inFront(target, page = target) {
     },
   });
 }
+
+const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
 /** The whole scenario; `mode` picks how the pages reach a server. */
 async function scenario(alice, bob, mode) {
@@ -182,7 +189,7 @@ async function scenario(alice, bob, mode) {
   await shot(alice, 'conversation');
 
   // Shared content: alice shares a link; bob's inbox shows it as a link; alice hears he took it.
-  await alice.locator('#share-box summary').click();
+  await unfold(alice, 'share-box');
   await alice.getByLabel('Link to share').fill('https://example.org/holiday.jpg');
   await alice.getByRole('button', { name: 'Share link' }).click();
   await bob.getByRole('tab', { name: /Invitations/ }).click();
@@ -213,7 +220,7 @@ async function scenario(alice, bob, mode) {
   await alice.getByLabel('Your screen name').fill('Ali');
   await alice.getByRole('button', { name: 'Create group' }).click();
   await alice.locator('#conv-title', { hasText: 'Team' }).waitFor({ timeout: T });
-  await alice.locator('#members-box summary').click();
+  await unfold(alice, 'members-box');
   await alice.locator('#members li[data-member="Ali"]').waitFor({ timeout: T });
   await alice.getByLabel('Invite user').fill('bob');
   await alice.getByRole('button', { name: 'Invite', exact: true }).click();
@@ -277,6 +284,29 @@ test('remote mode: two browser contexts against imps serve', async () => {
     pages.push(page);
   }
   await scenario(pages[0], pages[1], 'remote');
+
+  // A presence invitation: alice offers carol her presence; carol accepts and sees alice
+  // online without alice answering an authorization request.
+  const [alice] = pages;
+  const carolContext = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+  const carol = await carolContext.newPage();
+  watch(carol, 'carol');
+  await carol.goto(`${imps.url}/`);
+  await login(alice, 'alice', 'remote');
+  await login(carol, 'carol', 'remote');
+  await alice.getByLabel('Contact to add').fill('carol');
+  await alice.getByRole('button', { name: 'Add', exact: true }).click();
+  await open(alice, 'carol');
+  await unfold(alice, 'share-box');
+  await alice.getByRole('button', { name: 'Invite to see my presence' }).click();
+  await carol.getByRole('tab', { name: /Invitations/ }).click();
+  const offer = carol.locator('#invitations li.invitation', { hasText: '(presence)' });
+  await offer.waitFor({ timeout: T });
+  await offer.getByRole('button', { name: 'Accept' }).click();
+  await carol.getByRole('tab', { name: /Contacts/ }).click();
+  await contactSays(carol, 'alice', /Available/);
+  assert.equal(await alice.locator('#requests li[data-user="wv:carol@localhost"]').count(), 0, 'alice was not asked');
+  await shot(carol, 'remote-presence-invitation');
 });
 
 test('local mode: two pages of one browser, the server in a SharedWorker on IndexedDB', async () => {
