@@ -2,7 +2,7 @@
 // screens show (contacts with presence, conversations, groups, invitations, search), kept up
 // to date from the client's events. Knows CSP; knows nothing of the DOM.
 import { ImpsClient, presenceValues } from './imps-engine/browser.js';
-import { all, child, deep, el, kids, props, readProps, text } from './tree.js';
+import { child, deep, el, props, readProps, text } from './tree.js';
 
 /** The presence attributes the demo shows, asks for and grants. */
 export const ATTRIBUTES = ['OnlineStatus', 'UserAvailability', 'StatusText', 'StatusMood', 'Alias'];
@@ -533,4 +533,3 @@ export class ChatSession extends EventTarget {
   }
 }
 
-export { kids, all };
