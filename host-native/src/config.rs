@@ -30,6 +30,8 @@ pub struct HostConfig {
     pub admin: bool,
     /// Admin endpoint listen address; loopback only.
     pub admin_listen: String,
+    /// Directory served at `GET /` (the web demo); without it `GET /` shows a placeholder.
+    pub web_root: Option<String>,
 }
 
 impl Default for HostConfig {
@@ -40,6 +42,7 @@ impl Default for HostConfig {
             shttp: false,
             admin: true,
             admin_listen: "127.0.0.1:0".into(),
+            web_root: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The CSP HTTP binding (CSP-REFERENCE §5.1) on axum: `POST /imps` (and `POST /`) carry CSP
 //! messages; every answer is HTTP 200 with a CSP message (a non-200 status is a transport
-//! failure in CSP). `GET /` serves the web demo page.
+//! failure in CSP). `GET /` is the web demo's ([`crate::web`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +10,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use http_body_util::BodyExt;
 
 use crate::driver::{EngineClient, HostReply};
@@ -28,9 +28,6 @@ pub const DRAIN_LIMIT: usize = 64 << 20;
 /// How long reading one body may take.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The page served at `GET /`.
-pub const INDEX_HTML: &str = include_str!("../../web-demo/index.html");
-
 /// The application's routes.
 pub fn router(engine: EngineClient) -> Router {
     router_with(engine, None)
@@ -39,7 +36,7 @@ pub fn router(engine: EngineClient) -> Router {
 /// [`router`] counting transactions into `metrics`.
 pub fn router_with(engine: EngineClient, metrics: Option<Arc<Metrics>>) -> Router {
     Router::new()
-        .route("/", get(index).post(csp))
+        .route("/", post(csp))
         .route("/imps", post(csp))
         .with_state(Csp { engine, metrics })
 }
@@ -48,10 +45,6 @@ pub fn router_with(engine: EngineClient, metrics: Option<Arc<Metrics>>) -> Route
 struct Csp {
     engine: EngineClient,
     metrics: Option<Arc<Metrics>>,
-}
-
-async fn index() -> Html<&'static str> {
-    Html(INDEX_HTML)
 }
 
 enum BodyError {

@@ -19,6 +19,7 @@ pub mod serve;
 pub mod sqlite;
 pub mod trap;
 pub mod wasm;
+pub mod web;
 
 pub use sqlite::SqliteStore;
 

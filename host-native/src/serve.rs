@@ -240,6 +240,9 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
         let app = http::router_with(client.clone(), Some(Arc::clone(&metrics)))
             .merge(metrics::router(client.clone(), Arc::clone(&metrics)))
             .merge(cir::router(client.clone(), hub.clone()))
+            .merge(crate::web::router(
+                host.web_root.as_deref().map(std::path::Path::new),
+            ))
             .into_make_service_with_connect_info::<SocketAddr>();
         drop(client);
         let hub_at_stop = hub.clone();

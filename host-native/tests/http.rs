@@ -195,10 +195,58 @@ fn both_xml_content_types_the_bare_url_and_other_types_are_answered() {
 }
 
 #[test]
-fn get_root_serves_the_demo_page() {
+fn get_root_without_a_web_root_serves_the_placeholder_page() {
     let (_d, s) = server();
     let (status, ct, text) = s.get("/");
     assert_eq!(status, 200);
     assert!(ct.starts_with("text/html"), "{ct}");
     assert!(text.contains("IMPS server running"));
+    assert_eq!(s.get("/app.js").0, 404);
+}
+
+#[test]
+fn web_root_files_are_served_and_nothing_outside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web");
+    std::fs::create_dir_all(web.join("pkg")).unwrap();
+    std::fs::write(web.join("index.html"), "<!doctype html><title>chat</title>").unwrap();
+    std::fs::write(web.join("app.js"), "export const x = 1;").unwrap();
+    std::fs::write(web.join("pkg").join("m.wasm"), b"\0asm").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "outside").unwrap();
+    std::fs::write(
+        dir.path().join("imps.toml"),
+        format!(
+            "{}[host]\nweb_root = {:?}\n",
+            common::CHEAP_CONFIG,
+            web.display().to_string()
+        ),
+    )
+    .unwrap();
+    let s = ImpsServer::start(dir.path(), &["--open-registration"]);
+    let (status, ct, text) = s.get("/");
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "<!doctype html><title>chat</title>")
+    );
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let (status, ct, _) = s.get("/app.js");
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("text/javascript"), "{ct}");
+    let (status, ct, _) = s.get("/pkg/m.wasm");
+    assert_eq!((status, ct.as_str()), (200, "application/wasm"));
+    assert_eq!(s.get("/pkg/").0, 404, "a directory without index.html");
+    assert_eq!(s.get("/missing.js").0, 404);
+    for bad in [
+        "/../secret.txt",
+        "/pkg/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/.hidden",
+    ] {
+        assert_eq!(s.get(bad).0, 404, "{bad}");
+    }
+    // The CSP endpoint and the other routes are unchanged beside the files.
+    assert_eq!(s.get("/healthz").0, 200);
+    let (code, session) = s.login("webuser", "pw");
+    assert_eq!(code, 200);
+    assert!(session.is_some());
 }

@@ -64,13 +64,14 @@ commands:
   build   release build of the server (target/release/imps) and the npm package
           imps-engine (target/npm/imps-engine), with its size budget
   test    every test of the workspace, then the npm package's Node and browser tests and
-          its type check
+          its type check, then the web demo's Chromium tests (both modes)
   test-npm
           only the npm package's checks (type check, Node and browser tests)
   size    build the npm package and fail when its .wasm is over the gzipped budget
   bench-wasm
           the engine through the npm package in Node against native, in one run
-  demo    build, then serve on http://127.0.0.1:8080/ with open registration (./demo-data)
+  demo    build, then serve the web chat demo on http://127.0.0.1:8080/ with open
+          registration (./demo-data)
   setup   install what the other commands need (idempotent)
   bench [FILTER]
           the criterion benchmarks (codec decode+encode of every sample, KeepAlive transaction)
@@ -371,6 +372,17 @@ fn run_tests(mut cmd: Command, total: &mut Counts) -> Result {
 
 /// Runs the release server with open registration on [`DEMO_LISTEN`] until Ctrl-C.
 fn demo() -> Result {
+    // The chat client of web-demo/ (with the package linked in by `build`) at `/`.
+    let config = root().join("target").join("demo.toml");
+    let web_root = root().join("web-demo");
+    std::fs::write(
+        &config,
+        format!(
+            "# Written by cargo xtask demo.\n[host]\nweb_root = {:?}\n",
+            web_root.display().to_string()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
     let mut child = Command::new(imps_binary())
         .args([
             "serve",
@@ -380,6 +392,8 @@ fn demo() -> Result {
             "./demo-data",
             "--open-registration",
         ])
+        .arg("--config")
+        .arg(&config)
         .current_dir(root())
         .stdout(Stdio::piped())
         .spawn()
@@ -478,6 +492,7 @@ fn npm_package() -> Result {
     std::fs::write(out.join("package.json"), npm_manifest())
         .map_err(|e| format!("package.json: {e}"))?;
     link_package(&out)?;
+    link_web_demo(&out)?;
     match check_wasm_budget(&wasm) {
         Err(e) if !WASM_BUDGET_ENFORCED => eprintln!("xtask: WARNING: {e}"),
         other => other?,
@@ -580,6 +595,26 @@ fn link_package(out: &Path) -> Result {
     }
 }
 
+/// `web-demo/imps-engine` → the built package: the demo imports it by a relative path, so
+/// `imps serve` with `web_root = "web-demo"` serves the page and the package from one
+/// origin (git ignores the link).
+fn link_web_demo(out: &Path) -> Result {
+    let link = root().join("web-demo").join("imps-engine");
+    if std::fs::symlink_metadata(&link).is_ok() {
+        std::fs::remove_file(&link)
+            .or_else(|_| std::fs::remove_dir_all(&link))
+            .map_err(|e| format!("{}: {e}", link.display()))?;
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(out, &link).map_err(|e| format!("{}: {e}", link.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        Err(format!("linking {} needs a Unix host", link.display()))
+    }
+}
+
 /// The gzipped size of `wasm` (`gzip -9`), failing above [`WASM_GZIP_BUDGET`].
 fn check_wasm_budget(wasm: &Path) -> Result {
     let out = Command::new("gzip")
@@ -640,7 +675,35 @@ fn npm_tests(total: &mut Counts) -> Result {
             outcome = Err(e);
         }
     }
+    if let Err(e) = web_demo_tests(&imps, total) {
+        outcome = Err(e);
+    }
     outcome
+}
+
+/// The web demo's Chromium tests (`web-demo/tests/`): both modes of the chat client, served
+/// by `imps` from `web-demo/` (the package is linked in by [`npm_package`]); screenshots go to
+/// `target/demo-screenshots/`.
+fn web_demo_tests(imps: &Path, total: &mut Counts) -> Result {
+    let web = root().join("web-demo");
+    let mut files: Vec<PathBuf> = list_files(&web.join("tests"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    let mut node = Command::new("node");
+    node.arg("--test")
+        .arg("--test-concurrency=1")
+        .args(&files)
+        .env("IMPS_BIN", imps)
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .env("WEB_ROOT", &web)
+        .env(
+            "SCREENSHOTS",
+            root().join("target").join("demo-screenshots"),
+        )
+        .current_dir(root());
+    run_tests(node, total)
 }
 
 /// `cargo xtask bench-wasm`: the same engine workload natively and through the npm package

@@ -215,7 +215,11 @@ impl ImpsServer {
     }
 
     pub fn get(&self, path: &str) -> (u16, String, String) {
-        let mut resp = ureq::get(&format!("{}{path}", self.base)).call().unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut resp = agent.get(&format!("{}{path}", self.base)).call().unwrap();
         let ct = resp
             .headers()
             .get("content-type")
