@@ -159,6 +159,10 @@ pub trait Core: Send + 'static {
     fn reset(&mut self, seed: [u8; 32]) -> Result<(), String>;
     /// Answers a read-only question; `Err` if the engine cannot (a guest that trapped).
     fn query(&mut self, query: &Query) -> Result<Answer, String>;
+    /// Linear memory in use and its cap, for a guest; `None` when linked natively.
+    fn guest_memory(&self) -> Option<(usize, usize)> {
+        None
+    }
 }
 
 impl Core for Server {
@@ -202,6 +206,9 @@ impl<C: Core + ?Sized> Core for Box<C> {
     }
     fn query(&mut self, query: &Query) -> Result<Answer, String> {
         (**self).query(query)
+    }
+    fn guest_memory(&self) -> Option<(usize, usize)> {
+        (**self).guest_memory()
     }
 }
 
@@ -455,6 +462,10 @@ fn run<C: Core, S: Store>(
             turn.drain(&mut server);
         }
         release(&mut store, turn, &mut waiting, &hooks);
+        if let (Some(m), Some((used, cap))) = (&hooks.metrics, server.guest_memory()) {
+            m.set_gauge("imps_guest_memory_bytes", used as f64);
+            m.set_gauge("imps_guest_memory_limit_bytes", cap as f64);
+        }
     }
     tracing::debug!("engine thread ends");
 }

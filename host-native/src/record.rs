@@ -135,6 +135,9 @@ impl<C: Core> Core for Recorder<C> {
         // Read-only: nothing to record.
         self.inner.query(query)
     }
+    fn guest_memory(&self) -> Option<(usize, usize)> {
+        self.inner.guest_memory()
+    }
     fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
         self.inner.reset(seed)?;
         self.buffered.clear();

@@ -606,6 +606,9 @@ impl crate::driver::Core for WasmCore {
     fn query(&mut self, query: &abi::Query) -> Result<abi::Answer, String> {
         self.server.query(query).map_err(|e| e.to_string())
     }
+    fn guest_memory(&self) -> Option<(usize, usize)> {
+        Some((self.server.memory_bytes(), self.module.limits.memory_bytes))
+    }
     fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
         self.server = self
             .module

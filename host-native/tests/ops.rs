@@ -47,6 +47,15 @@ fn metrics_and_health_are_served() {
     assert_eq!(sample(&text, "imps_up"), Some(1.0), "{text}");
     assert_eq!(sample(&text, "imps_sessions_online"), Some(2.0), "{text}");
     assert_eq!(sample(&text, "imps_accounts"), Some(2.0), "{text}");
+    // The guest's linear memory and its cap (only when the engine runs as a guest).
+    let guest = sample(&text, "imps_guest_memory_bytes");
+    if common::test_engine() == "wasm" {
+        let used = guest.unwrap_or_else(|| panic!("{text}"));
+        let cap = sample(&text, "imps_guest_memory_limit_bytes").unwrap();
+        assert!(used > 0.0 && used < cap, "{used} of {cap}");
+    } else {
+        assert_eq!(guest, None, "{text}");
+    }
     assert_eq!(
         sample(&text, "imps_queued_transactions"),
         Some(1.0),
