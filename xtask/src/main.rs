@@ -527,8 +527,9 @@ fn bindgen_and_optimise(artifact: &Path, out: &Path) -> Result {
     std::fs::copy(&wasm, &unoptimised).map_err(|e| format!("{}: {e}", unoptimised.display()))?;
     let mut opt = Command::new(root().join("node_modules").join(".bin").join("wasm-opt"));
     // Facts about how the module runs that let -Oz fold more (7 KB gzipped): Rust's wasm32
-    // data and stack live above 1 MiB (nothing touches the first KiB), and the module's
-    // own memory starts zeroed (wasm-bindgen exports it; nothing imports one).
+    // stack grows down from 1 MiB with static data above it, so nothing but an overflow of
+    // the whole stack touches the first KiB; and the module's memory starts zeroed (it
+    // defines and exports its memory; nothing imports one).
     opt.args(["-Oz", "--low-memory-unused", "--zero-filled-memory"])
         .args([
             "--enable-bulk-memory",
