@@ -92,6 +92,7 @@ struct Report {
     login_rate_per_s: f64,
     login_latency: Percentiles,
     presence_fan_out: Percentiles,
+    presence_fan_outs_incomplete: u64,
     latency: Vec<(Kind, Percentiles)>,
     steady_delivered_per_s: f64,
     delivered_items: u64,
@@ -99,6 +100,7 @@ struct Report {
     server_cpu_secs_per_1000_items: f64,
     server_rss_bytes: u64,
     server_rss_per_online_user_bytes: f64,
+    server_rss_growth_per_online_user_bytes: f64,
     wire_bytes_per_delivered_message: f64,
     http_requests: u64,
     transport_retries: u64,
@@ -240,7 +242,9 @@ impl Run {
                 std::thread::sleep(d);
             }
             let action = match what {
-                0 => Action::Presence,
+                0 => Action::Presence {
+                    watchers: contacts.get(u as usize).map_or(0, |c| c.len() as u32),
+                },
                 1 => match contacts.get(u as usize).and_then(|c| self.pick(c)) {
                     Some(to) => Action::Direct {
                         to,
@@ -523,13 +527,16 @@ fn run(cli: Cli) -> Result<bool, String> {
         login_rate_per_s: f64::from(n) / login_secs,
         login_latency: stats.login_latency(),
         presence_fan_out: stats.fan_out(),
+        presence_fan_outs_incomplete: stats.fan_outs_incomplete(),
         latency: stats.latencies(),
         steady_delivered_per_s: steady_delivered as f64 / steady_elapsed,
         delivered_items: items,
         server_cpu_secs: cpu,
         server_cpu_secs_per_1000_items: cpu * 1000.0 / (items.max(1) as f64),
         server_rss_bytes: rss_online,
-        server_rss_per_online_user_bytes: rss_online.saturating_sub(rss0) as f64 / f64::from(n),
+        server_rss_per_online_user_bytes: rss_online as f64 / f64::from(n),
+        server_rss_growth_per_online_user_bytes: rss_online.saturating_sub(rss0) as f64
+            / f64::from(n),
         wire_bytes_per_delivered_message: bytes as f64 / totals.delivered.max(1) as f64,
         http_requests: stats.requests.load(Ordering::Relaxed),
         transport_retries: stats.retries.load(Ordering::Relaxed),
@@ -607,9 +614,10 @@ fn table(r: &Report, missing: &std::collections::BTreeMap<Kind, u64>) -> String 
     line(
         "server RSS (all online)",
         format!(
-            "{:.1} MiB, {:.1} KiB per online user",
+            "{:.1} MiB, {:.1} KiB per online user ({:.1} KiB growth over the login ramp)",
             r.server_rss_bytes as f64 / 1048576.0,
-            r.server_rss_per_online_user_bytes / 1024.0
+            r.server_rss_per_online_user_bytes / 1024.0,
+            r.server_rss_growth_per_online_user_bytes / 1024.0
         ),
     );
     line(
@@ -636,6 +644,10 @@ fn table(r: &Report, missing: &std::collections::BTreeMap<Kind, u64>) -> String 
     );
     line("LOST", format!("{} {missing:?}", r.lost));
     line("DUPLICATED", r.duplicated.to_string());
+    line(
+        "server redeliveries (dropped by MessageID)",
+        r.totals.redeliveries.to_string(),
+    );
     line("ERRORS", r.errors.to_string());
     for e in &r.first_errors {
         line("  error", e.clone());

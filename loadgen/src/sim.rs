@@ -78,8 +78,11 @@ pub enum Action {
         /// Groups to join.
         groups: Vec<String>,
     },
-    /// Publish a presence change.
-    Presence,
+    /// Publish a presence change that `watchers` contacts (all online) must be told of.
+    Presence {
+        /// Contacts watching.
+        watchers: u32,
+    },
     /// Send one message to user `to` (expected 1 delivery).
     Direct {
         /// Recipient.
@@ -118,6 +121,9 @@ pub enum Job {
     Wake(u32),
     /// Do `Action` for the user, then report on `done`.
     Act(u32, Action, Sender<()>),
+    /// End the worker (its own queue has senders in the STCP tasks, so it never
+    /// disconnects by itself).
+    Stop,
 }
 
 struct User {
@@ -183,6 +189,9 @@ impl Pool {
 
     /// Stops the workers.
     pub fn stop(self) {
+        for tx in &self.senders {
+            let _ = tx.send(Job::Stop);
+        }
         drop(self.senders);
         for t in self.threads {
             let _ = t.join();
@@ -249,8 +258,8 @@ impl Worker {
                     self.act(u, action);
                     let _ = done.send(());
                 }
+                Ok(Job::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
             }
             if Instant::now() >= next_tick {
                 next_tick = Instant::now() + Duration::from_secs(1);
@@ -382,7 +391,14 @@ impl Worker {
                     .and_then(|v| v.strip_prefix('p'))
                     .and_then(|v| v.parse().ok());
                 if let Some(p) = pseq {
-                    stats.presence_note(p);
+                    stats.presence_note(p, u);
+                }
+            }
+            ClientEvent::ServerRequest(Primitive::NewMessage(m)) => {
+                // Every push as it came off the wire, before the client drops redeliveries
+                // by MessageID: the server's own duplicates show here.
+                if let Some(seq) = m.content_data.as_deref().and_then(message_seq) {
+                    stats.pushed(seq, u);
                 }
             }
             ClientEvent::ServerRequest(Primitive::GroupChangeNotice(_)) => {
@@ -455,7 +471,7 @@ impl Worker {
                     u,
                     pb::subscribe(VERSION, &[], &[&list], Some(watched()), None),
                 );
-                self.publish(u);
+                self.publish(u, 0);
                 for g in groups {
                     self.request(u, group::join(&g, None, false, false));
                 }
@@ -463,7 +479,7 @@ impl Worker {
                 stats.login(took);
                 self.connect_stcp(u);
             }
-            Action::Presence => self.publish(u),
+            Action::Presence { watchers } => self.publish(u, watchers),
             Action::Direct { to, kind } => {
                 let seq = stats.seq();
                 let at = stats.now_us();
@@ -518,12 +534,12 @@ impl Worker {
     }
 
     /// UpdatePresence with a StatusText naming the publication.
-    fn publish(&mut self, u: u32) {
+    fn publish(&mut self, u: u32, watchers: u32) {
         let shared = Arc::clone(&self.shared);
         let stats = &shared.stats;
         let pseq = stats.seq();
         let at = stats.now_us();
-        stats.published(pseq, at);
+        stats.published(pseq, at, watchers);
         let list = PresenceSubList {
             user_availability: Some(UserAvailability::with_value("AVAILABLE")),
             status_text: Some(StatusText::with_value(format!("p{pseq}"))),

@@ -46,7 +46,13 @@ struct Sent {
 /// One presence publication.
 struct Published {
     at_us: u64,
-    last_us: Option<u64>,
+    /// Watchers that must be told (0: not tracked, e.g. the login's publication, whose
+    /// watchers come online at any later time).
+    watchers: u32,
+    /// Watchers told so far.
+    notified: BTreeSet<u32>,
+    /// When the last of `watchers` was told.
+    complete_us: Option<u64>,
 }
 
 #[derive(Default)]
@@ -54,6 +60,10 @@ struct Ledger {
     sent: BTreeMap<u64, Sent>,
     /// (sequence number, recipient) pairs seen.
     seen: BTreeSet<(u64, u32)>,
+    /// (sequence number, recipient) pairs pushed by the server (before client deduplication).
+    pushed: BTreeSet<(u64, u32)>,
+    /// Pushes of a message a recipient had already been pushed.
+    redeliveries: u64,
     /// Messages that arrived bearing a sequence number nobody sent (or not to that user).
     strays: u64,
     latencies: BTreeMap<Kind, Vec<u64>>,
@@ -134,6 +144,9 @@ pub struct Totals {
     pub strays: u64,
     /// Presence notifications received.
     pub presence_notes: u64,
+    /// Server pushes of a message the recipient had already been pushed (the client drops
+    /// them by MessageID; legitimate only after a lost acknowledgement).
+    pub redeliveries: u64,
 }
 
 impl Stats {
@@ -210,25 +223,51 @@ impl Stats {
             .push(now.saturating_sub(at));
     }
 
-    /// A presence publication `pseq` went out at `at_us`.
-    pub fn published(&self, pseq: u64, at_us: u64) {
+    /// The server pushed message `seq` to `recipient` (a NewMessage as received, before the
+    /// client drops repeats of a MessageID).
+    pub fn pushed(&self, seq: u64, recipient: u32) {
+        let mut l = self.ledger();
+        if !l.pushed.insert((seq, recipient)) {
+            l.redeliveries += 1;
+        }
+    }
+
+    /// A presence publication `pseq` went out at `at_us`; `watchers` must be told of it.
+    pub fn published(&self, pseq: u64, at_us: u64, watchers: u32) {
         self.ledger().published.insert(
             pseq,
             Published {
                 at_us,
-                last_us: None,
+                watchers,
+                notified: BTreeSet::new(),
+                complete_us: None,
             },
         );
     }
 
-    /// A watcher was told of publication `pseq`.
-    pub fn presence_note(&self, pseq: u64) {
+    /// `watcher` was told of publication `pseq`. Later copies (a re-subscription shows the
+    /// current presence again) do not move the fan-out time.
+    pub fn presence_note(&self, pseq: u64, watcher: u32) {
         let now = self.now_us();
         let mut l = self.ledger();
         l.presence_notes += 1;
-        if let Some(p) = l.published.get_mut(&pseq) {
-            p.last_us = Some(p.last_us.map_or(now, |t| t.max(now)));
+        if let Some(p) = l.published.get_mut(&pseq).filter(|p| p.watchers > 0) {
+            if p.notified.insert(watcher)
+                && p.notified.len() == p.watchers as usize
+                && p.complete_us.is_none()
+            {
+                p.complete_us = Some(now);
+            }
         }
+    }
+
+    /// Tracked publications not every watcher was told of.
+    pub fn fan_outs_incomplete(&self) -> u64 {
+        let l = self.ledger();
+        l.published
+            .values()
+            .filter(|p| p.watchers > 0 && p.complete_us.is_none())
+            .count() as u64
     }
 
     /// A login sequence took `us`.
@@ -256,6 +295,7 @@ impl Stats {
         let mut t = Totals {
             strays: l.strays,
             presence_notes: l.presence_notes,
+            redeliveries: l.redeliveries,
             ..Default::default()
         };
         for s in l.sent.values() {
@@ -285,14 +325,14 @@ impl Stats {
         percentiles(&mut self.ledger().login_us)
     }
 
-    /// Presence fan-out latency: publication → last watcher notified, for every
-    /// publication someone was notified of.
+    /// Presence fan-out latency: publication → last watcher notified, for every tracked
+    /// publication all its watchers were told of.
     pub fn fan_out(&self) -> Percentiles {
         let l = self.ledger();
         let mut v: Vec<u64> = l
             .published
             .values()
-            .filter_map(|p| p.last_us.map(|t| t.saturating_sub(p.at_us)))
+            .filter_map(|p| p.complete_us.map(|t| t.saturating_sub(p.at_us)))
             .collect();
         percentiles(&mut v)
     }
