@@ -65,9 +65,13 @@ struct Cli {
     /// The `imps` binary (default: `imps` next to this one).
     #[arg(long)]
     imps: Option<PathBuf>,
-    /// `imps serve --engine` value (e.g. native, wasm), passed through.
+    /// `imps serve --engine` value (e.g. native, wasm), passed through; a comma-separated
+    /// list runs once per engine, each on a fresh server, and compares them side by side.
     #[arg(long)]
     engine: Option<String>,
+    /// Also write the figures as a Markdown table (one column per engine) to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
     /// Keep the server's default Argon2 cost (the bench lowers it so logins measure the
     /// protocol, not the password hash).
     #[arg(long)]
@@ -102,6 +106,7 @@ struct Report {
     server_rss_per_online_user_bytes: f64,
     server_rss_growth_per_online_user_bytes: f64,
     wire_bytes_per_delivered_message: f64,
+    wire_bytes_total: u64,
     http_requests: u64,
     transport_retries: u64,
     wakeups: u64,
@@ -111,8 +116,11 @@ struct Report {
     totals: Totals,
     lost: u64,
     duplicated: u64,
+    missing: std::collections::BTreeMap<Kind, u64>,
     clean_shutdown: bool,
     total_secs: f64,
+    /// Nothing lost, duplicated or answered with an error, and a clean shutdown.
+    passed: bool,
 }
 
 /// The contact graph: a random circulant 18-regular graph (users placed on a ring in seeded
@@ -280,7 +288,7 @@ impl Run {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run_all(&cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -290,7 +298,42 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<bool, String> {
+/// One run per engine asked for; prints the tables (and the comparison), the JSON and the
+/// Markdown. True when every run passed.
+fn run_all(cli: &Cli) -> Result<bool, String> {
+    let engines: Vec<Option<String>> = match &cli.engine {
+        Some(list) => list.split(',').map(|e| Some(e.trim().to_owned())).collect(),
+        None => vec![None],
+    };
+    let mut reports = Vec::new();
+    for engine in engines {
+        let report = run(cli, engine)?;
+        let table = table(&report);
+        if cli.json {
+            eprintln!("{table}");
+        } else {
+            println!("{table}");
+        }
+        reports.push(report);
+    }
+    if reports.len() > 1 && !cli.json {
+        println!("{}", markdown(&reports));
+    }
+    if cli.json {
+        let json = match reports.as_slice() {
+            [one] => serde_json::to_string_pretty(one),
+            all => serde_json::to_string_pretty(all),
+        };
+        println!("{}", json.map_err(|e| e.to_string())?);
+    }
+    if let Some(path) = &cli.markdown {
+        std::fs::write(path, markdown(&reports)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(reports.iter().all(|r| r.passed))
+}
+
+/// One IMPSB-1 run against a fresh `imps serve --engine ENGINE`.
+fn run(cli: &Cli, engine: Option<String>) -> Result<Report, String> {
     if cli.users < 2 * GROUP_SIZE {
         return Err(format!("--users must be at least {}", 2 * GROUP_SIZE));
     }
@@ -310,7 +353,7 @@ fn run(cli: Cli) -> Result<bool, String> {
     eprintln!("provisioning {} users with imps user import …", cli.users);
     let provision_secs = server::provision(&imps, dir.path(), &accounts)?;
     let mut extra = Vec::new();
-    if let Some(e) = &cli.engine {
+    if let Some(e) = &engine {
         extra.push("--engine".to_owned());
         extra.push(e.clone());
     }
@@ -438,11 +481,14 @@ fn run(cli: Cli) -> Result<bool, String> {
 
     r.phase("steady state");
     let before = stats.totals();
+    let steady_bytes0 = stats.wire_bytes.load(Ordering::Relaxed);
     let t = Instant::now();
     r.steady(&contacts);
     drain(stats, cli.drain_secs);
     let steady_elapsed = t.elapsed().as_secs_f64();
     let after = stats.totals();
+    let steady_bytes = stats.wire_bytes.load(Ordering::Relaxed) - steady_bytes0;
+    let steady_messages = after.delivered.saturating_sub(before.delivered);
     let steady_delivered = (after.delivered + after.presence_notes)
         .saturating_sub(before.delivered + before.presence_notes);
 
@@ -517,11 +563,11 @@ fn run(cli: Cli) -> Result<bool, String> {
     let items = totals.delivered + totals.presence_notes + notices;
     let cpu = cpu1 - cpu0;
     let errors = stats.error_count.load(Ordering::Relaxed);
-    let report = Report {
+    let mut report = Report {
         users: n,
         scale: cli.scale,
         steady_secs: cli.steady_secs,
-        engine: cli.engine.clone().unwrap_or_else(|| "native".into()),
+        engine: engine.unwrap_or_else(|| "native".into()),
         provision_secs,
         setup_secs,
         login_rate_per_s: f64::from(n) / login_secs,
@@ -537,7 +583,8 @@ fn run(cli: Cli) -> Result<bool, String> {
         server_rss_per_online_user_bytes: rss_online as f64 / f64::from(n),
         server_rss_growth_per_online_user_bytes: rss_online.saturating_sub(rss0) as f64
             / f64::from(n),
-        wire_bytes_per_delivered_message: bytes as f64 / totals.delivered.max(1) as f64,
+        wire_bytes_per_delivered_message: steady_bytes as f64 / steady_messages.max(1) as f64,
+        wire_bytes_total: bytes,
         http_requests: stats.requests.load(Ordering::Relaxed),
         transport_retries: stats.retries.load(Ordering::Relaxed),
         wakeups: stats.wakeups.load(Ordering::Relaxed),
@@ -547,23 +594,17 @@ fn run(cli: Cli) -> Result<bool, String> {
         totals,
         lost: totals.outstanding,
         duplicated: totals.duplicates + totals.strays,
+        missing: stats.missing_by_kind(),
         clean_shutdown,
         total_secs: total_started.elapsed().as_secs_f64(),
+        passed: false,
     };
-    let table = table(&report, &stats.missing_by_kind());
-    if cli.json {
-        eprintln!("{table}");
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-        );
-    } else {
-        println!("{table}");
-    }
-    Ok(report.lost == 0 && report.duplicated == 0 && report.errors == 0 && clean_shutdown)
+    report.passed =
+        report.lost == 0 && report.duplicated == 0 && report.errors == 0 && report.clean_shutdown;
+    Ok(report)
 }
 
-fn table(r: &Report, missing: &std::collections::BTreeMap<Kind, u64>) -> String {
+fn table(r: &Report) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("{k:<42} {v}\n"));
     let pct = |p: &Percentiles| {
@@ -642,7 +683,7 @@ fn table(r: &Report, missing: &std::collections::BTreeMap<Kind, u64>) -> String 
             r.totals.sent, r.totals.delivered, r.totals.expected
         ),
     );
-    line("LOST", format!("{} {missing:?}", r.lost));
+    line("LOST", format!("{} {:?}", r.lost, r.missing));
     line("DUPLICATED", r.duplicated.to_string());
     line(
         "server redeliveries (dropped by MessageID)",
@@ -654,5 +695,77 @@ fn table(r: &Report, missing: &std::collections::BTreeMap<Kind, u64>) -> String 
     }
     line("clean shutdown", r.clean_shutdown.to_string());
     line("total time", format!("{:.1} s", r.total_secs));
+    s
+}
+
+/// The figures of `reports` as a Markdown table, one column per run.
+fn markdown(reports: &[Report]) -> String {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |name: &str, f: &dyn Fn(&Report) -> String| {
+        rows.push((name.to_owned(), reports.iter().map(f).collect()));
+    };
+    let pct = |p: &Percentiles| format!("{:.1} / {:.1} / {:.1}", p.p50_ms, p.p95_ms, p.p99_ms);
+    row("users, scale, steady state", &|r| {
+        format!("{}, ×{}, {} s", r.users, r.scale, r.steady_secs)
+    });
+    row("login rate (/s)", &|r| format!("{:.1}", r.login_rate_per_s));
+    row("login sequence p50 / p95 / p99 (ms)", &|r| {
+        pct(&r.login_latency)
+    });
+    row("presence fan-out p50 / p95 / p99 (ms)", &|r| {
+        pct(&r.presence_fan_out)
+    });
+    for (i, k) in Kind::ALL.iter().enumerate() {
+        row(&format!("{k:?} delivery p50 / p95 / p99 (ms)"), &move |r| {
+            r.latency.get(i).map(|(_, p)| pct(p)).unwrap_or_default()
+        });
+    }
+    row("steady-state delivered items (/s)", &|r| {
+        format!("{:.0}", r.steady_delivered_per_s)
+    });
+    row("delivered items (messages, presence, notices)", &|r| {
+        r.delivered_items.to_string()
+    });
+    row("server CPU s per 1,000 delivered items", &|r| {
+        format!("{:.3}", r.server_cpu_secs_per_1000_items)
+    });
+    row("server RSS, all online (MiB)", &|r| {
+        format!("{:.1}", r.server_rss_bytes as f64 / 1_048_576.0)
+    });
+    row("server RSS per online user (KiB)", &|r| {
+        format!("{:.1}", r.server_rss_per_online_user_bytes / 1024.0)
+    });
+    row("wire bytes per delivered message (steady state)", &|r| {
+        format!("{:.0}", r.wire_bytes_per_delivered_message)
+    });
+    row("HTTP requests / wake-ups", &|r| {
+        format!("{} / {}", r.http_requests, r.wakeups)
+    });
+    row("messages sent / deliveries", &|r| {
+        format!("{} / {}", r.totals.sent, r.totals.delivered)
+    });
+    row("errors / transport retries", &|r| {
+        format!("{} / {}", r.errors, r.transport_retries)
+    });
+    row("lost / duplicated", &|r| {
+        format!("{} / {}", r.lost, r.duplicated)
+    });
+    row("total time (s)", &|r| format!("{:.0}", r.total_secs));
+    let mut s = String::from("| IMPSB-1 |");
+    for r in reports {
+        s.push_str(&format!(" {} |", r.engine));
+    }
+    s.push_str("\n|---|");
+    for _ in reports {
+        s.push_str("---:|");
+    }
+    s.push('\n');
+    for (name, cells) in rows {
+        s.push_str(&format!("| {name} |"));
+        for c in cells {
+            s.push_str(&format!(" {c} |"));
+        }
+        s.push('\n');
+    }
     s
 }
