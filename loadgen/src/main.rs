@@ -567,7 +567,7 @@ fn run(cli: &Cli, engine: Option<String>) -> Result<Report, String> {
         users: n,
         scale: cli.scale,
         steady_secs: cli.steady_secs,
-        engine: engine.unwrap_or_else(|| "native".into()),
+        engine: engine.unwrap_or_else(|| "default".into()),
         provision_secs,
         setup_secs,
         login_rate_per_s: f64::from(n) / login_secs,

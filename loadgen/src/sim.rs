@@ -345,14 +345,11 @@ impl Worker {
             return answers;
         };
         user.client.handle(now, input);
-        loop {
-            let Some(out) = self
-                .users
-                .get_mut(slot)
-                .and_then(|x| x.client.poll_output())
-            else {
-                break;
-            };
+        while let Some(out) = self
+            .users
+            .get_mut(slot)
+            .and_then(|x| x.client.poll_output())
+        {
             match out {
                 ClientOutput::Send(req) => {
                     let input = match self.post(req.content_type, &req.body) {

@@ -251,13 +251,12 @@ impl Stats {
         let now = self.now_us();
         let mut l = self.ledger();
         l.presence_notes += 1;
-        if let Some(p) = l.published.get_mut(&pseq).filter(|p| p.watchers > 0) {
-            if p.notified.insert(watcher)
-                && p.notified.len() == p.watchers as usize
-                && p.complete_us.is_none()
-            {
-                p.complete_us = Some(now);
-            }
+        if let Some(p) = l.published.get_mut(&pseq).filter(|p| p.watchers > 0)
+            && p.notified.insert(watcher)
+            && p.notified.len() == p.watchers as usize
+            && p.complete_us.is_none()
+        {
+            p.complete_us = Some(now);
         }
     }
 

@@ -167,9 +167,10 @@ const IMPSB1_SHORT: &[&str] = &[
 /// The `imps serve --engine` values `bench` compares.
 const IMPSB1_ENGINES: &str = "native";
 
-/// The short IMPSB-1 run as one test of `test`: fails on any loss, duplicate or error.
+/// The short IMPSB-1 run, on the server's default engine, as one test of `test`: fails on
+/// any loss, duplicate or error.
 fn impsb1_test(total: &mut Counts) -> Result {
-    let outcome = impsb1(IMPSB1_SHORT, "native").map(|_| ());
+    let outcome = impsb1(IMPSB1_SHORT, "").map(|_| ());
     match outcome {
         Ok(()) => total.passed += 1,
         Err(_) => total.failed += 1,
@@ -177,8 +178,8 @@ fn impsb1_test(total: &mut Counts) -> Result {
     outcome
 }
 
-/// Builds the release server and `imps-bench`, runs IMPSB-1 with `args` once per engine
-/// (imps-bench starts `imps serve` itself, on port 0 in a temporary directory) and returns
+/// Builds the release server and `imps-bench`, runs IMPSB-1 with `args` once per engine of
+/// the comma-separated `engines` (empty: the server's default engine) (imps-bench starts `imps serve` itself, on port 0 in a temporary directory) and returns
 /// its Markdown table. Fails when imps-bench does: anything lost, duplicated or in error.
 fn impsb1(args: &[&str], engines: &str) -> Result<String> {
     let mut b = cargo();
@@ -188,9 +189,10 @@ fn impsb1(args: &[&str], engines: &str) -> Result<String> {
     let release = imps_binary().with_file_name("imps-bench");
     let md = release.with_file_name("impsb1.md");
     let mut c = Command::new(&release);
-    c.args(args)
-        .args(["--engine", engines, "--markdown"])
-        .arg(&md);
+    c.args(args).arg("--markdown").arg(&md);
+    if !engines.is_empty() {
+        c.args(["--engine", engines]);
+    }
     run(c)?;
     std::fs::read_to_string(&md).map_err(|e| format!("{}: {e}", md.display()))
 }
@@ -256,9 +258,9 @@ fn write_benchmarks(criterion: &str, load: &str, full: bool) -> Result {
         .map_or(0.0, |kib| kib / 1_048_576.0);
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let run = if full {
-        "the full default run (2,000 users, 300 s steady state, rates ×1)"
+        "The full default run (2,000 users, 300 s steady state, rates ×1)"
     } else {
-        "a short run (500 users, 30 s steady state, rates ×10)"
+        "A short run (500 users, 30 s steady state, rates ×10)"
     };
     let text = format!(
         "# Benchmarks\n\n\
@@ -384,7 +386,8 @@ fn bench(args: &[String]) -> Result {
     let full = args.iter().any(|a| a == "--full");
     let filter: Vec<&String> = args.iter().filter(|a| *a != "--full").collect();
     let mut c = cargo();
-    c.args(["bench", "--workspace", "--benches"]);
+    // `--bench '*'`: the bench targets only (`--benches` would also run lib and bin targets).
+    c.args(["bench", "--workspace", "--bench", "*"]);
     if !filter.is_empty() {
         c.arg("--").args(filter);
     }
