@@ -53,3 +53,39 @@ pub fn same_as_reference(data: &[u8]) {
         ),
     }
 }
+
+/// The WBXML codec's promise on one input (the `wbxml` target): no panic; what decodes
+/// survives WBXML encode → decode equal with stable bytes, and converts to XML and back
+/// equal (what `imps codec wbxml2xml` relies on).
+pub fn wbxml_roundtrip(data: &[u8]) -> Option<Message> {
+    let first = codec::decode_wbxml(data, Limits::default()).ok()?;
+    let bytes = codec::encode_wbxml(&first);
+    let second = match codec::decode_wbxml(&bytes, Limits::default()) {
+        Ok(m) => m,
+        Err(e) => panic!(
+            "the WBXML encoding of a decoded message does not decode: {e}\nencoding: {bytes:02X?}"
+        ),
+    };
+    if first != second {
+        panic!(
+            "WBXML decode → encode → decode changed the message\nfirst:  {first:?}\nsecond: {second:?}\nencoding: {bytes:02X?}"
+        );
+    }
+    let again = codec::encode_wbxml(&second);
+    if again != bytes {
+        panic!("WBXML encoding is not stable\nfirst:  {bytes:02X?}\nsecond: {again:02X?}");
+    }
+    let xml = codec::encode(&first);
+    match codec::decode(&xml, Limits::default()) {
+        Ok(m) if m == first => {}
+        Ok(m) => panic!(
+            "WBXML → XML → typed changed the message\nfirst: {first:?}\nxml:   {m:?}\nencoding: {}",
+            String::from_utf8_lossy(&xml)
+        ),
+        Err(e) => panic!(
+            "the XML encoding of a WBXML message does not decode: {e}\nencoding: {}",
+            String::from_utf8_lossy(&xml)
+        ),
+    }
+    Some(first)
+}

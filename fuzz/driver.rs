@@ -53,7 +53,12 @@ const USER_IDS: [&str; 10] = [
 const PEERS: [Option<&str>; 3] = [None, Some("10.0.0.1"), Some("10.0.0.2")];
 
 /// The content types a reply may carry.
-const REPLY_CONTENT_TYPES: [&str; 2] = ["application/vnd.wv.csp.xml", "application/vnd.wv.csp+xml"];
+const REPLY_CONTENT_TYPES: [&str; 4] = [
+    "application/vnd.wv.csp.xml",
+    "application/vnd.wv.csp+xml",
+    "application/vnd.wv.csp.wbxml",
+    "application/vnd.wv.csp+wbxml",
+];
 
 /// Runs one fuzz input; panics when an invariant breaks.
 pub fn run(data: &[u8]) {
@@ -278,7 +283,14 @@ impl Driver {
 
     /// Sends one request; checks it gets exactly one reply for its connection and that the
     /// reply decodes. Returns the decoded reply (`None` for an empty body).
-    fn request(&mut self, content_type: String, body: Vec<u8>) -> Option<Message> {
+    fn request(&mut self, content_type: String, mut body: Vec<u8>) -> Option<Message> {
+        // A WBXML content type gets the WBXML form of the message (when it is one), so that
+        // WBXML sessions are driven too.
+        if codec::Encoding::of_content_type(&content_type) == codec::Encoding::Wbxml
+            && let Ok(msg) = codec::decode(&body, codec::Limits::default())
+        {
+            body = codec::encode_wbxml(&msg);
+        }
         let conn = self.next_conn;
         self.next_conn += 1;
         self.last_request = Some((content_type.clone(), body.clone()));
@@ -314,7 +326,14 @@ impl Driver {
         if reply.body.is_empty() {
             return None;
         }
-        let Some(msg) = crate::check::decode_roundtrip(&reply.body) else {
+        // Each session is answered in the encoding of its login.
+        let decoded =
+            if codec::Encoding::of_content_type(reply.content_type) == codec::Encoding::Wbxml {
+                crate::check::wbxml_roundtrip(&reply.body)
+            } else {
+                crate::check::decode_roundtrip(&reply.body)
+            };
+        let Some(msg) = decoded else {
             panic!(
                 "reply does not decode: {}",
                 String::from_utf8_lossy(&reply.body)

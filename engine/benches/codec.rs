@@ -1,5 +1,6 @@
-//! Codec and engine benchmarks (criterion): decode+encode of every libwbxml sample, and a
-//! KeepAlive transaction through the native server engine (XML in, XML out).
+//! Codec and engine benchmarks (criterion): decode+encode of every libwbxml sample, the same
+//! in XML and in WBXML (per message, and bytes on the wire per message), and a KeepAlive
+//! transaction through the native server engine (XML in, XML out).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -62,6 +63,61 @@ fn decode_encode(c: &mut Criterion) {
     group.finish();
 }
 
+/// XML against WBXML over all libwbxml samples, each in our own encoding of it (the bytes a
+/// server writes): decode+encode per message, and the mean bytes per message (printed).
+fn wbxml_vs_xml(c: &mut Criterion) {
+    let messages: Vec<_> = samples()
+        .iter()
+        .map(|(_, b)| codec::decode(b, Limits::default()).unwrap())
+        .collect();
+    let xml: Vec<Vec<u8>> = messages.iter().map(codec::encode).collect();
+    let wbxml: Vec<Vec<u8>> = messages.iter().map(codec::encode_wbxml).collect();
+    let mean = |v: &[Vec<u8>]| v.iter().map(Vec::len).sum::<usize>() as f64 / v.len() as f64;
+    eprintln!(
+        "bytes per message over {} samples: XML {:.0}, WBXML {:.0} ({:.0} %)",
+        messages.len(),
+        mean(&xml),
+        mean(&wbxml),
+        100.0 * mean(&wbxml) / mean(&xml)
+    );
+    let mut group = c.benchmark_group("wbxml_vs_xml");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.bench_function("xml_decode_encode", |b| {
+        b.iter(|| {
+            for bytes in &xml {
+                let m = codec::decode(std::hint::black_box(bytes), Limits::default()).unwrap();
+                std::hint::black_box(codec::encode(&m));
+            }
+        })
+    });
+    group.bench_function("wbxml_decode_encode", |b| {
+        b.iter(|| {
+            for bytes in &wbxml {
+                let m =
+                    codec::decode_wbxml(std::hint::black_box(bytes), Limits::default()).unwrap();
+                std::hint::black_box(codec::encode_wbxml(&m));
+            }
+        })
+    });
+    group.bench_function("wbxml_decode", |b| {
+        b.iter(|| {
+            for bytes in &wbxml {
+                std::hint::black_box(
+                    codec::decode_wbxml(std::hint::black_box(bytes), Limits::default()).unwrap(),
+                );
+            }
+        })
+    });
+    group.bench_function("wbxml_encode", |b| {
+        b.iter(|| {
+            for m in &messages {
+                std::hint::black_box(codec::encode_wbxml(std::hint::black_box(m)));
+            }
+        })
+    });
+    group.finish();
+}
+
 fn keep_alive(c: &mut Criterion) {
     let (mut server, bodies) = support::keep_alive_setup();
     let mut group = c.benchmark_group("engine");
@@ -81,5 +137,5 @@ fn keep_alive(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode_encode, keep_alive);
+criterion_group!(benches, decode_encode, wbxml_vs_xml, keep_alive);
 criterion_main!(benches);

@@ -4,6 +4,7 @@
 //! state machines take bytes, time and entropy as inputs and give replies, storage batches and
 //! wake-ups as outputs; they never touch a socket, a file or a clock (DESIGN §1).
 
+pub mod abi;
 pub mod address;
 pub mod client;
 pub mod codec;

@@ -37,11 +37,16 @@ pub enum Table {
     /// Groups (properties, members, reject list, own properties, notice subscriptions):
     /// key = canonical group id.
     Groups,
+    /// Open invitations and shared-content offers: key = `<inviter>/<InviteID>`.
+    Invitations,
+    /// User profiles for search (names, e-mail, alias, mobile, friendly name, visibility):
+    /// key = canonical user id.
+    Profiles,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 11] = [
         Table::Meta,
         Table::Accounts,
         Table::ContactLists,
@@ -51,6 +56,8 @@ impl Table {
         Table::BlockLists,
         Table::Mailbox,
         Table::Groups,
+        Table::Invitations,
+        Table::Profiles,
     ];
 
     /// Stable table name for backends.
@@ -65,6 +72,8 @@ impl Table {
             Table::BlockLists => "block_lists",
             Table::Mailbox => "mailbox",
             Table::Groups => "groups",
+            Table::Invitations => "invitations",
+            Table::Profiles => "profiles",
         }
     }
 

@@ -279,7 +279,7 @@ fn primitives_outside_the_agreed_services_get_506() {
     sim.command(a, Command::Login);
     let sid = sim.clients[a].session_id().unwrap().to_owned();
     // Not implemented yet: never agreed.
-    let get_list = Primitive::SearchRequest(Box::default());
+    let get_list = Primitive::GetMapRequest(Box::default());
     let r = sim
         .raw(&Sim::request(
             Version::V1_2,

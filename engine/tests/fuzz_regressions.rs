@@ -1,6 +1,6 @@
 //! Replays the committed fuzz regressions (`fuzz/regressions/<target>/`, every input that
 //! ever crashed a target plus a few interesting ones the fuzzer found) through the very
-//! checks the fuzz targets run: `fuzz/check.rs` for `decode`, `fuzz/driver.rs` for
+//! checks the fuzz targets run: `fuzz/check.rs` for `decode` and `wbxml`, `fuzz/driver.rs` for
 //! `engine_inputs`. Run the fuzzers themselves with `cargo xtask fuzz`.
 //!
 //! A file named `open-*` reproduces a bug that is reported but not fixed yet: it must still
@@ -75,6 +75,13 @@ fn replay(target: &str, check: fn(&[u8])) {
 fn decode_regressions_round_trip() {
     replay("decode", |bytes| {
         check::decode_roundtrip(bytes);
+    });
+}
+
+#[test]
+fn wbxml_regressions_round_trip() {
+    replay("wbxml", |bytes| {
+        check::wbxml_roundtrip(bytes);
     });
 }
 

@@ -35,6 +35,9 @@ struct Entry {
     direction: String,
     status: String,
     note: String,
+    /// The first CSP version that has the primitive (`"1.3"`); checked in a session of it.
+    #[serde(default)]
+    since: Option<String>,
 }
 
 fn manifest() -> Manifest {
@@ -78,14 +81,14 @@ fn manifest_lists_every_primitive_once_with_a_valid_status() {
     }
 }
 
-/// A one-transaction CSP 1.2 request whose primitive is the empty element `name`.
-fn empty_request(sid: &str, tid: &str, name: &str) -> Vec<u8> {
+/// A one-transaction CSP request (1.2, or `v` 1.3) whose primitive is the empty element `name`.
+fn empty_request(v: &str, sid: &str, tid: &str, name: &str) -> Vec<u8> {
     format!(
-        "<WV-CSP-Message xmlns=\"http://www.openmobilealliance.org/DTD/WV-CSP1.2\"><Session>\
+        "<WV-CSP-Message xmlns=\"http://www.openmobilealliance.org/DTD/WV-CSP{v}\"><Session>\
          <SessionDescriptor><SessionType>Inband</SessionType><SessionID>{sid}</SessionID></SessionDescriptor>\
          <Transaction><TransactionDescriptor><TransactionMode>Request</TransactionMode>\
          <TransactionID>{tid}</TransactionID></TransactionDescriptor>\
-         <TransactionContent xmlns=\"http://www.openmobilealliance.org/DTD/WV-TRC1.2\"><{name}/></TransactionContent>\
+         <TransactionContent xmlns=\"http://www.openmobilealliance.org/DTD/WV-TRC{v}\"><{name}/></TransactionContent>\
          </Transaction></Session></WV-CSP-Message>"
     )
     .into_bytes()
@@ -104,15 +107,18 @@ fn manifest_statuses_match_what_the_server_does() {
     let m = manifest();
     let mut sim = Sim::new(test_config(), 99);
     sim.provision("alice", "pw");
-    let c = sim.add_client(ClientConfig::new(
-        Version::V1_2,
-        "alice",
-        "pw",
-        LoginScheme::Password,
-    ));
-    sim.command(c, Command::Login);
-    assert!(sim.clients[c].is_ready());
-    let sid = sim.clients[c].session_id().unwrap().to_owned();
+    let mut sessions = Vec::new();
+    for version in [Version::V1_2, Version::V1_3] {
+        let c = sim.add_client(ClientConfig::new(
+            version,
+            "alice",
+            "pw",
+            LoginScheme::Password,
+        ));
+        sim.command(c, Command::Login);
+        assert!(sim.clients[c].is_ready());
+        sessions.push(sim.clients[c].session_id().unwrap().to_owned());
+    }
     let mut requests: Vec<&Entry> = m
         .primitive
         .iter()
@@ -121,9 +127,13 @@ fn manifest_statuses_match_what_the_server_does() {
     // Logout last: it ends the session the others use.
     requests.sort_by_key(|p| p.name == "Logout-Request");
     for (i, p) in requests.iter().enumerate() {
+        let (v, sid) = match p.since.as_deref() {
+            Some("1.3") => ("1.3", &sessions[1]),
+            _ => ("1.2", &sessions[0]),
+        };
         let reply = sim.raw_bytes(
             "application/vnd.wv.csp.xml",
-            empty_request(&sid, &format!("m{i}"), &p.name),
+            empty_request(v, sid, &format!("m{i}"), &p.name),
         );
         let code = reply_code(&reply);
         match p.status.as_str() {

@@ -2,6 +2,7 @@
 #![no_main]
 
 #[path = "../check.rs"]
+#[allow(dead_code)] // the driver uses some checks only
 mod check;
 #[path = "../driver.rs"]
 mod driver;

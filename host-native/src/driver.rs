@@ -5,13 +5,23 @@
 //! request already waiting (group commit), feeds them one by one and drains the outputs after
 //! each. The storage batches of the whole turn are applied with one `apply_all` (one durable
 //! commit) before any reply of the turn is released (the contract of `imps_engine::store`).
+//!
+//! The engine is a [`Core`]: the native [`Server`] or the wasm guest ([`crate::wasm`]). A
+//! guest that traps has lost its state: the driver commits what the turn made durable so
+//! far, answers the trapping request with CSP 500 (an operator command with an error),
+//! rebuilds the instance from storage (`Restore`) and carries on; sessions open before are
+//! gone (their clients get 604 and log in again), acknowledged data is not.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use imps_engine::server::{AdminCommand, Event, Input, Output, Reply, Request, Server, WakeUp};
+pub use imps_engine::abi::{Answer, EngineStats, Query};
+use imps_engine::server::{
+    AdminCommand, Event, Input, Millis, Output, Reply, Request, Server, WakeUp,
+};
 use imps_engine::store::{StorageBatch, Store};
 use tokio::sync::oneshot;
 
@@ -63,41 +73,6 @@ pub enum Work {
     },
 }
 
-/// Read-only questions the host asks the engine (metrics, CIR, admin listing).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Query {
-    /// Counts for `/metrics`.
-    Stats,
-    /// Whether a session with this id is open (STCP `HELO`, WebSocket CIR).
-    Session(String),
-    /// Every account id.
-    Accounts,
-}
-
-/// The answer to a [`Query`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// Counts.
-    Stats(EngineStats),
-    /// Whether the session is open.
-    Session(bool),
-    /// Canonical account ids, in order.
-    Accounts(Vec<String>),
-}
-
-/// Counts the engine reports for `/metrics`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct EngineStats {
-    /// Open sessions.
-    pub sessions: usize,
-    /// Accounts.
-    pub accounts: usize,
-    /// Server-initiated transactions waiting in every session queue.
-    pub queued: usize,
-    /// The longest session queue.
-    pub max_queue: usize,
-}
-
 /// What the engine thread tells the rest of the host besides replies.
 #[derive(Clone, Default)]
 pub struct Hooks {
@@ -105,6 +80,9 @@ pub struct Hooks {
     pub cir: Option<crate::cir::Hub>,
     /// Counters (storage commit latency).
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Where to keep the raw input of a guest trap (`--keep-trap-inputs`); by default only a
+    /// redacted description is logged.
+    pub keep_trap_inputs: Option<PathBuf>,
 }
 
 /// The sending side of the engine channel; cheap to clone. When every clone is dropped the
@@ -155,33 +133,119 @@ impl EngineClient {
     }
 }
 
-/// Starts the engine thread: feeds `Restore(store.load())`, then serves jobs until every
-/// [`EngineClient`] is dropped.
-pub fn spawn<S>(server: Server, store: S) -> Result<(EngineClient, JoinHandle<()>), String>
-where
-    S: Store + Send + 'static,
-{
-    spawn_with(server, store, Hooks::default())
+/// An input the engine could not finish: the guest trapped and its state is gone.
+#[derive(Debug)]
+pub struct Trapped {
+    /// What happened (time limit, memory, abort).
+    pub reason: String,
+    /// The input that was being handled.
+    pub input: Input,
 }
 
-/// [`spawn`] with wake-ups going to a CIR hub and commit latencies to metrics.
-pub fn spawn_with<S>(
-    mut server: Server,
+/// The engine as the driver sees it: the same driving surface whether it is linked natively
+/// ([`Server`]) or runs as a wasm guest ([`crate::wasm::WasmCore`]).
+pub trait Core: Send + 'static {
+    /// Feeds one input (see `Server::handle`). On `Err` the engine's state is lost: call
+    /// [`Core::reset`] and restore.
+    fn handle(&mut self, now: Millis, input: Input) -> Result<(), Trapped>;
+    /// The next output of the last input.
+    fn poll_output(&mut self) -> Option<Output>;
+    /// The engine's next deadline.
+    fn poll_timeout(&self) -> Option<Millis>;
+    /// Number of accounts (for logs).
+    fn account_count(&self) -> usize;
+    /// Replaces the engine by a fresh one drawing from `seed` (after a trap); the driver then
+    /// feeds `Restore`.
+    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String>;
+    /// Answers a read-only question; `Err` if the engine cannot (a guest that trapped).
+    fn query(&mut self, query: &Query) -> Result<Answer, String>;
+}
+
+impl Core for Server {
+    fn handle(&mut self, now: Millis, input: Input) -> Result<(), Trapped> {
+        Server::handle(self, now, input);
+        Ok(())
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        Server::poll_output(self)
+    }
+    fn poll_timeout(&self) -> Option<Millis> {
+        Server::poll_timeout(self)
+    }
+    fn account_count(&self) -> usize {
+        Server::account_count(self)
+    }
+    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
+        *self = Server::new(self.config().clone(), seed);
+        Ok(())
+    }
+    fn query(&mut self, query: &Query) -> Result<Answer, String> {
+        Ok(imps_engine::abi::answer(self, query))
+    }
+}
+
+impl<C: Core + ?Sized> Core for Box<C> {
+    fn handle(&mut self, now: Millis, input: Input) -> Result<(), Trapped> {
+        (**self).handle(now, input)
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        (**self).poll_output()
+    }
+    fn poll_timeout(&self) -> Option<Millis> {
+        (**self).poll_timeout()
+    }
+    fn account_count(&self) -> usize {
+        (**self).account_count()
+    }
+    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
+        (**self).reset(seed)
+    }
+    fn query(&mut self, query: &Query) -> Result<Answer, String> {
+        (**self).query(query)
+    }
+}
+
+/// Starts the engine thread: feeds `Restore(store.load())`, then serves jobs until every
+/// [`EngineClient`] is dropped.
+pub fn spawn<C, S>(core: C, store: S) -> Result<(EngineClient, JoinHandle<()>), String>
+where
+    C: Core,
+    S: Store + Send + 'static,
+{
+    spawn_with(core, store, Hooks::default())
+}
+
+/// [`spawn`] with wake-ups going to a CIR hub, commit latencies to metrics and trapping
+/// inputs kept where the hooks say.
+pub fn spawn_with<C, S>(
+    mut core: C,
     mut store: S,
     hooks: Hooks,
 ) -> Result<(EngineClient, JoinHandle<()>), String>
 where
+    C: Core,
     S: Store + Send + 'static,
 {
+    let (tx, rx) = mpsc::channel::<Work>();
+    let clock = Instant::now();
+    restore(&mut core, &mut store, 0)?;
+    let handle = std::thread::Builder::new()
+        .name("imps-engine".into())
+        .spawn(move || run(core, store, rx, clock, hooks))
+        .map_err(|e| format!("cannot start the engine thread: {e}"))?;
+    Ok((EngineClient { tx }, handle))
+}
+
+/// Feeds the stored records to `core` and stores what that changes.
+fn restore<C: Core, S: Store>(core: &mut C, store: &mut S, now: Millis) -> Result<(), String> {
     let records = store
         .load()
         .map_err(|e| format!("loading the store: {e:?}"))?;
     let restored = records.len();
-    let (tx, rx) = mpsc::channel::<Work>();
-    let clock = Instant::now();
-    server.handle(0, Input::Restore(records));
+    core.handle(now, Input::Restore(records))
+        .map_err(|t| format!("the engine trapped while restoring: {}", t.reason))?;
     let mut turn = Turn::default();
-    turn.drain(&mut server);
+    turn.drain(core);
     if !turn.batches.is_empty() {
         store
             .apply_all(&turn.batches)
@@ -189,13 +253,9 @@ where
     }
     tracing::info!(
         "restored {restored} record(s); {} account(s)",
-        server.account_count()
+        core.account_count()
     );
-    let handle = std::thread::Builder::new()
-        .name("imps-engine".into())
-        .spawn(move || run(server, store, rx, clock, hooks))
-        .map_err(|e| format!("cannot start the engine thread: {e}"))?;
-    Ok((EngineClient { tx }, handle))
+    Ok(())
 }
 
 fn now_ms(clock: Instant) -> u64 {
@@ -221,7 +281,7 @@ struct Turn {
 }
 
 impl Turn {
-    fn drain(&mut self, server: &mut Server) {
+    fn drain<C: Core + ?Sized>(&mut self, server: &mut C) {
         while let Some(out) = server.poll_output() {
             match out {
                 Output::Reply(r) => self.replies.push((self.batches.len(), r)),
@@ -265,8 +325,8 @@ pub fn log_event(e: &Event) {
     }
 }
 
-fn run<S: Store>(
-    mut server: Server,
+fn run<C: Core, S: Store>(
+    mut server: C,
     mut store: S,
     rx: mpsc::Receiver<Work>,
     clock: Instant,
@@ -311,7 +371,21 @@ fn run<S: Store>(
         if let Some(deadline) = server.poll_timeout() {
             let now = now_ms(clock);
             if deadline <= now && fired_at != Some(deadline) {
-                server.handle(now, Input::Timeout);
+                if let Err(t) = server.handle(now, Input::Timeout) {
+                    let rebuilt = recover(
+                        &mut server,
+                        &mut store,
+                        &mut turn,
+                        &mut waiting,
+                        now,
+                        t,
+                        Pending::Nothing,
+                        &hooks,
+                    );
+                    if !rebuilt {
+                        break;
+                    }
+                }
                 turn.drain(&mut server);
                 fired_at = server.poll_timeout().filter(|d| *d <= now);
                 if fired_at.is_some() {
@@ -324,7 +398,8 @@ fn run<S: Store>(
         for work in jobs {
             let conn = next_conn;
             next_conn += 1;
-            match work {
+            let now = now_ms(clock);
+            let (fed, pending) = match work {
                 Work::Request(job) => {
                     waiting.replies.insert(conn, job.reply);
                     let request = Request {
@@ -334,15 +409,48 @@ fn run<S: Store>(
                         wall_clock_ms: wall_clock_ms(),
                         peer: job.peer,
                     };
-                    server.handle(now_ms(clock), Input::Request(request));
+                    (
+                        server.handle(now, Input::Request(request)),
+                        Pending::Request(conn),
+                    )
                 }
                 Work::Admin { command, reply } => {
                     waiting.admin.insert(conn, reply);
-                    server.handle(now_ms(clock), Input::Admin { id: conn, command });
+                    (
+                        server.handle(now, Input::Admin { id: conn, command }),
+                        Pending::Admin(conn),
+                    )
                 }
-                Work::Query { query, reply } => {
-                    let _ = reply.send(answer(&server, query));
+                Work::Query { query, reply } => match server.query(&query) {
+                    Ok(answer) => {
+                        let _ = reply.send(answer);
+                        continue;
+                    }
+                    // A guest that cannot answer has trapped: rebuild it, drop the question.
+                    Err(reason) => (
+                        Err(Trapped {
+                            reason,
+                            input: Input::Timeout,
+                        }),
+                        Pending::Nothing,
+                    ),
+                },
+            };
+            if let Err(t) = fed {
+                let rebuilt = recover(
+                    &mut server,
+                    &mut store,
+                    &mut turn,
+                    &mut waiting,
+                    now,
+                    t,
+                    pending,
+                    &hooks,
+                );
+                if !rebuilt {
+                    return;
                 }
+                continue;
             }
             turn.drain(&mut server);
         }
@@ -351,20 +459,80 @@ fn run<S: Store>(
     tracing::debug!("engine thread ends");
 }
 
-/// Answers a read-only question.
-fn answer(server: &Server, query: Query) -> Answer {
-    match query {
-        Query::Stats => {
-            let (queued, max_queue) = server.queue_depths();
-            Answer::Stats(EngineStats {
-                sessions: server.session_count(),
-                accounts: server.account_count(),
-                queued,
-                max_queue,
-            })
+/// What waits on the input that trapped.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    /// A CSP request on this connection: it gets CSP 500.
+    Request(u64),
+    /// An operator command: it gets an error.
+    Admin(u64),
+    /// Nothing (a timeout, a query).
+    Nothing,
+}
+
+/// After a guest trap: releases what the turn produced so far (committing its batches),
+/// answers what waited on the trapping input, rebuilds the engine from storage.
+/// Returns `false` if the engine cannot be rebuilt (the thread then ends).
+#[allow(clippy::too_many_arguments)]
+fn recover<C: Core, S: Store>(
+    server: &mut C,
+    store: &mut S,
+    turn: &mut Turn,
+    waiting: &mut Waiting,
+    now: Millis,
+    trapped: Trapped,
+    pending: Pending,
+    hooks: &Hooks,
+) -> bool {
+    let what = crate::trap::describe(&trapped.input);
+    tracing::error!(
+        reason = %trapped.reason,
+        input = %what,
+        "the engine guest trapped; rebuilding it from storage (open sessions end)"
+    );
+    if let Some(dir) = &hooks.keep_trap_inputs {
+        match crate::trap::keep(dir, now, &trapped.input) {
+            Ok(path) => tracing::warn!("raw trapping input kept in {}", path.display()),
+            Err(e) => tracing::warn!("cannot keep the trapping input: {e}"),
         }
-        Query::Session(id) => Answer::Session(server.session_info(&id).is_some()),
-        Query::Accounts => Answer::Accounts(server.account_ids().map(str::to_owned).collect()),
+    }
+    let tx = match pending {
+        Pending::Request(c) => waiting.replies.remove(&c),
+        _ => None,
+    };
+    if let Pending::Admin(id) = pending
+        && let Some(admin) = waiting.admin.remove(&id)
+    {
+        let _ = admin.send(Err(format!(
+            "the engine trapped ({}); the command was not carried out",
+            trapped.reason
+        )));
+    }
+    release(store, std::mem::take(turn), waiting, hooks);
+    let rebuilt = crate::config::os_seed()
+        .and_then(|seed| server.reset(seed))
+        .and_then(|()| restore(server, store, now));
+    if let Some(tx) = tx {
+        let body = match &trapped.input {
+            Input::Request(r) => r.body.as_slice(),
+            _ => &[],
+        };
+        let (ct, body) = crate::csp_status(
+            crate::sniff_version(body),
+            500,
+            "internal server error: the request could not be processed",
+        );
+        let _ = tx.send(HostReply {
+            content_type: ct.to_owned(),
+            body,
+        });
+    }
+    match rebuilt {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("cannot rebuild the engine after a trap: {e}; stopping");
+            false
+        }
     }
 }
 

@@ -2,9 +2,9 @@
 //!
 //! It owns everything the sans-IO engine must not touch: sockets ([`http`]), the clock, the
 //! OS entropy, files ([`config`], [`sqlite`]) and the thread that drives the engine
-//! ([`driver`]), the wake-up channels ([`cir`]), the admin endpoint and offline admin
-//! ([`admin`]) and `/metrics` ([`metrics`]). The binary `imps` ([`serve`], [`codec_tool`]) is
-//! a thin command line over it.
+//! ([`driver`]), which runs the engine natively or as a wasm guest ([`wasm`]), the wake-up
+//! channels ([`cir`]), the admin endpoint and offline admin ([`admin`]) and `/metrics`
+//! ([`metrics`]). The binary `imps` ([`serve`], [`codec_tool`]) is a thin command line over it.
 
 pub mod admin;
 pub mod cir;
@@ -13,9 +13,12 @@ pub mod config;
 pub mod driver;
 pub mod http;
 pub mod metrics;
+pub mod record;
 pub mod redact;
 pub mod serve;
 pub mod sqlite;
+pub mod trap;
+pub mod wasm;
 
 pub use sqlite::SqliteStore;
 

@@ -1,14 +1,17 @@
 //! `imps`: the IMPS server (`imps serve`), its operator commands (`imps user …`,
-//! `imps group create --public`, `imps logout`) and codec tools (`imps codec roundtrip`).
+//! `imps group create --public`, `imps logout`), record replay (`imps replay`) and codec tools
+//! (`imps codec …`).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use imps_engine::server::AdminCommand;
+use imps_engine::codec::Encoding;
+use imps_engine::server::{AdminCommand, ProfileUpdate};
 use imps_host::admin::{self, Target};
 use imps_host::serve::{EngineKind, ServeOptions};
+use imps_host::wasm::GuestLimits;
 
 // The engine allocates per message (its typed model owns its strings); mimalloc serves those
 // small, short-lived allocations faster than the system allocator.
@@ -41,8 +44,29 @@ enum Command {
         #[arg(long)]
         open_registration: bool,
         /// How the engine runs.
-        #[arg(long, value_enum, default_value_t = Engine::Native)]
+        #[arg(long, value_enum, default_value_t = Engine::Wasm)]
         engine: Engine,
+        /// Record every engine input (with times and seeds) to FILE for `imps replay`. The
+        /// file holds passwords and messages; it is created with mode 0600.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// Keep the raw input of a guest trap under DATA/trap-inputs (it may hold
+        /// credentials); by default only a redacted description is logged.
+        #[arg(long)]
+        keep_trap_inputs: bool,
+        #[command(flatten)]
+        guest: GuestArgs,
+    },
+    /// Replay a file written by `imps serve --record` and check that every input gives the
+    /// recorded outputs, byte for byte.
+    Replay {
+        /// The record file.
+        file: PathBuf,
+        /// How the engine runs.
+        #[arg(long, value_enum, default_value_t = Engine::Wasm)]
+        engine: Engine,
+        #[command(flatten)]
+        guest: GuestArgs,
     },
     /// Accounts (on a running server through its admin endpoint, else on the data directory).
     User {
@@ -142,6 +166,15 @@ enum UserCommand {
         /// Friendly name.
         #[arg(long)]
         friendly_name: Option<String>,
+        /// Whether search finds the user at all.
+        #[arg(long)]
+        searchable: Option<bool>,
+        /// Whether search finds the user by e-mail address.
+        #[arg(long)]
+        find_by_email: Option<bool>,
+        /// Whether search finds the user by mobile number.
+        #[arg(long)]
+        find_by_mobile: Option<bool>,
         #[command(flatten)]
         target: TargetArgs,
     },
@@ -175,12 +208,65 @@ enum CodecCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Convert a CSP XML message to WBXML (in its own version).
+    Xml2wbxml {
+        /// The XML message.
+        input: PathBuf,
+        /// Where to write the WBXML (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Convert a CSP WBXML message to XML (in its own version).
+    Wbxml2xml {
+        /// The WBXML message.
+        input: PathBuf,
+        /// Where to write the XML (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Engine {
+    /// The embedded WebAssembly guest under wasmtime (memory cap, time limit).
+    Wasm,
     /// The engine linked into this binary.
     Native,
+}
+
+impl From<Engine> for EngineKind {
+    fn from(e: Engine) -> EngineKind {
+        match e {
+            Engine::Wasm => EngineKind::Wasm,
+            Engine::Native => EngineKind::Native,
+        }
+    }
+}
+
+/// Options of the wasm guest.
+#[derive(clap::Args)]
+struct GuestArgs {
+    /// Memory cap of the engine guest, MiB (the host warns at 80%).
+    #[arg(long, default_value_t = 512)]
+    guest_memory_mib: usize,
+    /// Longest one input may run in the guest before it is interrupted, ms.
+    #[arg(long, default_value_t = 10_000)]
+    guest_time_limit_ms: u64,
+    /// Run this guest .wasm instead of the embedded one (tests).
+    #[arg(long, value_name = "FILE", hide = true)]
+    guest: Option<PathBuf>,
+    /// Keep the compiled guest (.cwasm) in DIR instead of the data directory (tests share one).
+    #[arg(long, value_name = "DIR", hide = true)]
+    guest_cache: Option<PathBuf>,
+}
+
+impl GuestArgs {
+    fn limits(&self) -> GuestLimits {
+        GuestLimits {
+            memory_bytes: self.guest_memory_mib.saturating_mul(1 << 20),
+            time_limit: std::time::Duration::from_millis(self.guest_time_limit_ms),
+        }
+    }
 }
 
 fn init_logs(default: &str) {
@@ -268,9 +354,35 @@ fn user_command(command: UserCommand) -> ExitCode {
             Err(e) => fail(e),
         },
         UserCommand::Import { file, target } => import(&file, &target),
-        UserCommand::Profile { user, .. } => fail(format!(
-            "cannot set the profile of {user}: this engine has no profile command yet"
-        )),
+        UserCommand::Profile {
+            user,
+            first_name,
+            last_name,
+            email,
+            alias,
+            mobile,
+            friendly_name,
+            searchable,
+            find_by_email,
+            find_by_mobile,
+            target,
+        } => one(
+            &target,
+            AdminCommand::SetProfile {
+                user_id: user,
+                profile: ProfileUpdate {
+                    first_name,
+                    last_name,
+                    email,
+                    alias,
+                    mobile,
+                    friendly_name,
+                    searchable,
+                    find_by_email,
+                    find_by_mobile,
+                },
+            },
+        ),
     }
 }
 
@@ -354,17 +466,22 @@ fn main() -> ExitCode {
             config,
             open_registration,
             engine,
+            record,
+            keep_trap_inputs,
+            guest,
         } => {
             init_logs("info");
-            let engine = match engine {
-                Engine::Native => EngineKind::Native,
-            };
             match imps_host::serve::serve(ServeOptions {
                 listen,
                 data,
                 config,
                 open_registration,
-                engine,
+                engine: engine.into(),
+                record,
+                keep_trap_inputs,
+                guest_limits: guest.limits(),
+                guest: guest.guest,
+                guest_cache: guest.guest_cache,
             }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
@@ -398,6 +515,37 @@ fn main() -> ExitCode {
             init_logs("warn");
             one(&target, AdminCommand::ForceLogout { user_id: user })
         }
+        Command::Replay {
+            file,
+            engine,
+            guest,
+        } => {
+            init_logs("warn");
+            let limits = guest.limits();
+            let result = imps_host::record::replay(&file, |config, seed| {
+                imps_host::serve::make_core(
+                    engine.into(),
+                    config,
+                    seed,
+                    guest.guest.as_deref(),
+                    guest.guest_cache.as_deref(),
+                    limits,
+                )
+            });
+            match result {
+                Ok(r) => {
+                    println!(
+                        "replayed {} input(s) in {} engine start(s): {} output(s), all identical; digest {}",
+                        r.inputs, r.starts, r.outputs, r.digest
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("imps replay: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Codec {
             command: CodecCommand::Roundtrip { files },
         } => {
@@ -412,6 +560,41 @@ fn main() -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Command::Codec {
+            command: CodecCommand::Xml2wbxml { input, output },
+        } => convert(&input, output.as_deref(), Encoding::Xml, Encoding::Wbxml),
+        Command::Codec {
+            command: CodecCommand::Wbxml2xml { input, output },
+        } => convert(&input, output.as_deref(), Encoding::Wbxml, Encoding::Xml),
+    }
+}
+
+/// `imps codec xml2wbxml|wbxml2xml`: one message converted, or one line on stderr.
+fn convert(
+    input: &std::path::Path,
+    output: Option<&std::path::Path>,
+    from: Encoding,
+    to: Encoding,
+) -> ExitCode {
+    init_logs("warn");
+    let converted = imps_host::codec_tool::convert_file(input, from, to);
+    let written = converted.and_then(|bytes| match output {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display())),
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("writing the output: {e}"))
+        }
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(line) => {
+            eprintln!("imps: {}", line.replace(['\n', '\r'], " "));
+            ExitCode::FAILURE
         }
     }
 }

@@ -12,17 +12,54 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use imps_engine::server::Server;
+use imps_engine::server::{Config, Server};
 
 use crate::config::{self, KeySource};
-use crate::{admin, cir, driver, http, metrics, sqlite};
+use crate::driver::Core;
+use crate::wasm::{GuestLimits, GuestModule, WasmCore};
+use crate::{admin, cir, driver, http, metrics, record, sqlite};
 
 /// How the engine runs inside the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineKind {
-    /// Linked into the binary.
+    /// The embedded wasm guest under wasmtime (memory cap, time limit, rebuilt on a trap).
     #[default]
+    Wasm,
+    /// Linked into the binary.
     Native,
+}
+
+/// Builds the engine of `kind` from `config` and `seed`. `guest` replaces the embedded guest
+/// (tests load one with test hooks); `cache` is where the compiled `.cwasm` is kept.
+pub fn make_core(
+    kind: EngineKind,
+    config: Config,
+    seed: [u8; 32],
+    guest: Option<&std::path::Path>,
+    cache: Option<&std::path::Path>,
+    limits: GuestLimits,
+) -> Result<Box<dyn Core>, String> {
+    match kind {
+        EngineKind::Native => Ok(Box::new(Server::new(config, seed))),
+        EngineKind::Wasm => {
+            let wasm = match guest {
+                Some(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                None => crate::wasm::EMBEDDED_GUEST.to_vec(),
+            };
+            let start = std::time::Instant::now();
+            let module = Arc::new(GuestModule::load(&wasm, cache, limits)?);
+            let core = WasmCore::new(module.clone(), config, seed)?;
+            tracing::info!(
+                "engine guest ready in {} µs ({:?}; {} KiB wasm, memory cap {} MiB, time limit {} ms)",
+                crate::wasm::elapsed_us(start),
+                module.source,
+                wasm.len() >> 10,
+                limits.memory_bytes >> 20,
+                limits.time_limit.as_millis()
+            );
+            Ok(Box::new(core))
+        }
+    }
 }
 
 /// Options of `imps serve`.
@@ -38,6 +75,16 @@ pub struct ServeOptions {
     pub open_registration: bool,
     /// How the engine runs.
     pub engine: EngineKind,
+    /// Record every engine input to this file (`--record`; it holds credentials).
+    pub record: Option<PathBuf>,
+    /// Keep the raw input of a guest trap under `DATA/trap-inputs` (`--keep-trap-inputs`).
+    pub keep_trap_inputs: bool,
+    /// Load this guest `.wasm` instead of the embedded one.
+    pub guest: Option<PathBuf>,
+    /// Memory cap and time limit of the guest.
+    pub guest_limits: GuestLimits,
+    /// Where the compiled guest is cached (default: the data directory).
+    pub guest_cache: Option<PathBuf>,
 }
 
 fn say(line: &str) -> Result<(), String> {
@@ -127,16 +174,33 @@ pub fn serve(opts: ServeOptions) -> Result<(), String> {
         config.login.open_registration,
         opts.engine
     );
-    let server = match opts.engine {
-        EngineKind::Native => Server::new(config, config::os_seed()?),
+    let seed = config::os_seed()?;
+    let core = make_core(
+        opts.engine,
+        config.clone(),
+        seed,
+        opts.guest.as_deref(),
+        Some(opts.guest_cache.as_deref().unwrap_or(&opts.data)),
+        opts.guest_limits,
+    )?;
+    let core: Box<dyn Core> = match &opts.record {
+        Some(path) => {
+            tracing::warn!(
+                "recording every engine input to {} (it holds passwords: keep it private)",
+                path.display()
+            );
+            Box::new(record::Recorder::create(core, path, config, seed)?)
+        }
+        None => core,
     };
     let metrics = Arc::new(metrics::Metrics::default());
     let hub = cir::Hub::new(Some(Arc::clone(&metrics)));
     let hooks = driver::Hooks {
         cir: Some(hub.clone()),
         metrics: Some(Arc::clone(&metrics)),
+        keep_trap_inputs: opts.keep_trap_inputs.then(|| opts.data.join("trap-inputs")),
     };
-    let (client, engine_thread) = driver::spawn_with(server, store, hooks)?;
+    let (client, engine_thread) = driver::spawn_with(core, store, hooks)?;
 
     let admin_token = match &admin_listener {
         Some((_, a)) => Some(admin::publish_endpoint(&opts.data, *a)?),

@@ -1,6 +1,6 @@
 //! Operator commands of `imps` on a stopped server's data directory and on a running server
 //! (through its loopback admin endpoint): `user add|passwd|list|remove|import`,
-//! `group create --public`, `logout`.
+//! `user profile`, `group create --public`, `logout`.
 
 mod common;
 
@@ -117,6 +117,14 @@ fn commands_work_on_a_stopped_servers_data_directory() {
     assert!(!ok && !err.is_empty());
     let (ok, out, _) = imps(d, &["logout", "alice"], "");
     assert!(ok && out.contains("0 session(s)"), "{out}");
+    let (ok, _, err) = imps(
+        d,
+        &["user", "profile", "user42", "--first-name", "Zebedee"],
+        "",
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = imps(d, &["user", "profile", "nobody", "--alias", "x"], "");
+    assert!(!ok && !err.is_empty(), "an unknown user: {err}");
 
     // The server finds all of it.
     let server = ImpsServer::start(d, &[]);
@@ -125,10 +133,27 @@ fn commands_work_on_a_stopped_servers_data_directory() {
     assert_eq!(code, 200);
     assert_eq!(server.login("user42", "pw42").0, 200);
     assert_eq!(server.login("user7", "pw7").0, 409, "removed");
+    let sid = sid.unwrap();
     assert_eq!(
-        group_type(&server, &sid.unwrap(), "wv:lobby/chat").as_deref(),
+        group_type(&server, &sid, "wv:lobby/chat").as_deref(),
         Some("Public")
     );
+    // The profile set by `imps user profile` is what search finds.
+    let services = "<Service-Request><Functions><WVCSPFeat><FundamentalFeat/></WVCSPFeat>\
+                    </Functions><AllFunctionsRequest>F</AllFunctionsRequest></Service-Request>";
+    server.csp(&message(Some(&sid), "Request", Some("s2"), services));
+    let search = "<Search-Request><SearchPairList><SearchElement>USER_FIRST_NAME</SearchElement>\
+                  <SearchString>zebedee</SearchString></SearchPairList>\
+                  <SearchLimit>5</SearchLimit></Search-Request>";
+    let reply = server.csp(&message(Some(&sid), "Request", Some("sr"), search));
+    match reply.decode().primitive() {
+        Some(Primitive::SearchResponse(r)) => {
+            assert_eq!(r.search_findings, Some(1), "{r:?}");
+            let found = format!("{:?}", r.search_result);
+            assert!(found.contains("user42"), "{found}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

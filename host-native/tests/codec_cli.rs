@@ -116,3 +116,68 @@ fn a_missing_file_fails_with_one_line() {
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(err.contains("/nonexistent/imps/x.xml"));
 }
+
+fn imps(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_imps"))
+        .arg("codec")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+/// `imps codec xml2wbxml` then `wbxml2xml` (file and stdout forms) gives the same message,
+/// for a sample of each version; the WBXML is WBXML.
+#[test]
+fn xml_to_wbxml_and_back_keeps_the_message() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+    let dir = tempfile::tempdir().unwrap();
+    for sample in [
+        "libwbxml-wv11/wv-004.xml",
+        "1.2/SendMessage-Request.xml",
+        "1.3/Login-Request.xml",
+    ] {
+        let xml = root.join(sample);
+        let original = codec::decode(&std::fs::read(&xml).unwrap(), Limits::default()).unwrap();
+        let wbxml = dir.path().join("m.wbxml");
+        let out = imps(&[
+            "xml2wbxml".as_ref(),
+            xml.as_os_str(),
+            "-o".as_ref(),
+            wbxml.as_os_str(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&wbxml).unwrap();
+        assert_eq!(
+            codec::decode_wbxml(&bytes, Limits::default()).unwrap(),
+            original
+        );
+        let out = imps(&["wbxml2xml".as_ref(), wbxml.as_os_str()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            codec::decode(&out.stdout, Limits::default()).unwrap(),
+            original
+        );
+    }
+}
+
+#[test]
+fn converting_a_file_that_does_not_decode_says_why_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.wbxml");
+    std::fs::write(&bad, [0x03, 0x11, 0x6A, 0x00, 0x49, 0x3F]).unwrap();
+    let out = imps(&["wbxml2xml".as_ref(), bad.as_os_str()]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bad.wbxml"), "{err}");
+}

@@ -9,13 +9,19 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-/// Rustup targets the steps need.
+/// Rustup targets the steps need: the engine guest that `imps` embeds is built for
+/// wasm32-unknown-unknown by `host-native/build.rs`.
 const RUSTUP_TARGETS: &[&str] = &["wasm32-unknown-unknown"];
 
 /// Debian packages the steps need, each with a file whose presence shows it is installed.
 /// Chromium runs the npm package's browser tests (playwright-core drives it; its own browser
 /// download does not work offline).
-const APT_PACKAGES: &[(&str, &str)] = &[("chromium", "/usr/bin/chromium")];
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "/usr/bin/chromium"),
+    // libwbxml's command-line tools: the independent WBXML implementation the WBXML codec is
+    // checked against (engine/tests/wbxml_interop.rs).
+    ("libwbxml2-utils", "/usr/bin/wbxml2xml"),
+];
 
 /// Where `xtask build` assembles the npm package `imps-engine`.
 const NPM_PACKAGE_DIR: &str = "target/npm/imps-engine";
@@ -39,7 +45,7 @@ const NPM_SOURCES: &[&str] = &[
 ];
 
 /// The cargo-fuzz targets of `fuzz/` (its own workspace, built with nightly).
-const FUZZ_TARGETS: &[&str] = &["decode", "engine_inputs"];
+const FUZZ_TARGETS: &[&str] = &["decode", "engine_inputs", "wbxml"];
 
 /// The sanitizer of fuzz builds. The engine and the targets are safe Rust (`unsafe_code` is
 /// denied), so AddressSanitizer finds little here and costs 5x: 305 against 1544 exec/s on
@@ -71,7 +77,7 @@ commands:
           the criterion benchmarks of every crate, then a short IMPSB-1 load run (the full
           default one with --full), written to docs/BENCHMARKS.md
   fuzz [TARGET] [SECONDS] [-- LIBFUZZER-FLAGS]
-          run the cargo-fuzz targets (decode, engine_inputs; default all) for SECONDS each
+          run the cargo-fuzz targets (decode, engine_inputs, wbxml; default all) for SECONDS each
           (default 60) on nightly; not part of `test`. See fuzz/README.md";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -165,7 +171,7 @@ const IMPSB1_SHORT: &[&str] = &[
 ];
 
 /// The `imps serve --engine` values `bench` compares.
-const IMPSB1_ENGINES: &str = "native";
+const IMPSB1_ENGINES: &str = "native,wasm";
 
 /// The short IMPSB-1 run, on the server's default engine, as one test of `test`: fails on
 /// any loss, duplicate or error.
@@ -418,8 +424,17 @@ fn test() -> Result {
         doc.args(["test", "--workspace", "--doc"]);
         run_tests(doc, &mut total)
     });
-    let npm = match (&first, &second) {
-        (Ok(()), Some(Ok(()))) => Some(npm_tests(&mut total)),
+    // The host's integration tests ran against the wasm guest (their default); run them again
+    // against the native engine: every scenario must pass in both modes.
+    let third = second.as_ref().and_then(|r| r.as_ref().ok()).map(|()| {
+        let mut native = cargo();
+        native
+            .args(["test", "-p", "imps-host", "--test", "*"])
+            .env("IMPS_TEST_ENGINE", "native");
+        run_tests(native, &mut total)
+    });
+    let npm = match (&first, &second, &third) {
+        (Ok(()), Some(Ok(())), Some(Ok(()))) => Some(npm_tests(&mut total)),
         _ => None,
     };
     let load = matches!(npm, Some(Ok(()))).then(|| impsb1_test(&mut total));
@@ -429,6 +444,7 @@ fn test() -> Result {
     );
     first?;
     second.unwrap_or(Ok(()))?;
+    third.unwrap_or(Ok(()))?;
     npm.unwrap_or(Ok(()))?;
     load.unwrap_or(Ok(()))
 }

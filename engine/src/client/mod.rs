@@ -7,6 +7,7 @@
 
 pub mod group;
 pub mod im;
+pub mod invite;
 pub mod presence;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -68,6 +69,9 @@ pub struct ClientConfig {
     /// application then sees [`ClientEvent::MessageWaiting`] and fetches with
     /// [`im::get_message`] when it wants.
     pub auto_fetch: bool,
+    /// How messages are written and read on the wire (XML by default; handsets mostly
+    /// speak WBXML, CSP-REFERENCE §6). Answers are read in the encoding they come in.
+    pub encoding: codec::Encoding,
 }
 
 impl ClientConfig {
@@ -97,6 +101,7 @@ impl ClientConfig {
                 ..Default::default()
             },
             auto_fetch: false,
+            encoding: codec::Encoding::Xml,
         }
     }
 }
@@ -437,11 +442,11 @@ impl Client {
             tid.clone(),
             primitive,
         );
-        let body = codec::encode(&msg);
+        let body = self.config.encoding.encode(&msg);
         self.pending.insert(request_id, pending);
         self.outputs.push_back(ClientOutput::Send(Outgoing {
             request_id,
-            content_type: self.config.version.xml_content_type(),
+            content_type: self.config.encoding.content_type(self.config.version),
             body,
         }));
         // Any request counts as activity; the keep-alive is due before KeepAliveTime runs out.
@@ -615,7 +620,12 @@ impl Client {
             }
             return;
         }
-        let msg = match codec::decode(body, Limits::default()) {
+        // A WBXML document starts with its version byte (1–3), an XML one never does.
+        let encoding = match body.first() {
+            Some(0x01..=0x03) => codec::Encoding::Wbxml,
+            _ => codec::Encoding::Xml,
+        };
+        let msg = match encoding.decode(body, Limits::default()) {
             Ok(m) => m,
             Err(e) => {
                 self.event(ClientEvent::Error {

@@ -268,6 +268,11 @@ pub(crate) fn decode_reference(input: &[u8], limits: Limits) -> Result<Message, 
     decode_from(XmlIn::new(input, limits))
 }
 
+/// Decodes one WBXML message: its tokens read as the XML reader's events.
+pub(crate) fn decode_wbxml(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+    decode_from(XmlIn::wbxml(input, limits))
+}
+
 /// A text value of an element of the usual envelope, as its decoder reads it.
 fn usual_value<T: TextValue>(r: &mut XmlIn<'_>) -> Option<T> {
     let text = r.usual_text()?;
@@ -422,7 +427,19 @@ pub(crate) fn encode_message_with(
 ) -> Vec<u8> {
     match encode_usual(msg, extra) {
         Some(bytes) => bytes,
-        None => encode_general(msg, extra),
+        None => encode_general(msg, extra, XmlOut::new(msg.version, 1024)),
+    }
+}
+
+/// [`encode_message_with`] in `encoding`.
+pub(crate) fn encode_message_in(
+    msg: &Message,
+    extra: &[(TransactionDescriptor, Content<'_>)],
+    encoding: super::Encoding,
+) -> Vec<u8> {
+    match encoding {
+        super::Encoding::Xml => encode_message_with(msg, extra),
+        super::Encoding::Wbxml => encode_general(msg, extra, XmlOut::wbxml(msg.version)),
     }
 }
 
@@ -547,9 +564,14 @@ fn usual_transaction_into<'p>(
 }
 
 /// Encodes `msg` and `extra` element by element.
-fn encode_general(msg: &Message, extra: &[(TransactionDescriptor, Content<'_>)]) -> Vec<u8> {
-    let mut w = XmlOut::new(msg.version, 1024);
-    w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+fn encode_general(
+    msg: &Message,
+    extra: &[(TransactionDescriptor, Content<'_>)],
+    mut w: XmlOut,
+) -> Vec<u8> {
+    if !w.is_wbxml() {
+        w.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    }
     w.open("WV-CSP-Message");
     w.namespace(Ns::Csp.uri(msg.version));
     if extra.is_empty() {
@@ -834,7 +856,7 @@ mod tests {
                     ),
                 ],
             ] {
-                let general = encode_general(m, &extra);
+                let general = encode_general(m, &extra, XmlOut::new(m.version, 1024));
                 if let Some(fast) = encode_usual(m, &extra) {
                     usual += 1;
                     assert_eq!(

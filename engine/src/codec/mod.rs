@@ -19,6 +19,8 @@ pub mod presence;
 pub mod presence_attrs;
 pub mod primitive;
 pub mod service;
+pub mod wbxml;
+mod wbxml_tables;
 pub mod xml;
 
 pub use envelope::{
@@ -164,4 +166,63 @@ pub fn sniff(body: &[u8]) -> (Version, Option<String>) {
 /// Encodes `message` as XML in its own version.
 pub fn encode(message: &Message) -> Vec<u8> {
     envelope::encode_message(message)
+}
+
+/// Decodes one WBXML CSP message under `limits` (CSP-REFERENCE §6).
+pub fn decode_wbxml(input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+    envelope::decode_wbxml(input, limits)
+}
+
+/// Encodes `message` as WBXML in its own version (CSP-REFERENCE §6).
+pub fn encode_wbxml(message: &Message) -> Vec<u8> {
+    envelope::encode_message_in(message, &[], Encoding::Wbxml)
+}
+
+/// How a CSP message is written on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Encoding {
+    /// XML text.
+    #[default]
+    Xml,
+    /// WBXML tokens (CSP-REFERENCE §6).
+    Wbxml,
+}
+
+impl Encoding {
+    /// The encoding a `Content-Type` names (parameters ignored): WBXML for both WBXML
+    /// spellings, XML otherwise.
+    pub fn of_content_type(content_type: &str) -> Encoding {
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if media.eq_ignore_ascii_case("application/vnd.wv.csp.wbxml")
+            || media.eq_ignore_ascii_case("application/vnd.wv.csp+wbxml")
+        {
+            Encoding::Wbxml
+        } else {
+            Encoding::Xml
+        }
+    }
+
+    /// The content type of a message of `version` in this encoding (CSP-REFERENCE §5.1).
+    pub fn content_type(self, version: Version) -> &'static str {
+        match self {
+            Encoding::Xml => version.xml_content_type(),
+            Encoding::Wbxml => wbxml::content_type(version),
+        }
+    }
+
+    /// Decodes one message in this encoding.
+    pub fn decode(self, input: &[u8], limits: Limits) -> Result<Message, DecodeError> {
+        match self {
+            Encoding::Xml => decode(input, limits),
+            Encoding::Wbxml => decode_wbxml(input, limits),
+        }
+    }
+
+    /// Encodes `message` in this encoding.
+    pub fn encode(self, message: &Message) -> Vec<u8> {
+        match self {
+            Encoding::Xml => encode(message),
+            Encoding::Wbxml => encode_wbxml(message),
+        }
+    }
 }

@@ -128,7 +128,7 @@ pub struct Child<'a> {
 }
 
 impl<'a> Child<'a> {
-    fn new(start: BytesStart<'a>, empty: bool) -> Self {
+    pub(super) fn new(start: BytesStart<'a>, empty: bool) -> Self {
         let name = start.name().into_inner().as_bytes();
         let from = name.iter().rposition(|&b| b == b':').map_or(0, |i| i + 1);
         let local = (from, name.len());
@@ -213,10 +213,12 @@ enum Source<'a> {
     Quick(Reader<&'a [u8]>),
     /// The fast tokenizer for the plain documents clients send (see [`Fast`]).
     Fast(Fast<'a>),
+    /// A WBXML document's tokens.
+    Wbxml(super::wbxml::Events<'a>),
 }
 
 /// One piece of the document, as the readers below take it.
-enum Ev<'a> {
+pub(super) enum Ev<'a> {
     /// A start tag, or a self-closing one (`empty` set).
     Start(Child<'a>),
     /// An end tag.
@@ -266,8 +268,20 @@ impl<'a> XmlIn<'a> {
         })
     }
 
+    /// A reader over WBXML document `input` enforcing `limits`: the typed decoders read it
+    /// as they read XML.
+    pub(crate) fn wbxml(input: &'a [u8], limits: Limits) -> Self {
+        XmlIn {
+            source: Source::Wbxml(super::wbxml::Events::new(input)),
+            limits,
+            depth: 0,
+            elements: 0,
+        }
+    }
+
     fn event(&mut self, element: &str) -> Result<Ev<'a>, DecodeError> {
         match &mut self.source {
+            Source::Wbxml(events) => events.next(),
             Source::Fast(fast) => match fast.next() {
                 Some(ev) => Ok(ev),
                 None => Err(given_up(element)),
@@ -507,7 +521,7 @@ impl<'a> XmlIn<'a> {
                 fast.skip_space();
                 Some(fast)
             }
-            Source::Quick(_) => None,
+            Source::Quick(_) | Source::Wbxml(_) => None,
         }
     }
 
@@ -1139,7 +1153,12 @@ pub enum RawNode {
 impl RawElement {
     /// Writes the element back out.
     pub fn encode(&self, w: &mut XmlOut) {
-        w.open(&self.name);
+        // Its name is kept as written: in WBXML, a spelling the tables only know as an alias
+        // of another goes as a literal (a token would read back in the other spelling).
+        match &mut w.wbxml {
+            Some(wb) => wb.open_exact(&self.name),
+            None => w.open(&self.name),
+        }
         for (k, v) in &self.attributes {
             w.attribute(k, v);
         }
@@ -1178,6 +1197,8 @@ pub struct XmlOut {
     /// The CSP version whose namespaces and layout are written.
     pub version: Version,
     open_tag: bool,
+    /// In WBXML mode, the writer every call goes to instead.
+    wbxml: Option<Box<super::wbxml::Writer>>,
 }
 
 impl XmlOut {
@@ -1187,12 +1208,31 @@ impl XmlOut {
             buf: Vec::with_capacity(capacity),
             version,
             open_tag: false,
+            wbxml: None,
         }
+    }
+
+    /// A writer of WBXML for `version`: the same calls write tokens (CSP-REFERENCE §6).
+    pub fn wbxml(version: Version) -> Self {
+        XmlOut {
+            buf: Vec::new(),
+            version,
+            open_tag: false,
+            wbxml: Some(Box::new(super::wbxml::Writer::new(version))),
+        }
+    }
+
+    /// Whether this writer writes WBXML.
+    pub fn is_wbxml(&self) -> bool {
+        self.wbxml.is_some()
     }
 
     /// The written bytes.
     pub fn into_bytes(self) -> Vec<u8> {
-        self.buf
+        match self.wbxml {
+            Some(w) => w.into_bytes(),
+            None => self.buf,
+        }
     }
 
     fn seal(&mut self) {
@@ -1202,14 +1242,22 @@ impl XmlOut {
         }
     }
 
-    /// Writes raw markup (the XML declaration).
+    /// Writes raw markup (the XML declaration). In WBXML mode the markup is read and its
+    /// elements written as tokens (an XML declaration has none).
     pub fn raw(&mut self, s: &str) {
+        if self.wbxml.is_some() {
+            self.markup_as_tokens(s);
+            return;
+        }
         self.seal();
         self.buf.extend_from_slice(s.as_bytes());
     }
 
     /// Starts element `name`; attributes may follow until content is written.
     pub fn open(&mut self, name: &str) {
+        if let Some(w) = &mut self.wbxml {
+            return w.open(name);
+        }
         self.seal();
         self.buf.push(b'<');
         self.buf.extend_from_slice(name.as_bytes());
@@ -1218,6 +1266,9 @@ impl XmlOut {
 
     /// Adds an attribute to the element just opened.
     pub fn attribute(&mut self, key: &str, value: &str) {
+        if let Some(w) = &mut self.wbxml {
+            return w.attribute(key, value);
+        }
         if !self.open_tag {
             return;
         }
@@ -1230,6 +1281,9 @@ impl XmlOut {
 
     /// Ends element `name` (self-closing when it got no content).
     pub fn close(&mut self, name: &str) {
+        if let Some(w) = &mut self.wbxml {
+            return w.close();
+        }
         if self.open_tag {
             self.buf.extend_from_slice(b"/>");
             self.open_tag = false;
@@ -1242,6 +1296,9 @@ impl XmlOut {
 
     /// Writes escaped text content.
     pub fn text(&mut self, text: &str) {
+        if let Some(w) = &mut self.wbxml {
+            return w.text(text);
+        }
         self.seal();
         escape_into(&mut self.buf, text, false);
     }
@@ -1249,14 +1306,21 @@ impl XmlOut {
     /// Writes text content that needs no escaping (checked at compile time by callers with
     /// [`plain`]).
     pub(crate) fn plain_text(&mut self, text: &'static str) {
+        if let Some(w) = &mut self.wbxml {
+            return w.text(text);
+        }
         self.seal();
         self.buf.extend_from_slice(text.as_bytes());
     }
 
     /// Writes `v` in decimal as text content (digits need no escaping).
     pub(crate) fn number(&mut self, v: u64) {
-        self.seal();
         let n = itoa_u64(v);
+        if let Some(w) = &mut self.wbxml {
+            let digits = n.digits.get(n.start..).unwrap_or_default();
+            return w.text(std::str::from_utf8(digits).unwrap_or_default());
+        }
+        self.seal();
         self.buf
             .extend_from_slice(n.digits.get(n.start..).unwrap_or_default());
     }
@@ -1264,12 +1328,28 @@ impl XmlOut {
     /// Adds a namespace attribute to the element just opened: the namespace URIs need no
     /// escaping (a test checks them).
     pub(crate) fn namespace(&mut self, uri: &'static str) {
+        if let Some(w) = &mut self.wbxml {
+            return w.attribute("xmlns", uri);
+        }
         if !self.open_tag {
             return;
         }
         self.buf.extend_from_slice(b" xmlns=\"");
         self.buf.extend_from_slice(uri.as_bytes());
         self.buf.push(b'"');
+    }
+
+    /// Writes the elements of XML `markup` as WBXML tokens (a primitive kept encoded as XML).
+    /// Markup this crate wrote reads back; anything else is dropped rather than written wrong.
+    #[cold]
+    fn markup_as_tokens(&mut self, markup: &str) {
+        let mut r = XmlIn::new(markup.as_bytes(), Limits::default());
+        while let Ok(child) = r.root() {
+            match r.capture(&child) {
+                Ok(raw) => raw.encode(self),
+                Err(_) => return,
+            }
+        }
     }
 
     /// Writes `<name>text</name>`.

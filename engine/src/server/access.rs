@@ -22,7 +22,7 @@ use crate::codec::{
 use super::session::{Agreed, Session};
 use super::{
     Challenge, Event, IMPLEMENTED_FUNCTIONS, Output, Server, auth, authorization, block_list,
-    contact_list, group, im, presence, result,
+    contact_list, group, im, invite, presence, result, search,
 };
 
 /// What a request being processed has produced so far.
@@ -87,6 +87,9 @@ fn gate(name: &str) -> Gate {
         | "WV-CSP-VersionDiscovery-Request"
         | "Status"
         | "MessageDelivered" => Gate::Access,
+        // 1.3 profiles have no service code: they come with the 1.3 session (other versions
+        // are refused below).
+        "GetPublicProfile-Request" | "UpdatePublicProfile-Request" => Gate::Access,
         "GetSPInfo-Request" => Gate::Code("GETSPI"),
         "Search-Request" => Gate::Code("SRCH"),
         "StopSearch-Request" => Gate::Code("STSRC"),
@@ -438,6 +441,41 @@ pub(crate) fn transaction(s: &mut Server, ctx: &mut Ctx, t: Transaction) {
             let (user, _) = owner(s, h);
             ctx.respond(tid, group::subscribe_group_notice(s, &user, &req));
         }
+        Primitive::SearchRequest(req) => {
+            let (_, version) = owner(s, h);
+            ctx.respond(tid, search::search(s, h, version, &req));
+        }
+        Primitive::StopSearchRequest(req) => {
+            ctx.respond(tid, search::stop_search(s, h, &req));
+        }
+        Primitive::InviteRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, invite::invite(s, &user, &req));
+        }
+        Primitive::InviteUserResponse(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, invite::invite_user_response(s, &user, &req));
+        }
+        Primitive::CancelInviteRequest(req) => {
+            let (user, _) = owner(s, h);
+            ctx.respond(tid, invite::cancel_invite(s, &user, &req));
+        }
+        Primitive::GetPublicProfileRequest(req) => {
+            let (user, version) = owner(s, h);
+            if version == Version::V1_3 {
+                ctx.respond(tid, search::get_public_profile(s, &user, &req));
+            } else {
+                ctx.status(tid, 506, &format!("service not agreed: {name} (CSP 1.3)"));
+            }
+        }
+        Primitive::UpdatePublicProfileRequest(req) => {
+            let (user, version) = owner(s, h);
+            if version == Version::V1_3 {
+                ctx.respond(tid, search::update_public_profile(s, &user, &req));
+            } else {
+                ctx.status(tid, 506, &format!("service not agreed: {name} (CSP 1.3)"));
+            }
+        }
         _ => ctx.status(tid, 501, &format!("{name} is not implemented yet")),
     }
 }
@@ -604,6 +642,7 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
                 };
                 s.registrations.push_back(now);
                 s.accounts.insert(user.clone(), account.clone());
+                search::reindex(s, &user);
                 s.store(vec![Server::account_op(&account)]);
                 s.outputs
                     .push_back(Output::Event(Event::Registered { user: user.clone() }));
@@ -840,6 +879,7 @@ fn login_success(
     s.touch(handle);
     ctx.created = Some(handle);
     presence::session_started(s, &user, handle);
+    invite::session_started(s, &user, handle);
     if s.sessions.get(&handle).is_some_and(|x| x.agreed.is_some()) {
         super::session_ready(s, handle);
     }

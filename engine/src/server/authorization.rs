@@ -544,3 +544,16 @@ pub(crate) fn list_deleted(s: &mut Server, owner: &str, list_id: &str) {
     }
     presence::list_deleted(s, owner, list_id);
 }
+
+/// An accepted presence invitation: `publisher` (the inviter) grants `watcher` (the
+/// invitee) what it offered, as a reactive grant (a block list still wins).
+pub(crate) fn grant(s: &mut Server, publisher: &str, watcher: &str, attrs: AttrSet) {
+    let r = auth_mut(s, publisher)
+        .reactive
+        .get_or_insert_with(watcher.to_owned(), Reactive::default);
+    r.granted = r.granted.or(attrs);
+    r.denied = r.denied.minus(attrs);
+    r.pending = r.pending.minus(attrs);
+    save(s, publisher);
+    presence::reauthorize(s, publisher, Some(watcher));
+}

@@ -32,6 +32,10 @@ pub struct Config {
     pub im: ImConfig,
     /// Group limits.
     pub groups: GroupConfig,
+    /// Invitation limits.
+    pub invite: InviteConfig,
+    /// Search limits.
+    pub search: SearchConfig,
 }
 
 impl Default for Config {
@@ -49,6 +53,8 @@ impl Default for Config {
             block_lists: BlockListConfig::default(),
             im: ImConfig::default(),
             groups: GroupConfig::default(),
+            invite: InviteConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -303,6 +309,50 @@ impl Default for GroupConfig {
             max_groups: 10_000,
             notice_interval_ms: 1000,
             auto_delete_after_secs: 0,
+        }
+    }
+}
+
+/// Invitation limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InviteConfig {
+    /// Invite-Requests one user may send per minute (503 beyond).
+    pub per_minute: u32,
+    /// Longest an invitation stays open, seconds (a shorter Validity wins).
+    pub max_validity_secs: u32,
+    /// Open invitations (and shares) one user may have (507 beyond).
+    pub max_open_per_user: u32,
+}
+
+impl Default for InviteConfig {
+    fn default() -> Self {
+        InviteConfig {
+            per_minute: 30,
+            max_validity_secs: 7 * 24 * 3600,
+            max_open_per_user: 100,
+        }
+    }
+}
+
+/// Search limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Most findings one search may have (536 beyond).
+    pub max_findings: u32,
+    /// Results per page when the request names no SearchLimit, and the largest page.
+    pub max_page: u32,
+    /// Searches one session keeps open for paging (the oldest is dropped beyond).
+    pub max_open_per_session: u32,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            max_findings: 1000,
+            max_page: 50,
+            max_open_per_session: 4,
         }
     }
 }

@@ -273,6 +273,16 @@ impl Group {
         self.record.props.show_id || self.record.own.get(user).is_some_and(|o| o.show_id)
     }
 
+    /// Whether `user` is joined (search: GROUP_USER_ID_JOINED).
+    pub(crate) fn is_joined(&self, user: &str) -> bool {
+        self.joined.contains_key(user)
+    }
+
+    /// Whether `user` is shown by id in the group (ShowID of the group or its own).
+    pub(crate) fn shows_user_id(&self, user: &str) -> bool {
+        self.shows_id(user)
+    }
+
     /// The joined user whose screen name is `sname` (ASCII case ignored).
     fn by_sname(&self, sname: &str) -> Option<&str> {
         let sname = sname.trim();
@@ -2123,4 +2133,46 @@ pub(crate) fn message_targets(
         sender_as,
         to,
     })
+}
+
+// ---- invitations (server/invite.rs) -----------------------------------------------------
+
+/// The screen name `user` is joined to `g` under.
+pub(crate) fn joined_sname<'a>(g: &'a Group, user: &str) -> Option<&'a str> {
+    g.joined.get(user).map(|j| j.sname.as_str())
+}
+
+/// Whether `inviter` may invite others to group `raw`: the canonical group id, or 402/516/800
+/// for the group, 810 when the inviter is neither a member nor joined, 816 for a Restricted
+/// group when the inviter is not an administrator or moderator (only they admit members).
+pub(crate) fn may_invite(s: &Server, raw: Option<&str>, inviter: &str) -> Result<String, u16> {
+    let id = existing(s, raw).map_err(|r| r.0)?;
+    let g = s.groups.groups.get(&id).ok_or(800u16)?;
+    let role = g.role(inviter);
+    if role.is_none() && !g.joined.contains_key(inviter) {
+        return Err(810);
+    }
+    if g.record.props.restricted && !matches!(role, Some(Role::Admin | Role::Mod)) {
+        return Err(816);
+    }
+    Ok(id)
+}
+
+/// An accepted group invitation: a Restricted group makes `invitee` a member (when the
+/// inviter still may invite); an Open group needs nothing. 800 when the group is gone, 809
+/// when the invitee is on its reject list, 810/816 when the inviter lost the right.
+pub(crate) fn admit(s: &mut Server, id: &str, inviter: &str, invitee: &str) -> Result<(), u16> {
+    may_invite(s, Some(id), inviter)?;
+    let Some(g) = s.groups.groups.get_mut(id) else {
+        return Err(800);
+    };
+    if g.record.reject.contains(invitee) {
+        return Err(809);
+    }
+    if !g.record.props.restricted || g.record.members.contains_key(invitee) {
+        return Ok(());
+    }
+    g.record.members.insert(invitee.to_owned(), Role::User);
+    save(s, id);
+    Ok(())
 }

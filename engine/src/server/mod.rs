@@ -15,7 +15,9 @@ mod contact_list;
 mod group;
 pub(crate) use group::record_from_v1 as group_record_from_v1;
 mod im;
+mod invite;
 mod presence;
+mod search;
 mod session;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -26,6 +28,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::codec::Encoding;
 use crate::codec::capability::CirMethod;
 use crate::codec::common::CspResult;
 use crate::codec::envelope::Content;
@@ -35,6 +38,8 @@ use crate::codec::{
 use crate::store::{self, Record, StorageBatch, StorageOp, Table};
 
 pub use config::Config;
+pub use invite::InvitationInfo;
+pub use search::ProfileUpdate;
 use session::{Queued, Session};
 
 /// Milliseconds on the host's monotonic clock.
@@ -46,7 +51,7 @@ pub const IMPLEMENTED_FUNCTIONS: &[&str] = &[
     "GETSPI", "GCLI", "CCLI", "DCLI", "MCLS", "GETWL", "REACT", "CAAUT", "GETAUT", "GETPR",
     "UPDPR", "CALI", "DALI", "GALS", "GLBLU", "BLENT", "MDELIV", "FWMSG", "SETD", "GETLM", "GETM",
     "REJCM", "NOTIF", "NEWM", "CREAG", "DELGR", "GETGP", "SETGP", "SUBGCN", "GRCHN", "GETGM",
-    "ADDGM", "RMVGM", "MBRAC", "REJEC", "GETJU",
+    "ADDGM", "RMVGM", "MBRAC", "REJEC", "GETJU", "SRCH", "STSRC", "INVIT", "CAINV",
 ];
 
 /// The [`IMPLEMENTED_FUNCTIONS`] that `version`'s service tree has (what a client of that
@@ -131,6 +136,15 @@ pub enum AdminCommand {
         name: Option<String>,
         /// `Topic` property.
         topic: Option<String>,
+    },
+    /// Sets profile fields of an existing account (search: names, e-mail, alias, mobile,
+    /// friendly name, and whether and how the user can be found). Fields left `None` keep
+    /// their value; an empty string clears one.
+    SetProfile {
+        /// User id.
+        user_id: String,
+        /// The fields to change.
+        profile: ProfileUpdate,
     },
 }
 
@@ -254,6 +268,12 @@ pub(crate) struct Account {
     pub hash: auth::PasswordHash,
     pub sealed: Option<Vec<u8>>,
     pub created_ms: i64,
+    /// Search profile (stored in its own table, [`Table::Profiles`]).
+    #[serde(skip)]
+    pub profile: search::Profile,
+    /// Its entry in the search index (memory only).
+    #[serde(skip)]
+    pub search_slot: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -288,6 +308,12 @@ pub struct Server {
     blocks: block_list::Blocks,
     /// Groups and who joined them.
     groups: group::Groups,
+    /// Open invitations and shares.
+    invitations: invite::Invitations,
+    /// Searches open for paging.
+    searches: search::Searches,
+    /// Searchable text of every account.
+    search_index: search::Index,
     sessions: BTreeMap<u64, Session>,
     by_id: BTreeMap<String, u64>,
     by_user: BTreeMap<String, Vec<u64>>,
@@ -331,6 +357,9 @@ impl Server {
             im: im::ImState::default(),
             blocks: BTreeMap::new(),
             groups: group::Groups::default(),
+            invitations: invite::Invitations::default(),
+            searches: search::Searches::default(),
+            search_index: search::Index::default(),
             sessions: BTreeMap::new(),
             by_id: BTreeMap::new(),
             by_user: BTreeMap::new(),
@@ -387,6 +416,14 @@ impl Server {
             .is_ok_and(|a| self.accounts.contains_key(&a.to_string()))
     }
 
+    /// The open invitations and shared-content offers `user_id` sent or received.
+    pub fn open_invitations(&self, user_id: &str) -> Vec<InvitationInfo> {
+        match Address::parse_user(user_id, &self.config.domain) {
+            Ok(a) => invite::open_for(self, &a.to_string()),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Feeds one input at monotonic time `now`. Drain [`Server::poll_output`] afterwards.
     pub fn handle(&mut self, now: Millis, input: Input) {
         self.now = self.now.max(now);
@@ -417,7 +454,8 @@ impl Server {
         let presence = self.presence.next_due();
         let expiry = im::next_timeout(self);
         let notices = self.groups.next_due();
-        [session, ended, presence, expiry, notices]
+        let invitations = invite::next_timeout(self);
+        [session, ended, presence, expiry, notices, invitations]
             .into_iter()
             .flatten()
             .min()
@@ -537,11 +575,28 @@ impl Server {
                         }));
                     }
                 }
+                Table::Invitations => {
+                    if !invite::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
+                Table::Profiles => {
+                    if !search::restore(self, &r.value) {
+                        self.outputs.push_back(Output::Event(Event::RestoreSkipped {
+                            table: r.table,
+                            key: r.key,
+                        }));
+                    }
+                }
                 Table::Meta => {}
             }
         }
         presence::finish_restore(self);
         im::finish_restore(self);
+        self.search_index.stale = true;
     }
 
     fn on_timeout(&mut self) {
@@ -555,6 +610,7 @@ impl Server {
         presence::on_timeout(self);
         im::on_timeout(self);
         group::on_timeout(self);
+        invite::on_timeout(self);
         self.ended.retain(|_, (_, until)| *until > now);
         self.challenges.retain(|_, list| {
             list.retain(|c| c.expires > now);
@@ -578,6 +634,7 @@ impl Server {
         self.expiries.remove(&(s.expires_at, handle));
         // Joining is per session: it leaves its groups.
         group::session_ended(self, handle);
+        search::session_ended(self, handle);
         self.by_id.remove(&s.id);
         if let Some(list) = self.by_user.get_mut(&s.user) {
             list.retain(|h| *h != handle);
@@ -683,13 +740,21 @@ impl Server {
         match command {
             AdminCommand::ProvisionUser { user_id, password } => {
                 let user = user_of(&user_id)?;
-                let account = self
+                let mut account = self
                     .new_account(&user, &password)
                     .ok_or("could not hash the password")?;
+                // A new password keeps the profile (and its index entry).
+                if let Some(old) = self.accounts.get(&user) {
+                    account.profile = old.profile.clone();
+                    account.search_slot = old.search_slot;
+                }
                 let existed = self
                     .accounts
                     .insert(user.clone(), account.clone())
                     .is_some();
+                if !existed {
+                    search::reindex(self, &user);
+                }
                 self.store(vec![Self::account_op(&account)]);
                 Ok(if existed {
                     format!("password of {user} set")
@@ -699,6 +764,7 @@ impl Server {
             }
             AdminCommand::DeleteUser { user_id } => {
                 let user = user_of(&user_id)?;
+                search::unindex(self, &user);
                 if self.accounts.remove(&user).is_none() {
                     return Err(format!("no account {user}"));
                 }
@@ -716,6 +782,8 @@ impl Server {
                 ops.extend(im::remove_user(self, &user));
                 ops.extend(block_list::remove_owner(&mut self.blocks, &user));
                 ops.extend(group::remove_user(self, &user));
+                ops.extend(invite::remove_user(self, &user));
+                ops.push(search::remove_user(&user));
                 self.store(ops);
                 Ok(format!("account {user} deleted"))
             }
@@ -753,6 +821,10 @@ impl Server {
                 name,
                 topic,
             } => group::create_public(self, &group_id, name, topic),
+            AdminCommand::SetProfile { user_id, profile } => {
+                let user = user_of(&user_id)?;
+                search::set_profile(self, &user, &profile)
+            }
         }
     }
 
@@ -779,6 +851,8 @@ impl Server {
             hash,
             sealed,
             created_ms: self.wall_clock_ms,
+            profile: search::Profile::default(),
+            search_slot: u32::MAX,
         })
     }
 
@@ -786,32 +860,26 @@ impl Server {
 
     fn on_request(&mut self, req: Request) {
         let content_type = media_type(&req.content_type);
-        if is_wbxml(content_type) {
-            // WBXML arrives with its own issue; answer in XML so the client learns why.
-            let v = Version::V1_2;
-            self.error_reply(
-                req.conn,
-                v,
-                v.xml_content_type(),
-                None,
-                415,
-                "WBXML is not supported yet; use XML",
-            );
-            return;
-        }
+        // Each request is read in the encoding its content type names and answered in it;
+        // a session keeps the content type of its login (CSP-REFERENCE §5.1).
+        let encoding = Encoding::of_content_type(content_type);
+        let sniff = |body: &[u8]| match encoding {
+            Encoding::Xml => codec::sniff(body),
+            Encoding::Wbxml => (codec::wbxml::sniff(body), None),
+        };
         if req.body.len() > self.config.limits.max_message_bytes as usize {
-            let (version, tid) = codec::sniff(&req.body);
+            let (version, tid) = sniff(&req.body);
             let reply_type = reply_content_type(content_type, version);
             self.error_reply(req.conn, version, reply_type, tid, 400, "message too large");
             return;
         }
-        match codec::decode(&req.body, self.limits) {
+        match encoding.decode(&req.body, self.limits) {
             Ok(msg) => {
                 let reply_type = reply_content_type(content_type, msg.version);
                 self.process(req.conn, reply_type, msg, req.peer.as_deref());
             }
             Err(e) => {
-                let (version, tid) = codec::sniff(&req.body);
+                let (version, tid) = sniff(&req.body);
                 let reply_type = reply_content_type(content_type, version);
                 self.error_reply(
                     req.conn,
@@ -834,7 +902,8 @@ impl Server {
         code: u16,
         text: &str,
     ) {
-        let body = codec::encode(&Message::status(version, tid, code, text));
+        let message = Message::status(version, tid, code, text);
+        let body = Encoding::of_content_type(content_type).encode(&message);
         self.outputs.push_back(Output::Reply(Reply {
             conn,
             content_type,
@@ -1004,15 +1073,17 @@ impl Server {
                 d.poll = Some(poll);
             }
         }
+        let encoding = Encoding::of_content_type(content_type);
         let extra: Vec<(TransactionDescriptor, Content<'_>)> = queued
             .into_iter()
             .zip(&shared)
             .map(|(d, (p, xml))| match xml {
-                Some(xml) => (d, Content::Xml(xml)),
-                None => (d, Content::Primitive(p)),
+                // Kept XML serves XML sessions; WBXML is written from the primitive.
+                Some(xml) if encoding == Encoding::Xml => (d, Content::Xml(xml)),
+                _ => (d, Content::Primitive(p)),
             })
             .collect();
-        let body = codec::envelope::encode_message_with(&msg, &extra);
+        let body = codec::envelope::encode_message_in(&msg, &extra, encoding);
         if let (Some(h), Some(tid)) = (handle, cache_tid) {
             let limit = self.config.session.transaction_cache as usize;
             if let Some(s) = self.sessions.get_mut(&h) {
@@ -1076,20 +1147,19 @@ fn media_type(ct: &str) -> &str {
     ct.split(';').next().unwrap_or("").trim()
 }
 
-fn is_wbxml(ct: &str) -> bool {
-    ct.eq_ignore_ascii_case("application/vnd.wv.csp.wbxml")
-        || ct.eq_ignore_ascii_case("application/vnd.wv.csp+wbxml")
-}
-
-/// Replies use the XML content type the client sent, or the version's own one.
+/// Replies use the content type the client sent (either spelling of XML or WBXML), or the
+/// version's own XML one.
 fn reply_content_type(ct: &str, version: Version) -> &'static str {
-    if ct.eq_ignore_ascii_case("application/vnd.wv.csp.xml") {
-        "application/vnd.wv.csp.xml"
-    } else if ct.eq_ignore_ascii_case("application/vnd.wv.csp+xml") {
-        "application/vnd.wv.csp+xml"
-    } else {
-        version.xml_content_type()
-    }
+    const KNOWN: [&str; 4] = [
+        "application/vnd.wv.csp.xml",
+        "application/vnd.wv.csp+xml",
+        "application/vnd.wv.csp.wbxml",
+        "application/vnd.wv.csp+wbxml",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| ct.eq_ignore_ascii_case(k))
+        .unwrap_or_else(|| version.xml_content_type())
 }
 
 /// A `Result` with `code` and `text`.

@@ -276,7 +276,7 @@ pub(crate) fn targets<'a>(
 }
 
 /// Expands requested users and own contact lists to presentities, collecting refusals.
-fn expand(
+pub(crate) fn expand(
     s: &Server,
     owner: &str,
     users: &[&str],

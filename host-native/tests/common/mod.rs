@@ -20,6 +20,24 @@ pub const CT_XML: &str = "application/vnd.wv.csp.xml";
 /// Configuration with a cheap password hash, so logins in tests take microseconds.
 pub const CHEAP_CONFIG: &str = "[login]\nhash_memory_kib = 8\nhash_iterations = 1\n";
 
+/// The engine mode the host tests run `imps serve` in: `IMPS_TEST_ENGINE` (`wasm` or
+/// `native`), the wasm guest when unset. `cargo xtask test` runs the host tests once in each.
+pub fn test_engine() -> String {
+    std::env::var("IMPS_TEST_ENGINE").unwrap_or_else(|_| "wasm".to_owned())
+}
+
+/// Arguments that put `imps serve` or `imps replay` in `engine` mode, sharing one compiled-guest
+/// cache between the tests (so the guest is compiled once, not once per test).
+pub fn engine_args(engine: &str) -> Vec<String> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest-cache");
+    vec![
+        "--engine".to_owned(),
+        engine.to_owned(),
+        "--guest-cache".to_owned(),
+        cache.display().to_string(),
+    ]
+}
+
 /// A running `imps serve`, killed when dropped.
 pub struct ImpsServer {
     child: Option<Child>,
@@ -32,8 +50,14 @@ pub struct ImpsServer {
 
 impl ImpsServer {
     /// Starts `imps serve --listen 127.0.0.1:0 --data <dir>/data --config <dir>/imps.toml`
-    /// with `extra` arguments; `dir` holds the data, the config and the server's log.
+    /// with `extra` arguments, in the [`test_engine`] mode unless `extra` names `--engine`;
+    /// `dir` holds the data, the config and the server's log.
     pub fn start(dir: &Path, extra: &[&str]) -> ImpsServer {
+        let mut args: Vec<String> = Vec::new();
+        if !extra.contains(&"--engine") {
+            args = engine_args(&test_engine());
+        }
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
         let config = dir.join("imps.toml");
         if !config.exists() {
             std::fs::write(&config, CHEAP_CONFIG).unwrap();
@@ -50,7 +74,7 @@ impl ImpsServer {
             .arg(&data)
             .arg("--config")
             .arg(&config)
-            .args(extra)
+            .args(&args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
