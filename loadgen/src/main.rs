@@ -664,8 +664,10 @@ fn table(r: &Report) -> String {
     line(
         "wire bytes per delivered message",
         format!(
-            "{:.0} (CSP bodies, all requests)",
-            r.wire_bytes_per_delivered_message
+            "{:.0} (steady state: CSP bodies of all requests and answers, presence and polls \
+             included, per message delivery); {:.1} MiB in all",
+            r.wire_bytes_per_delivered_message,
+            r.wire_bytes_total as f64 / 1_048_576.0
         ),
     );
     line(
