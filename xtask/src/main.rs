@@ -271,7 +271,8 @@ fn write_benchmarks(criterion: &str, load: &str, full: bool) -> Result {
     let text = format!(
         "# Benchmarks\n\n\
          Written by `cargo xtask bench{}` on {} (UTC).\n\n\
-         Machine: {cpu}, {cores} cores, {mem_gib:.1} GiB; {}; {}.\n\n\
+         Machine: {cpu}, {cores} cores, {mem_gib:.1} GiB; {}; {}. Other builds may share the \
+         machine: compare figures within one run (the engines run one after the other).\n\n\
          ## IMPSB-1\n\n\
          {run}: `imps-bench` (loadgen/) drives `imps serve` over HTTP on loopback with the engine's own \
          client state machine, wake-ups over STCP; latencies are from the send (or publish) to \
