@@ -64,7 +64,8 @@ commands:
   build   release build of the server (target/release/imps) and the npm package
           imps-engine (target/npm/imps-engine), with its size budget
   test    every test of the workspace, then the npm package's Node and browser tests and
-          its type check, then the web demo's Chromium tests (both modes)
+          its type check, then the web demo's Chromium tests (both modes), then a short
+          IMPSB-1 load run (imps-bench; fails on any loss, duplicate or error)
   test-npm
           only the npm package's checks (type check, Node and browser tests)
   size    build the npm package and fail when its .wasm is over the gzipped budget
@@ -73,8 +74,9 @@ commands:
   demo    build, then serve the web chat demo on http://127.0.0.1:8080/ with open
           registration (./demo-data)
   setup   install what the other commands need (idempotent)
-  bench [FILTER]
-          the criterion benchmarks (codec decode+encode of every sample, KeepAlive transaction)
+  bench [--full] [FILTER]
+          the criterion benchmarks of every crate, then a short IMPSB-1 load run (the full
+          default one with --full), written to docs/BENCHMARKS.md
   fuzz [TARGET] [SECONDS] [-- LIBFUZZER-FLAGS]
           run the cargo-fuzz targets (decode, engine_inputs, wbxml; default all) for SECONDS each
           (default 60) on nightly; not part of `test`. See fuzz/README.md";
@@ -153,6 +155,143 @@ fn succeeds(mut cmd: Command) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+// ---- IMPSB-1 load run (imps-bench, loadgen/) ------------------------------------------------
+
+/// The short IMPSB-1 run of `test` and `bench`: 500 users, rates ×10, about a minute.
+const IMPSB1_SHORT: &[&str] = &[
+    "--users",
+    "500",
+    "--scale",
+    "10",
+    "--steady-secs",
+    "30",
+    "--storm-secs",
+    "5",
+];
+
+/// The `imps serve --engine` values `bench` compares.
+const IMPSB1_ENGINES: &str = "native,wasm";
+
+/// The short IMPSB-1 run, on the server's default engine, as one test of `test`: fails on
+/// any loss, duplicate or error.
+fn impsb1_test(total: &mut Counts) -> Result {
+    let outcome = impsb1(IMPSB1_SHORT, "").map(|_| ());
+    match outcome {
+        Ok(()) => total.passed += 1,
+        Err(_) => total.failed += 1,
+    }
+    outcome
+}
+
+/// Builds the release server and `imps-bench`, runs IMPSB-1 with `args` once per engine of
+/// the comma-separated `engines` (empty: the server's default engine) (imps-bench starts `imps serve` itself, on port 0 in a temporary directory) and returns
+/// its Markdown table. Fails when imps-bench does: anything lost, duplicated or in error.
+fn impsb1(args: &[&str], engines: &str) -> Result<String> {
+    let mut b = cargo();
+    b.args(["build", "--release", "-p", "imps-host", "--bin", "imps"])
+        .args(["-p", "imps-bench", "--bin", "imps-bench"]);
+    run(b)?;
+    let release = imps_binary().with_file_name("imps-bench");
+    let md = release.with_file_name("impsb1.md");
+    let mut c = Command::new(&release);
+    c.args(args).arg("--markdown").arg(&md);
+    if !engines.is_empty() {
+        c.args(["--engine", engines]);
+    }
+    run(c)?;
+    std::fs::read_to_string(&md).map_err(|e| format!("{}: {e}", md.display()))
+}
+
+/// Runs `cmd`, echoing its stdout, and returns the criterion result lines
+/// (`| name | time |`) found in it.
+fn run_captured(mut cmd: Command) -> Result<String> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let mut rows = String::new();
+    let mut last = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            if let Some((name, time)) = line.split_once("time:") {
+                // A long name stands on its own line before `time:`.
+                let name = if name.trim().is_empty() {
+                    last.as_str()
+                } else {
+                    name.trim()
+                };
+                rows.push_str(&format!("| {name} | {} |\n", time.trim()));
+            } else if !line.trim().is_empty() {
+                last = line.trim().to_owned();
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{shown}: {e}"))?;
+    if status.success() {
+        Ok(rows)
+    } else {
+        Err(format!("{shown} failed: {status}"))
+    }
+}
+
+/// Writes `docs/BENCHMARKS.md`: the machine, the date, the criterion rows and IMPSB-1.
+fn write_benchmarks(criterion: &str, load: &str, full: bool) -> Result {
+    let out = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']))
+        .unwrap_or("unknown");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1_048_576.0);
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let run = if full {
+        "The full default run (2,000 users, 300 s steady state, rates ×1)"
+    } else {
+        "A short run (500 users, 30 s steady state, rates ×10)"
+    };
+    let text = format!(
+        "# Benchmarks\n\n\
+         Written by `cargo xtask bench{}` on {} (UTC).\n\n\
+         Machine: {cpu}, {cores} cores, {mem_gib:.1} GiB; {}; {}. Other builds may share the \
+         machine: compare figures within one run (the engines run one after the other).\n\n\
+         ## IMPSB-1\n\n\
+         {run}: `imps-bench` (loadgen/) drives `imps serve` over HTTP on loopback with the engine's own \
+         client state machine, wake-ups over STCP; latencies are from the send (or publish) to \
+         the receiving client's event. See loadgen/README.md for the phases and the figures.\n\n\
+         {load}\n\
+         ## Criterion\n\n\
+         | bench | time [low estimate high] |\n|---|---|\n{criterion}",
+        if full { " --full" } else { "" },
+        out("date", &["-u", "+%Y-%m-%d %H:%M"]),
+        out("rustc", &["-V"]),
+        out("uname", &["-sr"]),
+    );
+    let docs = root().join("docs");
+    std::fs::create_dir_all(&docs).map_err(|e| format!("{}: {e}", docs.display()))?;
+    let path = docs.join("BENCHMARKS.md");
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
 }
 
 // ---- setup ---------------------------------------------------------------------------------
@@ -249,14 +388,24 @@ fn build() -> Result {
     npm_package()
 }
 
-/// `cargo bench -p imps-engine [-- FILTER]`: figures for issue notes (not a timed test).
+/// `cargo xtask bench [--full] [FILTER]`: the criterion benches of every crate, then IMPSB-1
+/// (short, or the full default with `--full`), written to `docs/BENCHMARKS.md`.
 fn bench(args: &[String]) -> Result {
+    let full = args.iter().any(|a| a == "--full");
+    let filter: Vec<&String> = args.iter().filter(|a| *a != "--full").collect();
     let mut c = cargo();
-    c.args(["bench", "-p", "imps-engine", "--bench", "codec"]);
-    if !args.is_empty() {
-        c.arg("--").args(args);
+    // `--bench '*'`: the bench targets only (`--benches` would also run lib and bin targets).
+    c.args(["bench", "--workspace", "--bench", "*"]);
+    if !filter.is_empty() {
+        c.arg("--").args(filter);
     }
-    run(c)
+    let criterion = run_captured(c)?;
+    let load = if full {
+        impsb1(&[], IMPSB1_ENGINES)?
+    } else {
+        impsb1(IMPSB1_SHORT, IMPSB1_ENGINES)?
+    };
+    write_benchmarks(&criterion, &load, full)
 }
 
 fn imps_binary() -> PathBuf {
@@ -290,6 +439,7 @@ fn test() -> Result {
         (Ok(()), Some(Ok(())), Some(Ok(()))) => Some(npm_tests(&mut total)),
         _ => None,
     };
+    let load = matches!(npm, Some(Ok(()))).then(|| impsb1_test(&mut total));
     println!(
         "xtask: {} passed, {} failed, {} skipped",
         total.passed, total.failed, total.ignored
@@ -297,7 +447,8 @@ fn test() -> Result {
     first?;
     second.unwrap_or(Ok(()))?;
     third.unwrap_or(Ok(()))?;
-    npm.unwrap_or(Ok(()))
+    npm.unwrap_or(Ok(()))?;
+    load.unwrap_or(Ok(()))
 }
 
 /// Test counts summed over `test result:` lines.
