@@ -858,8 +858,10 @@ mod tests {
 
     #[test]
     fn init_round_trips_the_configuration() {
-        let mut config = Config::default();
-        config.domain = "example.org".into();
+        let config = Config {
+            domain: "example.org".into(),
+            ..Config::default()
+        };
         let bytes = encode_init(&config, &[7; 32]).unwrap();
         assert_eq!(decode_init(&bytes).unwrap(), (config, [7; 32]));
     }

@@ -139,7 +139,7 @@ pub struct Trapped {
     /// What happened (time limit, memory, abort).
     pub reason: String,
     /// The input that was being handled.
-    pub input: Input,
+    pub input: Box<Input>,
 }
 
 /// The engine as the driver sees it: the same driving surface whether it is linked natively
@@ -437,7 +437,7 @@ fn run<C: Core, S: Store>(
                     Err(reason) => (
                         Err(Trapped {
                             reason,
-                            input: Input::Timeout,
+                            input: Box::new(Input::Timeout),
                         }),
                         Pending::Nothing,
                     ),
@@ -524,7 +524,7 @@ fn recover<C: Core, S: Store>(
         .and_then(|seed| server.reset(seed))
         .and_then(|()| restore(server, store, now));
     if let Some(tx) = tx {
-        let body = match &trapped.input {
+        let body = match trapped.input.as_ref() {
             Input::Request(r) => r.body.as_slice(),
             _ => &[],
         };

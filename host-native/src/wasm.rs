@@ -495,6 +495,70 @@ pub fn elapsed_us(start: Instant) -> u128 {
     start.elapsed().as_micros()
 }
 
+/// A [`WasmServer`] as a [`crate::driver::Core`]: knows its configuration so it can rebuild
+/// itself after a trap.
+pub struct WasmCore {
+    module: Arc<GuestModule>,
+    config: Config,
+    server: WasmServer,
+}
+
+impl WasmCore {
+    /// A guest instance running `Server::new(config, seed)`.
+    pub fn new(
+        module: Arc<GuestModule>,
+        config: Config,
+        seed: [u8; 32],
+    ) -> Result<WasmCore, String> {
+        let server = module
+            .instantiate(&config, seed)
+            .map_err(|e| e.to_string())?;
+        Ok(WasmCore {
+            module,
+            config,
+            server,
+        })
+    }
+
+    /// The running instance.
+    pub fn server(&self) -> &WasmServer {
+        &self.server
+    }
+}
+
+impl crate::driver::Core for WasmCore {
+    fn handle(&mut self, now: Millis, input: Input) -> Result<(), crate::driver::Trapped> {
+        self.server
+            .handle(now, &input)
+            .map_err(|e| crate::driver::Trapped {
+                reason: e.to_string(),
+                input: Box::new(input),
+            })
+    }
+    fn poll_output(&mut self) -> Option<Output> {
+        self.server.poll_output()
+    }
+    fn poll_timeout(&self) -> Option<Millis> {
+        self.server.poll_timeout()
+    }
+    fn account_count(&self) -> usize {
+        usize::try_from(self.server.status().accounts).unwrap_or(usize::MAX)
+    }
+    fn query(&mut self, query: &abi::Query) -> Result<abi::Answer, String> {
+        self.server.query(query).map_err(|e| e.to_string())
+    }
+    fn guest_memory(&self) -> Option<(usize, usize)> {
+        Some((self.server.memory_bytes(), self.module.limits.memory_bytes))
+    }
+    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
+        self.server = self
+            .module
+            .instantiate(&self.config, seed)
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -551,69 +615,5 @@ mod tests {
         let m =
             GuestModule::load(EMBEDDED_GUEST, Some(dir.path()), GuestLimits::default()).unwrap();
         assert_eq!(m.source, ModuleSource::Compiled(path));
-    }
-}
-
-/// A [`WasmServer`] as a [`crate::driver::Core`]: knows its configuration so it can rebuild
-/// itself after a trap.
-pub struct WasmCore {
-    module: Arc<GuestModule>,
-    config: Config,
-    server: WasmServer,
-}
-
-impl WasmCore {
-    /// A guest instance running `Server::new(config, seed)`.
-    pub fn new(
-        module: Arc<GuestModule>,
-        config: Config,
-        seed: [u8; 32],
-    ) -> Result<WasmCore, String> {
-        let server = module
-            .instantiate(&config, seed)
-            .map_err(|e| e.to_string())?;
-        Ok(WasmCore {
-            module,
-            config,
-            server,
-        })
-    }
-
-    /// The running instance.
-    pub fn server(&self) -> &WasmServer {
-        &self.server
-    }
-}
-
-impl crate::driver::Core for WasmCore {
-    fn handle(&mut self, now: Millis, input: Input) -> Result<(), crate::driver::Trapped> {
-        self.server
-            .handle(now, &input)
-            .map_err(|e| crate::driver::Trapped {
-                reason: e.to_string(),
-                input,
-            })
-    }
-    fn poll_output(&mut self) -> Option<Output> {
-        self.server.poll_output()
-    }
-    fn poll_timeout(&self) -> Option<Millis> {
-        self.server.poll_timeout()
-    }
-    fn account_count(&self) -> usize {
-        usize::try_from(self.server.status().accounts).unwrap_or(usize::MAX)
-    }
-    fn query(&mut self, query: &abi::Query) -> Result<abi::Answer, String> {
-        self.server.query(query).map_err(|e| e.to_string())
-    }
-    fn guest_memory(&self) -> Option<(usize, usize)> {
-        Some((self.server.memory_bytes(), self.module.limits.memory_bytes))
-    }
-    fn reset(&mut self, seed: [u8; 32]) -> Result<(), String> {
-        self.server = self
-            .module
-            .instantiate(&self.config, seed)
-            .map_err(|e| e.to_string())?;
-        Ok(())
     }
 }
