@@ -13,9 +13,9 @@
 )]
 
 mod support;
+#[path = "support/counting.rs"]
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -27,31 +27,8 @@ use imps_engine::codec::presence_attrs::{PresenceSubList, StatusText, UserAvaila
 use imps_engine::codec::{self, Message, Primitive, SessionType, TransactionMode, Version};
 use imps_engine::server::{AdminCommand, Config, Input, Server};
 
-/// Counts live heap bytes so the memory figure is exact, not sampled from the OS.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
 fn config() -> Config {
     let mut c = Config::default();
@@ -177,11 +154,11 @@ fn fan_out(c: &mut Criterion) {
 fn memory_per_user() -> f64 {
     const USERS: usize = 2_000;
     let mut server = Server::new(config(), [5; 32]);
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting::live();
     for i in 0..USERS {
         provision(&mut server, &format!("u{i}"));
     }
-    let provisioned = LIVE.load(Ordering::Relaxed);
+    let provisioned = counting::live();
     println!(
         "  accounts: {} bytes/user",
         (provisioned - before) as usize / USERS
@@ -232,12 +209,12 @@ fn memory_per_user() -> f64 {
             support::drive(&mut server, &mut c);
         }
         while server.poll_output().is_some() {}
-        let now = LIVE.load(Ordering::Relaxed);
+        let now = counting::live();
         println!("  {phase}: {} bytes/user", (now - mark) as usize / USERS);
         mark = now;
     }
     while server.poll_output().is_some() {}
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = counting::live();
     assert_eq!(server.session_count(), 0);
     let per_user = (after - before) as f64 / USERS as f64;
     drop(server);

@@ -14,9 +14,9 @@
 )]
 
 mod support;
+#[path = "support/counting.rs"]
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use imps_engine::client::invite::search;
@@ -24,31 +24,8 @@ use imps_engine::codec::fundamental::SearchElement;
 use imps_engine::codec::{self, Limits, Message, Primitive, SessionType, TransactionMode, Version};
 use imps_engine::server::{AdminCommand, Input, ProfileUpdate, Server};
 
-/// Counts live heap bytes so the memory figure is exact.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: counting::Counting = counting::Counting;
 
 /// Registered users when measuring (`cargo bench` passes `--bench`); `cargo test` runs the
 /// bench once as a test, on a thousand.
@@ -93,7 +70,7 @@ fn setup(max_findings: u32) -> (Server, String) {
             },
         );
     }
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting::live();
     for i in 0..users() {
         let last: String = (0..3).map(|_| SYLLABLES[next()]).collect();
         let mut last = last;
@@ -113,7 +90,7 @@ fn setup(max_findings: u32) -> (Server, String) {
             },
         );
     }
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = counting::live();
     eprintln!(
         "profiles (first and last name) and their index entries: {} heap bytes per user",
         (after - before) / users() as isize
