@@ -12,9 +12,9 @@
     missing_docs
 )]
 
-mod support;
 #[path = "support/counting.rs"]
 mod counting;
+mod support;
 
 use std::time::{Duration, Instant};
 

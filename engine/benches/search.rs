@@ -13,10 +13,9 @@
     missing_docs
 )]
 
-mod support;
 #[path = "support/counting.rs"]
 mod counting;
-
+mod support;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use imps_engine::client::invite::search;

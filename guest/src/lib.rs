@@ -84,25 +84,12 @@ pub extern "C" fn imps_init(ptr: u32, len: u32) -> u64 {
 /// not decode or no server was initialised.
 #[unsafe(no_mangle)]
 pub extern "C" fn imps_handle(ptr: u32, len: u32) -> u64 {
-    GUEST.with_borrow_mut(|g| {
-        let Guest {
-            server,
-            input,
-            output,
-        } = g;
-        let Some(server) = server.as_mut() else {
-            return 0;
-        };
-        if !is_input(input, ptr, len) {
-            return 0;
-        }
-        let Ok((now, decoded)) = abi::decode_input(input) else {
-            return 0;
-        };
+    with_server(ptr, len, |server, input, output| {
+        let (now, decoded) = abi::decode_input(input).ok()?;
         #[cfg(feature = "test-hooks")]
         test_hooks::run(&decoded);
         server.handle(now, decoded);
-        drain(server, output)
+        Some(drain(server, output))
     })
 }
 
@@ -111,24 +98,36 @@ pub extern "C" fn imps_handle(ptr: u32, len: u32) -> u64 {
 /// initialised.
 #[unsafe(no_mangle)]
 pub extern "C" fn imps_query(ptr: u32, len: u32) -> u64 {
+    with_server(ptr, len, |server, input, output| {
+        let query = abi::decode_query(input).ok()?;
+        abi::encode_answer(&abi::answer(server, &query), output);
+        Some(packed(output))
+    })
+}
+
+/// Runs `f` on the initialised server, the input buffer the host filled (`ptr`/`len`) and the
+/// output buffer; 0 when there is no server, the buffer is not the one given, or `f` fails.
+fn with_server(
+    ptr: u32,
+    len: u32,
+    f: impl FnOnce(&mut Server, &[u8], &mut Vec<u8>) -> Option<u64>,
+) -> u64 {
     GUEST.with_borrow_mut(|g| {
         let Guest {
             server,
             input,
             output,
         } = g;
-        let Some(server) = server.as_ref() else {
-            return 0;
-        };
-        if !is_input(input, ptr, len) {
-            return 0;
+        match server.as_mut() {
+            Some(server) if is_input(input, ptr, len) => f(server, input, output).unwrap_or(0),
+            _ => 0,
         }
-        let Ok(query) = abi::decode_query(input) else {
-            return 0;
-        };
-        abi::encode_answer(&abi::answer(server, &query), output);
-        ((output.as_ptr() as usize as u64) << 32) | output.len() as u64
     })
+}
+
+/// `(ptr << 32) | len` of `output`, as the exports return it.
+fn packed(output: &[u8]) -> u64 {
+    ((output.as_ptr() as usize as u64) << 32) | output.len() as u64
 }
 
 /// Whether `ptr`/`len` name the input buffer the host was given.
@@ -151,7 +150,7 @@ fn drain(server: &mut Server, output: &mut Vec<u8>) -> u64 {
         accounts: server.account_count() as u64,
     };
     abi::finish_outputs(output, count, status);
-    ((output.as_ptr() as usize as u64) << 32) | output.len() as u64
+    packed(output)
 }
 
 #[cfg(feature = "test-hooks")]
