@@ -12,8 +12,8 @@
 
 mod common;
 
+use common::ImpsServer;
 use common::peer::Peer;
-use common::{CHEAP_CONFIG, ImpsServer};
 use imps_engine::client::{group, im};
 use imps_engine::codec::common::ContentEncoding;
 use imps_engine::codec::{Primitive, Version};
@@ -23,13 +23,8 @@ const BOB: &str = "wv:bob@localhost";
 const CAROL: &str = "wv:carol@localhost";
 
 fn start(dir: &tempfile::TempDir) -> ImpsServer {
-    std::fs::write(
-        dir.path().join("imps.toml"),
-        // Notices at once, so each step's notice can be awaited by itself.
-        format!("{CHEAP_CONFIG}[groups]\nnotice_interval_ms = 0\n"),
-    )
-    .unwrap();
-    ImpsServer::start(dir.path(), &["--open-registration"])
+    // Notices at once, so each step's notice can be awaited by itself.
+    ImpsServer::start_open(dir.path(), "[groups]\nnotice_interval_ms = 0\n")
 }
 
 fn code(p: &Primitive) -> u32 {

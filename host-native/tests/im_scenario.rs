@@ -21,8 +21,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::ImpsServer;
 use common::peer::Peer;
-use common::{CHEAP_CONFIG, ImpsServer};
 use imps_engine::client::{ClientConfig, ClientEvent, Command, LoginScheme};
 use imps_engine::codec::capability::DeliveryMethod;
 use imps_engine::codec::common::{DetailedResult, EntityList, NickList, Recipient, User};
@@ -47,12 +47,10 @@ const REDELIVERY_SECS: u64 = 1;
 
 /// Starts `imps serve` with open registration and a short redelivery time.
 fn start(dir: &tempfile::TempDir) -> ImpsServer {
-    std::fs::write(
-        dir.path().join("imps.toml"),
-        format!("{CHEAP_CONFIG}[session]\nredelivery_secs = {REDELIVERY_SECS}\n"),
+    ImpsServer::start_open(
+        dir.path(),
+        &format!("[session]\nredelivery_secs = {REDELIVERY_SECS}\n"),
     )
-    .unwrap();
-    ImpsServer::start(dir.path(), &["--open-registration"])
 }
 
 /// The IM side of the shared test client.

@@ -18,7 +18,7 @@ mod common;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{CHEAP_CONFIG, ImpsServer};
+use common::ImpsServer;
 use imps_engine::client::im::recipients;
 use imps_engine::client::invite::{self, Offer};
 use imps_engine::client::{
@@ -40,8 +40,7 @@ const CAROL: &str = "wv:carol@localhost";
 const CLUB: &str = "wv:alice/club@localhost";
 
 fn start(dir: &tempfile::TempDir) -> ImpsServer {
-    std::fs::write(dir.path().join("imps.toml"), CHEAP_CONFIG).unwrap();
-    ImpsServer::start(dir.path(), &["--open-registration"])
+    ImpsServer::start_open(dir.path(), "")
 }
 
 /// A CSP client talking to `server` over HTTP; server-initiated primitives are kept.

@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CHEAP_CONFIG, ImpsServer};
+use common::ImpsServer;
 use imps_engine::client::{
     Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
 };
@@ -22,8 +22,7 @@ use imps_engine::codec::im::{MessageInfo, SendMessageRequest};
 use imps_engine::codec::{self, Encoding, Limits, Primitive, Version};
 
 fn start(dir: &tempfile::TempDir) -> ImpsServer {
-    std::fs::write(dir.path().join("imps.toml"), CHEAP_CONFIG).unwrap();
-    ImpsServer::start(dir.path(), &["--open-registration"])
+    ImpsServer::start_open(dir.path(), "")
 }
 
 struct Peer<'a> {

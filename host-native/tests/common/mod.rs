@@ -49,6 +49,17 @@ pub struct ImpsServer {
 }
 
 impl ImpsServer {
+    /// Writes [`CHEAP_CONFIG`] followed by `extra_config` to `dir/imps.toml` and starts the
+    /// server with open registration (the scenario tests' users register by logging in).
+    pub fn start_open(dir: &Path, extra_config: &str) -> ImpsServer {
+        std::fs::write(
+            dir.join("imps.toml"),
+            format!("{CHEAP_CONFIG}{extra_config}"),
+        )
+        .unwrap();
+        ImpsServer::start(dir, &["--open-registration"])
+    }
+
     /// Starts `imps serve --listen 127.0.0.1:0 --data <dir>/data --config <dir>/imps.toml`
     /// with `extra` arguments, in the [`test_engine`] mode unless `extra` names `--engine`;
     /// `dir` holds the data, the config and the server's log.
