@@ -1169,6 +1169,58 @@ fn a_group_message_reaches_every_joined_user() {
 }
 
 #[test]
+fn a_message_to_two_groups_and_a_user_reaches_each_recipient_once_as_first_named() {
+    let mut sim = new_sim();
+    let a = with_group(&mut sim, &[]);
+    const G2: &str = "wv:alice/other@example.org";
+    assert_eq!(
+        code_of(&req(&mut sim, a, create_with(G2, &[], Some("Ali")))),
+        200
+    );
+    let b = login(&mut sim, "bob", Version::V1_2);
+    let c = login(&mut sim, "carol", Version::V1_2);
+    let d = login(&mut sim, "dave", Version::V1_2);
+    // bob joins both groups, carol the second only, dave the first and is also named.
+    for (client, group, name) in [(b, G, "Bo"), (b, G2, "Bo"), (c, G2, "Ca"), (d, G, "Da")] {
+        assert!(matches!(
+            req(&mut sim, client, join_as(group, Some(name), false, false)),
+            Primitive::JoinGroupResponse(_)
+        ));
+    }
+    let both = Primitive::SendMessageRequest(Box::new(SendMessageRequest {
+        delivery_report: Some(false),
+        message_info: Some(MessageInfo {
+            content_type: Some("text/plain".into()),
+            recipient: Some(Recipient {
+                user: vec![User::id(DAVE)],
+                group: vec![to_group(G), to_group(G2)],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        content_data: Some("to all".into()),
+        ..Default::default()
+    }));
+    assert_eq!(code_of(&req(&mut sim, a, both)), 200);
+    let text = || "to all".to_string();
+    // dave was named first as a user: by user id; bob through the first group; carol
+    // through the second, where alice is another screen name.
+    assert_eq!(
+        received(&mut sim, d),
+        vec![(text(), Some(ALICE.to_string()), None)]
+    );
+    assert_eq!(
+        received(&mut sim, b),
+        vec![(text(), None, Some("Al".to_string()))]
+    );
+    assert_eq!(
+        received(&mut sim, c),
+        vec![(text(), None, Some("Ali".to_string()))]
+    );
+    assert!(received(&mut sim, a).is_empty(), "not to the sender");
+}
+
+#[test]
 fn private_messages_in_a_group() {
     let mut sim = new_sim();
     let a = with_group(&mut sim, &[]);

@@ -18,6 +18,8 @@ use imps_engine::codec::im::{MessageInfo, MessageRef, SendMessageRequest};
 use imps_engine::codec::{self, Limits, Message, Primitive, SessionType, TransactionMode, Version};
 use imps_engine::server::{AdminCommand, Config, Input, Output, Request, Server};
 
+pub mod groups;
+
 /// A request for the server.
 pub fn request(conn: u64, body: Vec<u8>) -> Input {
     Input::Request(Request {

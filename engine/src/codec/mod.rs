@@ -192,9 +192,15 @@ impl Encoding {
     /// The encoding a `Content-Type` names (parameters ignored): WBXML for both WBXML
     /// spellings, XML otherwise.
     pub fn of_content_type(content_type: &str) -> Encoding {
-        let media = content_type.split(';').next().unwrap_or("").trim();
-        if media.eq_ignore_ascii_case("application/vnd.wv.csp.wbxml")
-            || media.eq_ignore_ascii_case("application/vnd.wv.csp+wbxml")
+        // Byte-wise (no Unicode trimming): this runs twice per request.
+        let bytes = content_type.as_bytes();
+        let media = match memchr::memchr(b';', bytes) {
+            Some(i) => bytes.get(..i).unwrap_or_default(),
+            None => bytes,
+        }
+        .trim_ascii();
+        if media.eq_ignore_ascii_case(b"application/vnd.wv.csp.wbxml")
+            || media.eq_ignore_ascii_case(b"application/vnd.wv.csp+wbxml")
         {
             Encoding::Wbxml
         } else {

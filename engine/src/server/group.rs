@@ -2060,7 +2060,7 @@ pub(crate) struct GroupSend {
     pub group_id: String,
     /// How the sender appears: `None` = by user id; otherwise its screen name.
     pub sender_as: Option<ScreenName>,
-    /// Users to deliver to.
+    /// Users to deliver to, each once (in user order).
     pub to: Vec<String>,
     /// A private message (to one screen name): its refusals are told the sender.
     pub private: bool,

@@ -571,9 +571,8 @@ enum Named {
 struct Target {
     /// Canonical user id.
     user: String,
-    /// How the sender appears to it: `None` = by user id; a screen name in a group that
-    /// hides ids.
-    sender_as: Option<ScreenName>,
+    /// How the sender appears to it: 0 by user id, `i + 1` as [`Targets::ways`]`[i]`.
+    way: usize,
     /// How a refusal for it is named; `None` for members reached through a group, whose
     /// refusals are not told (they would name a member the sender may not know).
     named: Option<Named>,
@@ -581,17 +580,24 @@ struct Target {
     report: bool,
 }
 
+/// The recipients of a message, as [`recipients`] expands them.
+struct Targets {
+    /// Each recipient once.
+    to: Vec<Target>,
+    /// The screen names the sender is shown by (in groups that hide ids), each used by some
+    /// target.
+    ways: Vec<ScreenName>,
+    /// How many groups were reached (a message to a group is accepted even when nobody
+    /// else is joined).
+    groups: usize,
+}
+
 /// Expands the recipients of a message: users, the sender's contact lists and groups
-/// (see [`super::group::message_targets`]). Refusals are collected per recipient as sent;
-/// also returns how many groups were reached (a message to a group is accepted even when
-/// nobody else is joined). A user named twice receives the message once, as first named.
-fn recipients(
-    s: &Server,
-    sender: &str,
-    r: &Recipient,
-    failed: &mut Vec<(u16, Named)>,
-) -> (Vec<Target>, usize) {
+/// (see [`super::group::message_targets`]). Refusals are collected per recipient as sent.
+/// A user named twice receives the message once, as first named.
+fn recipients(s: &Server, sender: &str, r: &Recipient, failed: &mut Vec<(u16, Named)>) -> Targets {
     let mut out: Vec<Target> = Vec::new();
+    let mut ways: Vec<ScreenName> = Vec::new();
     let push = |t: Target, out: &mut Vec<Target>| {
         if !out.iter().any(|o| o.user == t.user) {
             out.push(t);
@@ -600,7 +606,7 @@ fn recipients(
     let direct = |user: String| Target {
         named: Some(Named::User(user.clone())),
         user,
-        sender_as: None,
+        way: 0,
         report: true,
     };
     for u in &r.user {
@@ -632,29 +638,52 @@ fn recipients(
         match group::message_targets(s, sender, g) {
             Ok(send) => {
                 groups += 1;
+                let way = match &send.sender_as {
+                    None => 0,
+                    Some(n) => match ways.iter().position(|w| w == n) {
+                        Some(i) => i + 1,
+                        None if send.to.is_empty() => 0,
+                        None => {
+                            ways.push(n.clone());
+                            ways.len()
+                        }
+                    },
+                };
+                // A group's targets are distinct (joined users, by user): only those chosen
+                // before need comparing, which keeps a fan-out to N members linear.
+                let before = out.len();
                 for user in send.to {
-                    push(
-                        Target {
-                            user,
-                            sender_as: send.sender_as.clone(),
-                            named: send.private.then(|| named.clone()),
-                            report: false,
-                        },
-                        &mut out,
-                    );
+                    if out
+                        .get(..before)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|o| o.user == user)
+                    {
+                        continue;
+                    }
+                    out.push(Target {
+                        user,
+                        way,
+                        named: send.private.then(|| named.clone()),
+                        report: false,
+                    });
                 }
             }
             Err(code) => failed.push((code, named)),
         }
     }
-    (out, groups)
+    Targets {
+        to: out,
+        ways,
+        groups,
+    }
 }
 
 /// Accepts one message from `sender` for `to`; what failed per recipient goes to `failed`.
 fn accept(
     s: &mut Server,
     sender: &str,
-    to: Vec<Target>,
+    targets: Targets,
     message: NewMessage,
     report_wanted: bool,
     validity: Option<u32>,
@@ -676,18 +705,31 @@ fn accept(
     // Room for the content and about as much markup as a message has.
     let size = message.content_data.as_ref().map_or(0, String::len) + 768;
     // One shared NewMessage (and its encoding, stored and pushed as is) per way the sender
-    // is shown; the last of them takes the message itself rather than a copy.
-    let mut ways: Vec<&Option<ScreenName>> = Vec::with_capacity(1);
-    for t in &to {
-        if !ways.contains(&&t.sender_as) {
-            ways.push(&t.sender_as);
+    // is shown that some target uses; the last of them takes the message itself, not a copy.
+    let Targets { to, ways, .. } = targets;
+    // Which ways some target uses (a 1:1 message has only the first, by user id).
+    let mut used = vec![false; if ways.is_empty() { 0 } else { ways.len() + 1 }];
+    for t in to.iter().filter(|_| !ways.is_empty()) {
+        if let Some(u) = used.get_mut(t.way) {
+            *u = true;
         }
     }
+    let is_used = |i: usize| match used.get(i) {
+        Some(u) => *u,
+        None => i == 0 && !to.is_empty(),
+    };
+    let last = (0..=ways.len()).rev().find(|i| is_used(*i));
     let mut template = Some(message);
-    let mut shared: Vec<(Option<ScreenName>, Arc<Primitive>, Arc<str>)> =
-        Vec::with_capacity(ways.len());
-    for (i, way) in ways.iter().enumerate() {
-        let mut m = if i + 1 == ways.len() {
+    let mut shared: Vec<Option<(Arc<Primitive>, Arc<str>)>> = Vec::with_capacity(ways.len() + 1);
+    for (i, way) in std::iter::once(None)
+        .chain(ways.into_iter().map(Some))
+        .enumerate()
+    {
+        if !is_used(i) {
+            shared.push(None);
+            continue;
+        }
+        let mut m = if Some(i) == last {
             template.take().unwrap_or_default()
         } else {
             template.clone().unwrap_or_default()
@@ -695,7 +737,7 @@ fn accept(
         if let (Some(n), Some(info)) = (way, m.message_info.as_mut()) {
             info.sender = Some(Sender {
                 group: Some(Group {
-                    screen_name: Some(n.clone()),
+                    screen_name: Some(n),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -703,11 +745,10 @@ fn accept(
         }
         let x: Arc<str> = encode_sized(&m, "NewMessage", size).into();
         let m = Arc::new(Primitive::NewMessage(Box::new(m)));
-        shared.push(((*way).clone(), m, x));
+        shared.push(Some((m, x)));
     }
-    drop(ways);
     // The content type is the same in every way the message is shown.
-    let first = shared.first().map(|(_, m, _)| Arc::clone(m));
+    let first = shared.iter().flatten().next().map(|(m, _)| Arc::clone(m));
     let content_type = match first.as_deref() {
         Some(Primitive::NewMessage(m)) => m
             .message_info
@@ -744,7 +785,7 @@ fn accept(
             refuse(507, t, failed);
             continue;
         }
-        let Some((_, message, xml)) = shared.iter().find(|(a, _, _)| *a == t.sender_as) else {
+        let Some(Some((message, xml))) = shared.get(t.way) else {
             continue;
         };
         let (message, xml) = (Arc::clone(message), Arc::clone(xml));
@@ -817,7 +858,8 @@ pub(crate) fn send_message(s: &mut Server, sender: &str, req: SendMessageRequest
         return status(400, "content too large");
     }
     let mut failed = Vec::new();
-    let (targets, groups) = recipients(s, sender, to, &mut failed);
+    let targets = recipients(s, sender, to, &mut failed);
+    let groups = targets.groups;
     info.sender = Some(Sender {
         user: Some(User::id(sender)),
         ..Default::default()
@@ -1007,7 +1049,8 @@ pub(crate) fn forward(
         return status(402, "Recipient missing");
     };
     let mut failed = Vec::new();
-    let (targets, groups) = recipients(s, owner, to, &mut failed);
+    let targets = recipients(s, owner, to, &mut failed);
+    let groups = targets.groups;
     let mut message = message;
     let validity = message.message_info.as_ref().and_then(|i| i.validity);
     if let Some(info) = message.message_info.as_mut() {

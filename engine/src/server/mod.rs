@@ -1144,7 +1144,12 @@ pub(crate) fn session_ready(s: &mut Server, h: u64) {
 
 /// The media type without parameters.
 fn media_type(ct: &str) -> &str {
-    ct.split(';').next().unwrap_or("").trim()
+    // ASCII whitespace only: what HTTP allows around a media type.
+    let media = match ct.find(';') {
+        Some(i) => ct.get(..i).unwrap_or_default(),
+        None => ct,
+    };
+    media.trim_ascii()
 }
 
 /// Replies use the content type the client sent (either spelling of XML or WBXML), or the
