@@ -15,7 +15,7 @@ mod support;
 
 // The allocator `imps` links, so the figure is the native server's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: imps_alloc::Allocator = imps_alloc::Allocator;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 

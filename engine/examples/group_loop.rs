@@ -5,7 +5,7 @@
 
 // The allocator `imps` links.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: imps_alloc::Allocator = imps_alloc::Allocator;
 
 #[path = "../benches/support/mod.rs"]
 mod support;

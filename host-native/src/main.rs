@@ -16,7 +16,7 @@ use imps_host::wasm::GuestLimits;
 // The engine allocates per message (its typed model owns its strings); mimalloc serves those
 // small, short-lived allocations faster than the system allocator.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: imps_alloc::Allocator = imps_alloc::Allocator;
 
 /// An OMA IMPS (Wireless Village) server.
 #[derive(Parser)]
