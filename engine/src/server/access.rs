@@ -643,7 +643,7 @@ fn login(s: &mut Server, ctx: &mut Ctx, tid: Option<String>, req: LoginRequest) 
                 s.registrations.push_back(now);
                 s.accounts.insert(user.clone(), account.clone());
                 search::reindex(s, &user);
-                s.store(vec![Server::account_op(&account)]);
+                s.store(vec![Server::account_op(&user, &account)]);
                 s.outputs
                     .push_back(Output::Event(Event::Registered { user: user.clone() }));
                 true

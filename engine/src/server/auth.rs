@@ -109,7 +109,8 @@ pub fn seal(key: &[u8; 32], user: &str, password: &str, rng: &mut impl RngCore) 
             },
         )
         .ok()?;
-    let mut out = nonce.to_vec();
+    let mut out = Vec::with_capacity(nonce.len() + ct.len());
+    out.extend_from_slice(&nonce);
     out.extend_from_slice(&ct);
     Some(out)
 }

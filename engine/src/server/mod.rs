@@ -20,6 +20,7 @@ mod presence;
 mod search;
 mod session;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -261,19 +262,28 @@ pub struct SessionInfo {
     pub queued: usize,
 }
 
-/// A stored account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An account in memory. Its user id is its key in [`Server`]'s accounts, not repeated here
+/// (a registered user's memory is a budget); it is stored as an [`AccountRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Account {
-    pub user_id: String,
     pub hash: auth::PasswordHash,
-    pub sealed: Option<Vec<u8>>,
+    /// The password sealed for digest login (exactly sized).
+    pub sealed: Option<Box<[u8]>>,
     pub created_ms: i64,
     /// Search profile (stored in its own table, [`Table::Profiles`]).
-    #[serde(skip)]
     pub profile: search::Profile,
-    /// Its entry in the search index (memory only).
-    #[serde(skip)]
+    /// Its entry in the search index.
     pub search_slot: u32,
+}
+
+/// An account as stored in [`Table::Accounts`]: the user id, then the stored fields of
+/// [`Account`] (the encoding the account records have always had).
+#[derive(Serialize, Deserialize)]
+struct AccountRecord<'a> {
+    user_id: Cow<'a, str>,
+    hash: auth::PasswordHash,
+    sealed: Option<Cow<'a, [u8]>>,
+    created_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -510,21 +520,33 @@ impl Server {
             .push_back(Output::Storage(StorageBatch { id, ops }));
     }
 
-    fn account_op(account: &Account) -> StorageOp {
+    fn account_op(user: &str, account: &Account) -> StorageOp {
+        let record = AccountRecord {
+            user_id: Cow::Borrowed(user),
+            hash: account.hash.clone(),
+            sealed: account.sealed.as_deref().map(Cow::Borrowed),
+            created_ms: account.created_ms,
+        };
         StorageOp::Put {
             table: Table::Accounts,
-            key: account.user_id.clone(),
-            value: store::encode_record(account),
+            key: user.to_owned(),
+            value: store::encode_record(&record),
         }
     }
 
     fn on_restore(&mut self, records: Vec<Record>) {
         for r in records {
             match r.table {
-                Table::Accounts => match store::decode_record::<Account>(Table::Accounts, &r.value)
-                {
+                Table::Accounts => match store::decode_record::<AccountRecord>(r.table, &r.value) {
                     Some(a) => {
-                        self.accounts.insert(a.user_id.clone(), a);
+                        let account = Account {
+                            hash: a.hash,
+                            sealed: a.sealed.map(|s| s.into_owned().into_boxed_slice()),
+                            created_ms: a.created_ms,
+                            profile: search::Profile::default(),
+                            search_slot: u32::MAX,
+                        };
+                        self.accounts.insert(a.user_id.into_owned(), account);
                     }
                     None => self.outputs.push_back(Output::Event(Event::RestoreSkipped {
                         table: r.table,
@@ -755,7 +777,7 @@ impl Server {
                 if !existed {
                     search::reindex(self, &user);
                 }
-                self.store(vec![Self::account_op(&account)]);
+                self.store(vec![Self::account_op(&user, &account)]);
                 Ok(if existed {
                     format!("password of {user} set")
                 } else {
@@ -845,9 +867,10 @@ impl Server {
         let (m, t) = (l.hash_memory_kib, l.hash_iterations);
         let hash = auth::PasswordHash::new(password, m, t, &mut self.rng)?;
         let key = self.seal_key;
-        let sealed = key.and_then(|k| auth::seal(&k, user, password, &mut self.rng));
+        let sealed = key
+            .and_then(|k| auth::seal(&k, user, password, &mut self.rng))
+            .map(Vec::into_boxed_slice);
         Some(Account {
-            user_id: user.to_owned(),
             hash,
             sealed,
             created_ms: self.wall_clock_ms,
@@ -1175,6 +1198,48 @@ pub(crate) fn result(code: u16, text: &str) -> CspResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The account record as it was written before the in-memory account lost its user id.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct AccountBefore {
+        user_id: String,
+        hash: auth::PasswordHash,
+        sealed: Option<Vec<u8>>,
+        created_ms: i64,
+    }
+
+    #[test]
+    fn account_records_keep_their_encoding_both_ways() {
+        let mut s = Server::new(Config::default(), [3; 32]);
+        s.seal_key = Some([9; 32]);
+        let account = s.new_account("wv:ann@localhost", "secret").unwrap();
+        assert!(account.sealed.is_some());
+        let StorageOp::Put { key, value, .. } = Server::account_op("wv:ann@localhost", &account)
+        else {
+            panic!("a put")
+        };
+        assert_eq!(key, "wv:ann@localhost");
+        let before = AccountBefore {
+            user_id: "wv:ann@localhost".into(),
+            hash: account.hash.clone(),
+            sealed: account.sealed.as_deref().map(<[u8]>::to_vec),
+            created_ms: account.created_ms,
+        };
+        assert_eq!(value, store::encode_record(&before));
+        // A record written before restores the same account.
+        s.handle(
+            0,
+            Input::Restore(vec![Record {
+                table: Table::Accounts,
+                key: key.clone(),
+                value: store::encode_record(&before),
+            }]),
+        );
+        let restored = s.accounts.get(&key).unwrap();
+        assert_eq!(restored.hash, account.hash);
+        assert_eq!(restored.sealed, account.sealed);
+        assert_eq!(restored.created_ms, account.created_ms);
+    }
 
     #[test]
     fn date_times_reused_within_a_second_are_those_of_the_instant() {
