@@ -1209,6 +1209,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used, clippy::panic)]
     fn account_records_keep_their_encoding_both_ways() {
         let mut s = Server::new(Config::default(), [3; 32]);
         s.seal_key = Some([9; 32]);
