@@ -1005,10 +1005,19 @@ impl Server {
     }
 
     /// Builds and emits the reply message for a processed request.
-    fn finish(&mut self, ctx: access::Ctx, cache_tid: Option<String>) {
+    fn finish(&mut self, mut ctx: access::Ctx, cache_tid: Option<String>) {
         let handle = ctx.handle.filter(|h| self.sessions.contains_key(h));
         let (version, content_type, session_id) = match handle.and_then(|h| self.sessions.get(&h)) {
-            Some(s) => (s.version, s.content_type, Some(s.id.clone())),
+            // The request named this session (or a login created it): its id as given
+            // serves, without a copy.
+            Some(s) => (
+                s.version,
+                s.content_type,
+                match ctx.session_id.take() {
+                    Some(id) if id == s.id => Some(id),
+                    _ => Some(s.id.clone()),
+                },
+            ),
             None => (
                 ctx.version,
                 ctx.reply_type,
