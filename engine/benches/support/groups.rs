@@ -3,10 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use imps_engine::client::{ClientInput, Command};
+use imps_engine::codec::Primitive;
 use imps_engine::codec::common::{Group, Recipient, ScreenName};
 use imps_engine::codec::group::{CreateGroupRequest, JoinGroupRequest};
-use imps_engine::codec::im::{MessageInfo, SendMessageRequest};
-use imps_engine::codec::{self, Message, Primitive, SessionType, TransactionMode, Version};
 use imps_engine::server::Server;
 
 const GROUP: &str = "wv:u0/big@localhost";
@@ -54,31 +53,14 @@ pub fn setup() -> (Server, Vec<Vec<u8>>) {
     let sid = clients[0].session_id().unwrap().to_owned();
     let bodies = (0..256)
         .map(|i| {
-            let text = format!("{i:06} {}", "x".repeat(93));
-            codec::encode(&Message::single(
-                Version::V1_2,
-                SessionType::Inband,
-                Some(sid.clone()),
-                TransactionMode::Request,
-                Some(format!("g{i}")),
-                Primitive::SendMessageRequest(Box::new(SendMessageRequest {
-                    delivery_report: Some(false),
-                    message_info: Some(MessageInfo {
-                        content_type: Some("text/plain".into()),
-                        content_size: Some(text.len() as u64),
-                        recipient: Some(Recipient {
-                            group: vec![Group {
-                                group_id: Some(GROUP.into()),
-                                ..Default::default()
-                            }],
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    content_data: Some(text),
+            let to = Recipient {
+                group: vec![Group {
+                    group_id: Some(GROUP.into()),
                     ..Default::default()
-                })),
-            ))
+                }],
+                ..Default::default()
+            };
+            super::send_to(&sid, &format!("g{i}"), i, to)
         })
         .collect();
     (server, bodies)

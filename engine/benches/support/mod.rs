@@ -181,22 +181,32 @@ pub fn poll_body(sid: &str) -> Vec<u8> {
 }
 
 pub fn send_body(sid: &str, i: usize) -> Vec<u8> {
+    send_to(
+        sid,
+        &format!("m{i}"),
+        i,
+        Recipient {
+            user: vec![User::id("wv:bob@localhost")],
+            ..Default::default()
+        },
+    )
+}
+
+/// SendMessage-Request `tid` of text number `i` (100 bytes) to `recipient`.
+pub fn send_to(sid: &str, tid: &str, i: usize, recipient: Recipient) -> Vec<u8> {
     let text = format!("{i:06} {}", "x".repeat(93));
     codec::encode(&Message::single(
         Version::V1_2,
         SessionType::Inband,
         Some(sid.to_owned()),
         TransactionMode::Request,
-        Some(format!("m{i}")),
+        Some(tid.to_owned()),
         Primitive::SendMessageRequest(Box::new(SendMessageRequest {
             delivery_report: Some(false),
             message_info: Some(MessageInfo {
                 content_type: Some("text/plain".into()),
                 content_size: Some(text.len() as u64),
-                recipient: Some(Recipient {
-                    user: vec![User::id("wv:bob@localhost")],
-                    ..Default::default()
-                }),
+                recipient: Some(recipient),
                 ..Default::default()
             }),
             content_data: Some(text),
