@@ -171,7 +171,10 @@ fn two_clients() {
     println!(
         "native two_clients: {MESSAGES} messages in {ms:.1} ms (client + server, alice sends, bob polls)"
     );
-    println!("figure native_two_clients {:.1}", MESSAGES as f64 / ms * 1000.0);
+    println!(
+        "figure native_two_clients {:.1}",
+        MESSAGES as f64 / ms * 1000.0
+    );
 }
 
 fn main() {

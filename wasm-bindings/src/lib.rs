@@ -18,7 +18,7 @@ use imps_engine::codec::im::MessageInfo;
 use imps_engine::codec::presence_attrs::PresenceSubList;
 use imps_engine::codec::xml::{XmlIn, XmlOut, XmlValue};
 use imps_engine::codec::{self, Ns, Primitive, RawElement, RawNode, TransactionContent, Version};
-use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, Server, WakeUp};
+use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, Server};
 use imps_engine::store::{Record, StorageOp, Table};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -137,6 +137,81 @@ fn parse_version(v: &str) -> Result<Version, JsValue> {
 
 fn table_name(t: Table) -> &'static str {
     t.name()
+}
+
+/// The position of `t` in [`Table::ALL`], which `tableNames` gives JS once.
+fn table_index(t: Table) -> u8 {
+    Table::ALL.iter().position(|x| *x == t).unwrap_or_default() as u8
+}
+
+/// The names of the tables in the order of the indexes that packed outputs carry.
+#[wasm_bindgen(js_name = tableNames)]
+pub fn table_names() -> Array {
+    Table::ALL
+        .iter()
+        .map(|t| JsValue::from_str(t.name()))
+        .collect()
+}
+
+/// The module's memory, where JS reads packed outputs in place.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// Outputs packed into bytes for the JS side (`#drain` in `js/core.js` reads them): crossing
+/// the boundary once per drain instead of once per field and string is most of the cost of
+/// a request through the package. Little-endian; a string or byte string is its `u32` length
+/// then its bytes (strings UTF-8). Header: `u32` length of the whole, `u32` count of object
+/// outputs, `f64` next deadline (NaN: none); then one tagged output after another.
+struct Packed(Vec<u8>);
+
+impl Packed {
+    const HEADER: usize = 16;
+    /// `f64 conn, str contentType, bytes body`.
+    const REPLY: u8 = 1;
+    /// `f64 id, u32 count`, then each op: `PUT u8 table, str key, bytes value` or
+    /// `DELETE u8 table, str key`.
+    const STORAGE: u8 = 2;
+    /// The next value of the output object array.
+    const OBJECT: u8 = 3;
+    /// `str sessionId, str version, u8 hasCookie [str cookie], str cirToken, u32 count,
+    /// str method…`.
+    const WAKE_UP: u8 = 4;
+    const PUT: u8 = 1;
+    const DELETE: u8 = 2;
+
+    fn start(mut buf: Vec<u8>) -> Packed {
+        buf.clear();
+        buf.extend_from_slice(&[0; Self::HEADER]);
+        Packed(buf)
+    }
+    fn tag(&mut self, t: u8) {
+        self.0.push(t);
+    }
+    fn u32(&mut self, n: usize) {
+        self.0.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    fn f64(&mut self, x: f64) {
+        self.0.extend_from_slice(&x.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len());
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn finish(mut self, deadline: Option<u64>, objects: usize) -> Vec<u8> {
+        let len = (self.0.len() as u32).to_le_bytes();
+        let objects = (objects as u32).to_le_bytes();
+        let deadline = deadline.map_or(f64::NAN, |t| t as f64).to_le_bytes();
+        let header = len.iter().chain(&objects).chain(&deadline);
+        for (slot, byte) in self.0.iter_mut().zip(header) {
+            *slot = *byte;
+        }
+        self.0
+    }
 }
 
 // ---- element trees ---------------------------------------------------------------------------
@@ -435,6 +510,10 @@ fn parse_encoding(name: Option<&str>) -> Result<codec::Encoding, JsValue> {
 #[wasm_bindgen]
 pub struct ServerCore {
     server: Server,
+    /// Outputs drained as objects and not yet taken by `drainObjects`.
+    objects: Vec<JsValue>,
+    /// The packed outputs of the last `drain` (reused).
+    out: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -466,6 +545,8 @@ impl ServerCore {
             .map_err(|_| error(400, "the seed must be 32 bytes", None))?;
         Ok(ServerCore {
             server: Server::new(config, seed),
+            objects: Vec::new(),
+            out: Vec::new(),
         })
     }
 
@@ -565,13 +646,73 @@ impl ServerCore {
         Ok(())
     }
 
-    /// Every pending output, in order.
-    pub fn drain(&mut self) -> Array {
-        let out = Array::new();
+    /// Drains every pending output, in order, packed (see [`Packed`]) into a buffer this
+    /// core keeps, and answers where it starts in the module's memory: replies, storage
+    /// batches and wake-ups (nearly every output) cross as bytes that JS reads in place, with
+    /// no call per field or string; the rare others (events, admin results) as objects from
+    /// `drainObjects`; the header gives the next deadline, so one call per turn tells JS
+    /// everything. The buffer stays valid until the next `drain`.
+    pub fn drain(&mut self) -> u32 {
+        let mut out = Packed::start(std::mem::take(&mut self.out));
         while let Some(o) = self.server.poll_output() {
-            out.push(&server_output(o));
+            match o {
+                Output::Reply(r) => {
+                    out.tag(Packed::REPLY);
+                    out.f64(r.conn as f64);
+                    out.str(r.content_type);
+                    out.bytes(&r.body);
+                }
+                Output::Storage(batch) => {
+                    out.tag(Packed::STORAGE);
+                    out.f64(batch.id as f64);
+                    out.u32(batch.ops.len());
+                    for op in &batch.ops {
+                        match op {
+                            StorageOp::Put { table, key, value } => {
+                                out.tag(Packed::PUT);
+                                out.tag(table_index(*table));
+                                out.str(key);
+                                out.bytes(value);
+                            }
+                            StorageOp::Delete { table, key } => {
+                                out.tag(Packed::DELETE);
+                                out.tag(table_index(*table));
+                                out.str(key);
+                            }
+                        }
+                    }
+                }
+                Output::WakeUp(w) => {
+                    out.tag(Packed::WAKE_UP);
+                    out.str(&w.session_id);
+                    out.str(w.version.as_str());
+                    match &w.cookie {
+                        Some(c) => {
+                            out.tag(1);
+                            out.str(c);
+                        }
+                        None => out.tag(0),
+                    }
+                    out.str(&w.cir_token);
+                    out.u32(w.methods.len());
+                    for m in &w.methods {
+                        out.str(m.as_str());
+                    }
+                }
+                other => {
+                    out.tag(Packed::OBJECT);
+                    self.objects.push(server_output(other));
+                }
+            }
         }
-        out
+        self.out = out.finish(self.server.poll_timeout(), self.objects.len());
+        self.out.as_ptr() as usize as u32
+    }
+
+    /// The outputs that `drain` marked as objects, in order (then forgotten here).
+    #[wasm_bindgen(js_name = drainObjects)]
+    pub fn drain_objects(&mut self) -> Array {
+        std::mem::take(&mut self.objects).into_iter().collect()
     }
 
     /// When to call `timeout` next (monotonic ms), if anything is pending.
@@ -632,58 +773,11 @@ fn unknown_key(given: &JsValue, known: &JsValue, path: String) -> Option<String>
     None
 }
 
+/// An event or admin result as an object (replies, batches and wake-ups leave packed).
 fn server_output(o: Output) -> JsValue {
     let js = Object::new();
     match o {
-        Output::Reply(r) => {
-            set(&js, "type", "reply");
-            set(&js, "conn", r.conn as f64);
-            set(&js, "contentType", r.content_type);
-            set(&js, "body", bytes(&r.body));
-        }
-        Output::WakeUp(WakeUp {
-            session_id,
-            version,
-            cookie,
-            cir_token,
-            methods,
-        }) => {
-            set(&js, "type", "wakeUp");
-            set(&js, "sessionId", session_id);
-            set(&js, "version", version.as_str());
-            if let Some(c) = cookie {
-                set(&js, "cookie", c);
-            }
-            set(&js, "cirToken", cir_token);
-            let m = Array::new();
-            for method in &methods {
-                m.push(&JsValue::from_str(method.as_str()));
-            }
-            set(&js, "methods", m);
-        }
-        Output::Storage(batch) => {
-            set(&js, "type", "storage");
-            set(&js, "id", batch.id as f64);
-            let ops = Array::new();
-            for op in batch.ops {
-                let o = Object::new();
-                match op {
-                    StorageOp::Put { table, key, value } => {
-                        set(&o, "op", "put");
-                        set(&o, "table", table_name(table));
-                        set(&o, "key", key);
-                        set(&o, "value", bytes(&value));
-                    }
-                    StorageOp::Delete { table, key } => {
-                        set(&o, "op", "delete");
-                        set(&o, "table", table_name(table));
-                        set(&o, "key", key);
-                    }
-                }
-                ops.push(&o);
-            }
-            set(&js, "ops", ops);
-        }
+        Output::Reply(_) | Output::Storage(_) | Output::WakeUp(_) => return JsValue::NULL,
         Output::Event(e) => {
             set(&js, "type", "event");
             let ev = Object::new();
