@@ -317,22 +317,16 @@ function views() {
   }
 }
 
-/** The UTF-8 string of `len` bytes at `at` in memory: short ASCII ones (keys, ids) without TextDecoder's call cost. */
-function readString(at, len) {
-  if (len <= 64) {
-    let ascii = true;
-    for (let i = at; i < at + len; i++) {
-      if (mem8[i] > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) return String.fromCharCode.apply(null, mem8.subarray(at, at + len));
-  }
-  return utf8.decode(mem8.subarray(at, at + len));
-}
+/** The UTF-8 string of `len` bytes at `at` in memory. */
+const readString = (at, len) => utf8.decode(mem8.subarray(at, at + len));
 
 let tables = null;
+let contentTypes = null;
+// The number `ServerCore.request` takes for a usual CSP content type, else 0 (the string then).
+const contentTypeCode = (t) => {
+  contentTypes ??= new Map(call(() => wasm.contentTypes()).map((name, i) => [name, i + 1]));
+  return contentTypes.get(t) ?? 0;
+};
 const tableName = (i) => (tables ??= call(() => wasm.tableNames()))[i];
 
 // ---- server ----------------------------------------------------------------------------------
@@ -414,9 +408,9 @@ export class ImpsServer extends Emitter {
       const conn = this.#nextConn++;
       const body = asBytes(req.body ?? new Uint8Array());
       this.#waiting.set(conn, { resolve, reject });
-      call(() =>
-        this.#core.request(now(), conn, req.contentType ?? 'application/vnd.wv.csp.xml', body, Date.now(), req.peer ?? undefined),
-      );
+      const type = req.contentType ?? 'application/vnd.wv.csp.xml';
+      const code = contentTypeCode(type);
+      call(() => this.#core.request(now(), conn, code, code === 0 ? type : undefined, body, Date.now(), req.peer ?? undefined));
       this.#pump();
     });
   }
@@ -687,6 +681,7 @@ export class ImpsClient extends Emitter {
   #core;
   #transport;
   #timer = null;
+  #timerAt = Infinity;
   #stopWakeUp = null;
   #closed = false;
 
@@ -816,6 +811,7 @@ export class ImpsClient extends Emitter {
   close() {
     this.#closed = true;
     cancel(this.#timer);
+    this.#timer = null;
     this.#stopWakeUp?.();
   }
 
@@ -847,11 +843,15 @@ export class ImpsClient extends Emitter {
   }
 
   #pump() {
-    const outputs = call(() => this.#core.drain());
+    // One JSON text and one array of bodies per drain (see `ClientCore.drain`), both taken
+    // before any listener runs: a listener may call in and drain again.
+    const outputs = JSON.parse(call(() => this.#core.drain()));
+    const bodies = outputs.some((o) => o.type === 'send') ? call(() => this.#core.takeBodies()) : null;
     for (const o of outputs) {
       if (o.type === 'send') {
+        const body = bodies[o.body];
         Promise.resolve()
-          .then(() => this.#transport({ body: o.body, contentType: o.contentType }))
+          .then(() => this.#transport({ body, contentType: o.contentType }))
           .then(
             (res) => this.#run(() => this.#core.response(now(), o.requestId, asBytes(res.body ?? new Uint8Array()))),
             () => this.#run(() => this.#core.transportError(now(), o.requestId)),
@@ -864,15 +864,28 @@ export class ImpsClient extends Emitter {
     this.#schedule();
   }
 
+  // One timer at the earliest deadline asked for, re-armed only when a deadline comes
+  // earlier (as in ImpsServer): every request moves the next poll, and re-arming a timer on
+  // each was a good part of a message's cost.
   #schedule() {
-    cancel(this.#timer);
-    this.#timer = null;
     if (this.#closed) return;
     const when = call(() => this.#core.pollTimeout());
     if (when === undefined || when === null) return;
-    this.#timer = at(when, () => {
-      if (!this.#closed && deadBecause === null) this.#run(() => this.#core.timeout(now()));
-    });
+    if (this.#timer !== null && this.#timerAt <= when) return;
+    cancel(this.#timer);
+    this.#timerAt = when;
+    this.#timer = at(when, () => this.#fire());
+  }
+
+  #fire() {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    if (this.#closed || deadBecause !== null) return;
+    const due = call(() => this.#core.pollTimeout());
+    if (due === undefined || due === null) return;
+    const t = now();
+    if (due > t) this.#schedule();
+    else this.#run(() => this.#core.timeout(t));
   }
 }
 

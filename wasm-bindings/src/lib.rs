@@ -14,7 +14,6 @@ use imps_engine::client::{
     self, Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
 };
 use imps_engine::codec::capability::DeliveryMethod;
-use imps_engine::codec::im::MessageInfo;
 use imps_engine::codec::presence_attrs::PresenceSubList;
 use imps_engine::codec::xml::{XmlIn, XmlOut, XmlValue};
 use imps_engine::codec::{self, Ns, Primitive, RawElement, RawNode, TransactionContent, Version};
@@ -151,6 +150,20 @@ pub fn table_names() -> Array {
         .iter()
         .map(|t| JsValue::from_str(t.name()))
         .collect()
+}
+
+/// The CSP content types that cross as numbers (see `ServerCore::request`).
+const CONTENT_TYPES: [&str; 4] = [
+    "application/vnd.wv.csp.xml",
+    "application/vnd.wv.csp+xml",
+    "application/vnd.wv.csp.wbxml",
+    "application/vnd.wv.csp+wbxml",
+];
+
+/// [`CONTENT_TYPES`], for JS.
+#[wasm_bindgen(js_name = contentTypes)]
+pub fn content_types() -> Array {
+    CONTENT_TYPES.iter().map(|t| JsValue::from_str(t)).collect()
 }
 
 /// The module's memory, where JS reads packed outputs in place.
@@ -579,21 +592,29 @@ impl ServerCore {
         Ok(())
     }
 
-    /// Feeds one request; drain the outputs after.
+    /// Feeds one request; drain the outputs after. `content_type`: the position plus one of
+    /// a CSP content type in `contentTypes` (no string to cross for the usual ones), or 0
+    /// for `other_type`.
+    #[allow(clippy::too_many_arguments)]
     pub fn request(
         &mut self,
         now: f64,
         conn: f64,
-        content_type: String,
+        content_type: u32,
+        other_type: Option<String>,
         body: Vec<u8>,
         wall_clock_ms: f64,
         peer: Option<String>,
     ) {
+        let known = (content_type as usize)
+            .checked_sub(1)
+            .and_then(|i| CONTENT_TYPES.get(i));
         self.server.handle(
             now as u64,
             Input::Request(Request {
                 conn: conn as u64,
-                content_type,
+                content_type: known
+                    .map_or_else(|| other_type.unwrap_or_default(), |t| (*t).to_owned()),
                 body,
                 wall_clock_ms: wall_clock_ms as i64,
                 peer,
@@ -847,6 +868,8 @@ pub struct ClientCore {
     /// Outputs drained from the engine and not yet handed to JS (kept so a builder can
     /// answer with the TransactionID of the request it just made).
     pending: Vec<ClientOutput>,
+    /// The bodies of the sends of the last `drain`, until `takeBodies`.
+    bodies: Vec<Vec<u8>>,
 }
 
 #[wasm_bindgen]
@@ -891,6 +914,7 @@ impl ClientCore {
             client: Client::new(config, seed),
             version,
             pending: Vec::new(),
+            bodies: Vec::new(),
         })
     }
 
@@ -1179,14 +1203,28 @@ impl ClientCore {
         self.send(now, client::im::get_message_list(group.as_deref(), count))
     }
 
-    /// Every pending output, in order: `{ type: "send", requestId, contentType, body }` and
-    /// `{ type: "event", event }`.
-    pub fn drain(&mut self) -> Array {
-        let out = Array::new();
+    /// Every pending output, in order, as one JSON text (JS parses it in one go instead of
+    /// this module building each object field by field across the boundary):
+    /// `[{ type: "send", requestId, contentType, body: INDEX }, { type: "event", event }]`;
+    /// the bodies of the sends, by INDEX, come from `takeBodies` right after.
+    pub fn drain(&mut self) -> String {
+        let mut j = Json::default();
+        j.begin_array();
+        self.bodies.clear();
         for o in std::mem::take(&mut self.pending) {
-            out.push(&client_output(o, self.version));
+            client_output(o, self.version, &mut j, &mut self.bodies);
         }
-        out
+        j.end_array();
+        j.0
+    }
+
+    /// The bodies of the sends of the last `drain`, in its order (then forgotten here).
+    #[wasm_bindgen(js_name = takeBodies)]
+    pub fn take_bodies(&mut self) -> Array {
+        std::mem::take(&mut self.bodies)
+            .iter()
+            .map(|b| JsValue::from(bytes(b)))
+            .collect()
     }
 
     /// When to call `timeout` next (monotonic ms).
@@ -1224,96 +1262,220 @@ fn optional_attrs(attrs: &JsValue, version: Version) -> Result<Option<PresenceSu
     }
 }
 
-fn client_output(o: ClientOutput, version: Version) -> JsValue {
-    let js = Object::new();
-    match o {
-        ClientOutput::Send(s) => {
-            set(&js, "type", "send");
-            set(&js, "requestId", s.request_id as f64);
-            set(&js, "contentType", s.content_type);
-            set(&js, "body", bytes(&s.body));
-        }
-        ClientOutput::Event(e) => {
-            set(&js, "type", "event");
-            set(&js, "event", client_event(e, version));
+/// A JSON text written by hand (the package carries no JSON library): objects, arrays,
+/// strings, numbers, booleans and null, with the commas placed by [`Json::sep`].
+#[derive(Default)]
+struct Json(String, bool);
+
+impl Json {
+    /// A comma unless this value is the first of its container or follows its key.
+    fn sep(&mut self) {
+        if self.1 {
+            self.1 = false;
+        } else if !self.0.is_empty() {
+            self.0.push(',');
         }
     }
-    js.into()
+    fn begin_object(&mut self) {
+        self.sep();
+        self.0.push('{');
+        self.1 = true;
+    }
+    fn end_object(&mut self) {
+        self.0.push('}');
+        self.1 = false;
+    }
+    fn begin_array(&mut self) {
+        self.sep();
+        self.0.push('[');
+        self.1 = true;
+    }
+    fn end_array(&mut self) {
+        self.0.push(']');
+        self.1 = false;
+    }
+    fn key(&mut self, k: &str) {
+        self.str(k);
+        self.0.push(':');
+        self.1 = true;
+    }
+    fn str(&mut self, s: &str) {
+        self.sep();
+        self.0.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    self.0.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c => self.0.push(c),
+            }
+        }
+        self.0.push('"');
+    }
+    fn num(&mut self, n: u64) {
+        self.sep();
+        self.0.push_str(&n.to_string());
+    }
+    fn null(&mut self) {
+        self.sep();
+        self.0.push_str("null");
+    }
+    fn field_str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.str(v);
+    }
+    fn field_num(&mut self, k: &str, v: u64) {
+        self.key(k);
+        self.num(v);
+    }
+    fn field_strings(&mut self, k: &str, v: &[String]) {
+        self.key(k);
+        self.begin_array();
+        for s in v {
+            self.str(s);
+        }
+        self.end_array();
+    }
+    /// `{ name, attributes, children }`, as [`tree_to_js`] builds it.
+    fn tree(&mut self, e: &RawElement) {
+        self.begin_object();
+        self.field_str("name", &e.name);
+        self.key("attributes");
+        self.begin_object();
+        for (k, v) in &e.attributes {
+            self.field_str(k, v);
+        }
+        self.end_object();
+        self.key("children");
+        self.begin_array();
+        for c in &e.children {
+            match c {
+                RawNode::Element(child) => self.tree(child),
+                RawNode::Text(t) => self.str(t),
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+        }
+        self.end_array();
+        self.end_object();
+    }
+    /// The element tree of `value` written as `name` (`null` when it writes none).
+    fn value<T: XmlValue>(&mut self, k: &str, value: &T, name: &str, version: Version) {
+        self.key(k);
+        match value_tree(value, name, version) {
+            Some(t) => self.tree(&t),
+            None => self.null(),
+        }
+    }
+    /// `{ name, code?, tree }` for a primitive, as [`primitive_to_js`] builds it.
+    fn primitive(&mut self, k: &str, p: &Primitive, version: Version) {
+        self.key(k);
+        self.begin_object();
+        self.field_str("name", p.name());
+        if let Some(code) = p.result_code() {
+            self.field_num("code", code.into());
+        }
+        let content = TransactionContent::new(p.clone());
+        let tree = value_tree(&content, "TransactionContent", version).and_then(|t| {
+            t.children.into_iter().find_map(|c| match c {
+                RawNode::Element(e) => Some(e),
+                _ => None,
+            })
+        });
+        self.key("tree");
+        match tree {
+            Some(t) => self.tree(&t),
+            None => self.null(),
+        }
+        self.end_object();
+    }
 }
 
-fn client_event(e: ClientEvent, version: Version) -> JsValue {
-    let ev = Object::new();
-    let message_info = |info: &MessageInfo| value_to_js(info, "MessageInfo", version);
+fn client_output(o: ClientOutput, version: Version, j: &mut Json, bodies: &mut Vec<Vec<u8>>) {
+    j.begin_object();
+    match o {
+        ClientOutput::Send(s) => {
+            j.field_str("type", "send");
+            j.field_num("requestId", s.request_id);
+            j.field_str("contentType", s.content_type);
+            j.field_num("body", bodies.len() as u64);
+            bodies.push(s.body);
+        }
+        ClientOutput::Event(e) => {
+            j.field_str("type", "event");
+            j.key("event");
+            client_event(e, version, j);
+        }
+    }
+    j.end_object();
+}
+
+fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
+    j.begin_object();
     match e {
         ClientEvent::LoggedIn {
             session_id,
             keep_alive_secs,
         } => {
-            set(&ev, "type", "loggedIn");
-            set(&ev, "sessionId", session_id);
-            set(&ev, "keepAliveSecs", keep_alive_secs);
+            j.field_str("type", "loggedIn");
+            j.field_str("sessionId", &session_id);
+            j.field_num("keepAliveSecs", keep_alive_secs.into());
         }
         ClientEvent::Ready {
             agreed,
             not_available,
         } => {
-            set(&ev, "type", "ready");
-            set(&ev, "agreed", string_array(&agreed));
-            set(&ev, "notAvailable", string_array(&not_available));
+            j.field_str("type", "ready");
+            j.field_strings("agreed", &agreed);
+            j.field_strings("notAvailable", &not_available);
         }
         ClientEvent::LoginFailed { code, description } => {
-            set(&ev, "type", "loginFailed");
-            set(&ev, "code", code);
-            set(&ev, "description", description);
+            j.field_str("type", "loginFailed");
+            j.field_num("code", code.into());
+            j.field_str("description", &description);
         }
         ClientEvent::Disconnected { code } => {
-            set(&ev, "type", "disconnected");
-            set(&ev, "code", code);
+            j.field_str("type", "disconnected");
+            j.field_num("code", code.into());
         }
         ClientEvent::ServerRequest(p) => {
-            set(&ev, "type", "serverRequest");
-            set(&ev, "primitive", primitive_to_js(&p, version));
+            j.field_str("type", "serverRequest");
+            j.primitive("primitive", &p, version);
         }
         ClientEvent::Response {
             transaction_id,
             primitive,
         } => {
-            set(&ev, "type", "response");
-            set(&ev, "transactionId", transaction_id);
-            set(&ev, "primitive", primitive_to_js(&primitive, version));
+            j.field_str("type", "response");
+            j.field_str("transactionId", &transaction_id);
+            j.primitive("primitive", &primitive, version);
         }
         ClientEvent::KeptAlive {
             code,
             keep_alive_secs,
         } => {
-            set(&ev, "type", "keptAlive");
-            set(&ev, "code", code);
-            set(&ev, "keepAliveSecs", keep_alive_secs);
+            j.field_str("type", "keptAlive");
+            j.field_num("code", code.into());
+            j.field_num("keepAliveSecs", keep_alive_secs.into());
         }
         ClientEvent::Error { message } => {
-            set(&ev, "type", "error");
-            set(&ev, "message", message);
+            j.field_str("type", "error");
+            j.field_str("message", &message);
         }
         ClientEvent::Presence { user_id, changed } => {
-            set(&ev, "type", "presence");
-            set(&ev, "userId", user_id);
-            set(
-                &ev,
-                "changed",
-                value_to_js(&*changed, "PresenceSubList", version),
-            );
+            j.field_str("type", "presence");
+            j.field_str("userId", &user_id);
+            j.value("changed", &*changed, "PresenceSubList", version);
         }
         ClientEvent::AuthorizationRequest {
             user_id,
             attributes,
         } => {
-            set(&ev, "type", "authorizationRequest");
-            set(&ev, "userId", user_id);
-            set(
-                &ev,
-                "attributes",
-                value_to_js(&*attributes, "PresenceSubList", version),
-            );
+            j.field_str("type", "authorizationRequest");
+            j.field_str("userId", &user_id);
+            j.value("attributes", &*attributes, "PresenceSubList", version);
         }
         ClientEvent::Message {
             message_id,
@@ -1321,42 +1483,38 @@ fn client_event(e: ClientEvent, version: Version) -> JsValue {
             info,
             content,
         } => {
-            set(&ev, "type", "message");
-            set(&ev, "messageId", message_id);
+            j.field_str("type", "message");
+            j.field_str("messageId", &message_id);
             if let Some(s) = sender {
-                set(&ev, "sender", s);
+                j.field_str("sender", &s);
             }
             if let Some(ct) = &info.content_type {
-                set(&ev, "contentType", ct.as_str());
+                j.field_str("contentType", ct);
             }
-            set(&ev, "info", message_info(&info));
-            set(&ev, "content", content);
+            j.value("info", &info, "MessageInfo", version);
+            j.field_str("content", &content);
         }
         ClientEvent::MessageWaiting { info } => {
-            set(&ev, "type", "messageWaiting");
+            j.field_str("type", "messageWaiting");
             if let Some(id) = &info.message_id {
-                set(&ev, "messageId", id.as_str());
+                j.field_str("messageId", id);
             }
-            set(&ev, "info", message_info(&info));
+            j.value("info", &info, "MessageInfo", version);
         }
         ClientEvent::DeliveryReport {
             message_id,
             code,
             info,
         } => {
-            set(&ev, "type", "deliveryReport");
+            j.field_str("type", "deliveryReport");
             if let Some(id) = message_id {
-                set(&ev, "messageId", id);
+                j.field_str("messageId", &id);
             }
-            set(&ev, "code", code);
-            set(&ev, "info", message_info(&info));
+            j.field_num("code", code.into());
+            j.value("info", &info, "MessageInfo", version);
         }
     }
-    ev.into()
-}
-
-fn string_array(v: &[String]) -> Array {
-    v.iter().map(|s| JsValue::from_str(s)).collect()
+    j.end_object();
 }
 
 #[cfg(test)]
