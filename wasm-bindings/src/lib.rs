@@ -1302,16 +1302,25 @@ impl Json {
     fn str(&mut self, s: &str) {
         self.sep();
         self.0.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                c if (c as u32) < 0x20 => {
-                    self.0.push_str(&format!("\\u{:04x}", c as u32));
-                }
-                c => self.0.push(c),
+        // Runs without escapes are copied whole; the bytes escaped are ASCII, so every cut
+        // falls on a character boundary.
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.0.push_str(s.get(start..i).unwrap_or_default());
+            if escape.is_empty() {
+                self.0.push_str(&format!("\\u{b:04x}"));
+            } else {
+                self.0.push_str(escape);
             }
+            start = i + 1;
         }
+        self.0.push_str(s.get(start..).unwrap_or_default());
         self.0.push('"');
     }
     fn num(&mut self, n: u64) {
