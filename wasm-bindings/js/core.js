@@ -293,8 +293,6 @@ export class IndexedDbStore {
   }
 }
 
-// ---- server ----------------------------------------------------------------------------------
-
 // ---- packed outputs ----------------------------------------------------------------------------
 
 // Tags of the packed outputs that `ServerCore.drain` writes (`Packed` in src/lib.rs).
@@ -407,10 +405,11 @@ export class ImpsServer extends Emitter {
       if (this.#storeFailure) throw this.#storeFailure;
       const conn = this.#nextConn++;
       const body = asBytes(req.body ?? new Uint8Array());
-      this.#waiting.set(conn, { resolve, reject });
       const type = req.contentType ?? 'application/vnd.wv.csp.xml';
       const code = contentTypeCode(type);
       call(() => this.#core.request(now(), conn, code, code === 0 ? type : undefined, body, Date.now(), req.peer ?? undefined));
+      // The reply comes out of the drain below.
+      this.#waiting.set(conn, { resolve, reject });
       this.#pump();
     });
   }
