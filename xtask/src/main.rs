@@ -869,7 +869,7 @@ fn web_demo_tests(imps: &Path, total: &mut Counts) -> Result {
 const BENCH_WASM_FIGURES: &[(&str, &str)] = &[
     (
         "im_step",
-        "the engine's IM bench step, server only (ImpsServer.handle on MemoryStore)",
+        "the engine's IM bench step, server only: ImpsServer.handle on MemoryStore",
     ),
     (
         "two_clients",
