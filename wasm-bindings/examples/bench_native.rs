@@ -24,6 +24,7 @@
 mod support;
 
 // The allocator `imps` links (and `--bench im`), so the figure is the native server's.
+#[cfg(not(target_arch = "wasm32"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -674,7 +674,12 @@ impl ServerCore {
     /// `drainObjects`; the header gives the next deadline, so one call per turn tells JS
     /// everything. The buffer stays valid until the next `drain`.
     pub fn drain(&mut self) -> u32 {
-        let mut out = Packed::start(std::mem::take(&mut self.out));
+        let mut buf = std::mem::take(&mut self.out);
+        // One huge reply or restore must not pin its buffer for the module's life.
+        if buf.capacity() > 1 << 20 {
+            buf = Vec::new();
+        }
+        let mut out = Packed::start(buf);
         while let Some(o) = self.server.poll_output() {
             match o {
                 Output::Reply(r) => {
