@@ -1,18 +1,68 @@
-//! The native half of `cargo xtask bench-wasm`: the same workload as
-//! `wasm-bindings/tests/bench.mjs` runs through the npm package in Node — a server and two
-//! clients in one process; alice sends N messages to bob, who polls for each — driven here
-//! directly on the engine. Prints one line `native: N messages in T ms (R msg/s)`.
+//! The native half of `cargo xtask bench-wasm`; `wasm-bindings/tests/bench.mjs` is the Node
+//! half, through the npm package. Two workloads, each with the same figure on both sides:
+//!
+//! * `im_step` — the engine's IM benchmark (`engine/benches/im.rs`, whose support module this
+//!   example shares): one steady-state step of a conversation, alice's SendMessage-Request
+//!   (100 bytes of text) and bob's MessageDelivered for the previous message, whose reply
+//!   carries the next NewMessage. Server work only, request bodies encoded before the clock
+//!   starts; here `Server::handle` + `poll_output`, in Node `ImpsServer.handle` on the
+//!   package's `MemoryStore`.
+//! * `two_clients` — a server and two clients in one process: alice sends a message to bob,
+//!   who polls for it (client and server work, every layer of the package in Node).
+//!
+//! Each figure is printed as a line `figure NAME PER_SECOND` for xtask, which prints the
+//! ratios, after a line for people.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
-use std::time::Instant;
+// The engine's own bench support: the same logged-in server, bodies and checks as `--bench im`.
+#[path = "../../engine/benches/support/mod.rs"]
+mod support;
+
+// The allocator `imps` links (and `--bench im`), so the figure is the native server's.
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::time::{Duration, Instant};
 
 use imps_engine::client::{
     Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme, im,
 };
 use imps_engine::codec::Version;
-use imps_engine::server::{AdminCommand, Config, Input, Output, Request, Server};
+use imps_engine::server::{AdminCommand, Input, Output, Request, Server};
 
-/// Messages sent (equal to the JS side's).
+/// Steps of `im_step` timed (equal to the JS side's), after as many untimed ones.
+const STEPS: usize = 20_000;
+
+/// Messages of `two_clients` (equal to the JS side's).
 const MESSAGES: usize = 2000;
+
+fn im_step() {
+    let mut talk = support::Conversation::new();
+    let mut run = |n: usize| {
+        let mut total = Duration::ZERO;
+        for _ in 0..n {
+            let (send, ack) = talk.next_inputs();
+            let start = Instant::now();
+            let answer = support::run(&mut talk.server, send);
+            let reply = support::run(&mut talk.server, ack);
+            total += start.elapsed();
+            talk.check(&answer, &reply);
+        }
+        total
+    };
+    // Warm-up, as on the JS side (caches, the allocator's pools).
+    run(STEPS);
+    let total = run(STEPS);
+    let us = total.as_secs_f64() * 1e6 / STEPS as f64;
+    println!("native im_step: {STEPS} steps, {us:.2} µs per step (server only)");
+    println!("figure native_im_step {:.1}", 1e6 / us);
+}
 
 struct World {
     server: Server,
@@ -59,9 +109,9 @@ impl World {
     }
 }
 
-fn main() {
+fn two_clients() {
     let mut world = World {
-        server: Server::new(Config::default(), [7; 32]),
+        server: Server::new(support::cheap_config(), [7; 32]),
         now: 1,
         conn: 0,
     };
@@ -91,32 +141,44 @@ fn main() {
         world.pump(c);
         assert!(c.is_ready(), "login failed");
     }
+    let mut round = |from: usize| {
+        for i in from..from + MESSAGES {
+            world.now += 1;
+            let text = format!("message {i}");
+            alice.handle(
+                world.now,
+                ClientInput::Command(Command::Request(im::send_text(
+                    Version::V1_2,
+                    &["bob"],
+                    &[],
+                    &[],
+                    &text,
+                    false,
+                ))),
+            );
+            world.pump(&mut alice);
+            bob.handle(world.now, ClientInput::Command(Command::Poll));
+            let got = world
+                .pump(&mut bob)
+                .into_iter()
+                .any(|e| matches!(e, ClientEvent::Message { content, .. } if content == text));
+            assert!(got, "message {i} did not arrive");
+        }
+    };
+    round(0);
     let start = Instant::now();
-    for i in 0..MESSAGES {
-        world.now += 1;
-        let text = format!("message {i}");
-        alice.handle(
-            world.now,
-            ClientInput::Command(Command::Request(im::send_text(
-                Version::V1_2,
-                &["bob"],
-                &[],
-                &[],
-                &text,
-                false,
-            ))),
-        );
-        world.pump(&mut alice);
-        bob.handle(world.now, ClientInput::Command(Command::Poll));
-        let got = world
-            .pump(&mut bob)
-            .into_iter()
-            .any(|e| matches!(e, ClientEvent::Message { content, .. } if content == text));
-        assert!(got, "message {i} did not arrive");
-    }
+    round(MESSAGES);
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     println!(
-        "native: {MESSAGES} messages in {ms:.1} ms ({:.0} msg/s)",
+        "native two_clients: {MESSAGES} messages in {ms:.1} ms (client + server, alice sends, bob polls)"
+    );
+    println!(
+        "figure native_two_clients {:.1}",
         MESSAGES as f64 / ms * 1000.0
     );
+}
+
+fn main() {
+    im_step();
+    two_clients();
 }

@@ -157,6 +157,9 @@ function unref(timer) {
 
 // ---- stores ----------------------------------------------------------------------------------
 
+// The synchronous apply of MemoryStore (module-private).
+const applyAtOnce = Symbol('applyAtOnce');
+
 /** A store in memory: `{ load(), apply(batch) }` like every store. */
 export class MemoryStore {
   #records = new Map();
@@ -172,9 +175,15 @@ export class MemoryStore {
       .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
   async apply(batch) {
+    this[applyAtOnce](batch);
+  }
+  // What `apply` does, without its promise: ImpsServer calls this directly (memory is durable
+  // at once), so a reply need not wait a microtask for every batch before it. `owned`: the
+  // values are fresh copies nobody else holds (the server's), kept without copying again.
+  [applyAtOnce](batch, owned = false) {
     for (const op of batch.ops) {
       const id = `${op.table}\u0000${op.key}`;
-      if (op.op === 'put') this.#records.set(id, { table: op.table, key: op.key, value: op.value.slice() });
+      if (op.op === 'put') this.#records.set(id, { table: op.table, key: op.key, value: owned ? op.value : op.value.slice() });
       else this.#records.delete(id);
     }
   }
@@ -284,6 +293,40 @@ export class IndexedDbStore {
   }
 }
 
+// ---- packed outputs ----------------------------------------------------------------------------
+
+// Tags of the packed outputs that `ServerCore.drain` writes (`Packed` in src/lib.rs).
+const REPLY = 1;
+const STORAGE = 2;
+const WAKE_UP = 4;
+const PUT = 1;
+
+const utf8 = new TextDecoder();
+
+// Views of the module's memory, renewed when a growth detached them.
+let memory = null;
+let mem8 = new Uint8Array(0);
+let memView = new DataView(new ArrayBuffer(0));
+function views() {
+  memory ??= wasm.wasmMemory();
+  if (mem8.buffer !== memory.buffer) {
+    mem8 = new Uint8Array(memory.buffer);
+    memView = new DataView(memory.buffer);
+  }
+}
+
+/** The UTF-8 string of `len` bytes at `at` in memory. */
+const readString = (at, len) => utf8.decode(mem8.subarray(at, at + len));
+
+let tables = null;
+let contentTypes = null;
+// The number `ServerCore.request` takes for a usual CSP content type, else 0 (the string then).
+const contentTypeCode = (t) => {
+  contentTypes ??= new Map(call(() => wasm.contentTypes()).map((name, i) => [name, i + 1]));
+  return contentTypes.get(t) ?? 0;
+};
+const tableName = (i) => (tables ??= call(() => wasm.tableNames()))[i];
+
 // ---- server ----------------------------------------------------------------------------------
 
 /**
@@ -294,13 +337,24 @@ export class IndexedDbStore {
 export class ImpsServer extends Emitter {
   #core;
   #store;
+  // MemoryStore's synchronous apply when the store is a MemoryStore that keeps its own apply.
+  #applyAtOnce = null;
   #nextConn = 1;
   #nextAdmin = 1;
   #waiting = new Map();
   #admins = new Map();
-  #durable = Promise.resolve();
+  // Durability: batches handed to the store and not yet settled (at most one at a time, in
+  // order), and what waits behind them in emission order: batches to apply and releases of
+  // replies and admin results (functions given the store failure or null).
+  #inflight = 0;
+  #queue = [];
+  #idle = [];
   #storeFailure = null;
   #timer = null;
+  #timerAt = Infinity;
+  #pumping = false;
+  #again = false;
+  #started = false;
   #ready;
   #closed = false;
 
@@ -312,6 +366,9 @@ export class ImpsServer extends Emitter {
   constructor(config = {}, store = new MemoryStore()) {
     super();
     this.#store = store;
+    if (store instanceof MemoryStore && store.apply === MemoryStore.prototype.apply) {
+      this.#applyAtOnce = (batch) => store[applyAtOnce](batch, true);
+    }
     this.#ready = (async () => {
       let cfg = config ?? {};
       if (!cfg.server_key && typeof store.serverKey === 'function') {
@@ -321,6 +378,7 @@ export class ImpsServer extends Emitter {
       const records = await store.load();
       call(() => this.#core.restore(now(), records));
       this.#pump();
+      this.#started = true;
     })();
     // The rejection surfaces through `ready` and every `handle`; do not report it twice.
     this.#ready.catch(() => {});
@@ -339,18 +397,21 @@ export class ImpsServer extends Emitter {
   }
 
   /** One CSP request `{ body, contentType, peer? }` → `{ contentType, body }`, released after durability. */
-  async handle(req) {
-    await this.#ready;
-    if (this.#closed) throw new ImpsError(503, 'the server is closed');
-    if (this.#storeFailure) throw this.#storeFailure;
-    const conn = this.#nextConn++;
-    const reply = new Promise((resolve, reject) => this.#waiting.set(conn, { resolve, reject }));
-    const body = asBytes(req.body ?? new Uint8Array());
-    call(() =>
-      this.#core.request(now(), conn, req.contentType ?? 'application/vnd.wv.csp.xml', body, Date.now(), req.peer ?? undefined),
-    );
-    this.#pump();
-    return reply;
+  handle(req) {
+    // Not `async`: once started, the reply's own promise is returned, with no extra hops.
+    if (!this.#started) return this.#ready.then(() => this.handle(req));
+    return new Promise((resolve, reject) => {
+      if (this.#closed) throw new ImpsError(503, 'the server is closed');
+      if (this.#storeFailure) throw this.#storeFailure;
+      const conn = this.#nextConn++;
+      const body = asBytes(req.body ?? new Uint8Array());
+      const type = req.contentType ?? 'application/vnd.wv.csp.xml';
+      const code = contentTypeCode(type);
+      call(() => this.#core.request(now(), conn, code, code === 0 ? type : undefined, body, Date.now(), req.peer ?? undefined));
+      // The reply comes out of the drain below.
+      this.#waiting.set(conn, { resolve, reject });
+      this.#pump();
+    });
   }
 
   /** An operator command (`provisionUser`, `deleteUser`, `forceLogout`, `systemMessage`): its result text. */
@@ -365,17 +426,17 @@ export class ImpsServer extends Emitter {
 
   /** Numbers for dashboards: open sessions and accounts. */
   stats() {
-    this.#started();
+    this.#startedOrThrow();
     return call(() => ({ sessions: this.#core.sessionCount(), accounts: this.#core.accountCount() }));
   }
 
   /** Whether `userId` has an account. */
   hasAccount(userId) {
-    this.#started();
+    this.#startedOrThrow();
     return call(() => this.#core.hasAccount(userId));
   }
 
-  #started() {
+  #startedOrThrow() {
     if (!this.#core) throw new ImpsError(503, 'the server is still starting: await server.ready');
   }
 
@@ -383,72 +444,208 @@ export class ImpsServer extends Emitter {
   async close() {
     this.#closed = true;
     cancel(this.#timer);
-    await this.#durable.catch(() => {});
+    this.#timer = null;
+    if (this.#inflight > 0 || this.#queue.length > 0) await new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  // Drains the engine; batches go to the store in order and each reply or admin result is
-  // released after the batches before it settled.
+  // Drains the engine until it is quiet. A listener or a store that calls `handle` from inside
+  // only feeds the engine: its outputs are drained by the loop here, after the ones before
+  // them, so batches stay in the engine's order.
   #pump() {
-    const outputs = call(() => this.#core.drain());
-    for (const o of outputs) {
-      switch (o.type) {
-        case 'storage':
-          this.#durable = this.#durable.then(() => {
-            if (this.#storeFailure) throw this.#storeFailure;
-            return Promise.resolve(this.#store.apply(o)).catch((e) => {
-              // The engine's memory is now ahead of the store: refuse to answer from it.
-              this.#storeFailure = new ImpsError(500, `storage failed; the server stops answering: ${e?.message ?? e}`, {
-                batch: o.id,
-              });
-              this.emit('storageError', this.#storeFailure);
-              throw this.#storeFailure;
-            });
-          });
-          break;
-        case 'reply': {
-          const w = this.#waiting.get(o.conn);
-          this.#waiting.delete(o.conn);
-          if (w) {
-            this.#durable.then(
-              () => w.resolve({ contentType: o.contentType, body: o.body }),
-              (e) => w.reject(e),
-            );
-          }
-          break;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        this.#drain();
+      } while (this.#again);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  // One drain: batches go to the store in order and each reply or admin result is released
+  // after the batches before it settled. The packed outputs are read out of the module's
+  // memory first (bodies and values copied), then acted on: a listener or store calling into
+  // the module may grow its memory.
+  #drain() {
+    const start = call(() => this.#core.drain());
+    views();
+    const objects = memView.getUint32(start + 4, true) > 0 ? call(() => this.#core.drainObjects()) : null;
+    if (objects) views();
+    const end = start + memView.getUint32(start, true);
+    const deadline = memView.getFloat64(start + 8, true);
+    const outputs = [];
+    let next = 0;
+    let at = start + 16;
+    const str = () => {
+      const n = memView.getUint32(at, true);
+      const s = readString(at + 4, n);
+      at += 4 + n;
+      return s;
+    };
+    const bytes = () => {
+      const n = memView.getUint32(at, true);
+      const b = mem8.slice(at + 4, at + 4 + n);
+      at += 4 + n;
+      return b;
+    };
+    while (at < end) {
+      const tag = mem8[at++];
+      if (tag === REPLY) {
+        const conn = memView.getFloat64(at, true);
+        at += 8;
+        const contentType = str();
+        outputs.push({ type: 'reply', conn, contentType, body: bytes() });
+      } else if (tag === STORAGE) {
+        const id = memView.getFloat64(at, true);
+        const count = memView.getUint32(at + 8, true);
+        at += 12;
+        const ops = new Array(count);
+        for (let i = 0; i < count; i++) {
+          const put = mem8[at] === PUT;
+          const table = tableName(mem8[at + 1]);
+          at += 2;
+          const key = str();
+          ops[i] = put ? { op: 'put', table, key, value: bytes() } : { op: 'delete', table, key };
         }
-        case 'adminResult': {
-          const w = this.#admins.get(o.id);
-          this.#admins.delete(o.id);
-          if (w) {
-            this.#durable.then(
-              () => (o.ok ? w.resolve(o.text) : w.reject(new ImpsError(400, o.text))),
-              (e) => w.reject(e),
-            );
-          }
-          break;
-        }
-        case 'wakeUp':
-          this.emit('wakeUp', o);
-          break;
-        case 'event':
-          this.emit('event', o.event);
-          break;
+        outputs.push({ type: 'storage', id, ops });
+      } else if (tag === WAKE_UP) {
+        const sessionId = str();
+        const version = str();
+        const cookie = mem8[at++] === 1 ? str() : undefined;
+        const cirToken = str();
+        const methods = new Array(memView.getUint32(at, true));
+        at += 4;
+        for (let i = 0; i < methods.length; i++) methods[i] = str();
+        const w = { type: 'wakeUp', sessionId, version };
+        if (cookie !== undefined) w.cookie = cookie;
+        w.cirToken = cirToken;
+        w.methods = methods;
+        outputs.push(w);
+      } else {
+        outputs.push(objects[next++]);
       }
     }
-    this.#schedule();
+    for (const o of outputs) this.#output(o);
+    this.#schedule(deadline);
   }
 
-  #schedule() {
-    cancel(this.#timer);
-    this.#timer = null;
-    if (this.#closed) return;
-    const when = call(() => this.#core.pollTimeout());
-    if (when === undefined || when === null) return;
-    this.#timer = at(when, () => {
-      if (this.#closed || deadBecause !== null) return;
-      call(() => this.#core.timeout(now()));
-      this.#pump();
+  #output(o) {
+    switch (o.type) {
+      case 'reply': {
+        const w = this.#waiting.get(o.conn);
+        this.#waiting.delete(o.conn);
+        if (w) {
+          const reply = { contentType: o.contentType, body: o.body };
+          this.#release((failure) => (failure ? w.reject(failure) : w.resolve(reply)));
+        }
+        break;
+      }
+      case 'storage':
+        this.#batch(o);
+        break;
+      case 'adminResult': {
+        const w = this.#admins.get(o.id);
+        this.#admins.delete(o.id);
+        if (w) {
+          this.#release((failure) =>
+            failure ? w.reject(failure) : o.ok ? w.resolve(o.text) : w.reject(new ImpsError(400, o.text)),
+          );
+        }
+        break;
+      }
+      case 'wakeUp':
+        this.emit('wakeUp', o);
+        break;
+      case 'event':
+        this.emit('event', o.event);
+        break;
+    }
+  }
+
+  // A reply or admin result: released now when no batch is pending, else behind them.
+  #release(settle) {
+    if (this.#inflight === 0 && this.#queue.length === 0) settle(this.#storeFailure);
+    else this.#queue.push(settle);
+  }
+
+  #batch(batch) {
+    if (this.#inflight === 0 && this.#queue.length === 0) this.#apply(batch);
+    else this.#queue.push(batch);
+  }
+
+  // Hands one batch to the store; a promise from it holds everything queued until it settles.
+  #apply(batch) {
+    // The engine's memory is ahead of the store after a failure: nothing more is written.
+    if (this.#storeFailure) return;
+    let done;
+    try {
+      done = this.#applyAtOnce ? this.#applyAtOnce(batch) : this.#store.apply(batch);
+    } catch (e) {
+      this.#failed(batch, e);
+      return;
+    }
+    if (done && typeof done.then === 'function') {
+      this.#inflight++;
+      Promise.resolve(done).then(
+        () => this.#settled(),
+        (e) => {
+          this.#failed(batch, e);
+          this.#settled();
+        },
+      );
+    }
+  }
+
+  #failed(batch, e) {
+    if (this.#storeFailure) return;
+    // The engine's memory is now ahead of the store: refuse to answer from it.
+    this.#storeFailure = new ImpsError(500, `storage failed; the server stops answering: ${e?.message ?? e}`, {
+      batch: batch.id,
     });
+    this.emit('storageError', this.#storeFailure);
+  }
+
+  #settled() {
+    this.#inflight--;
+    while (this.#inflight === 0 && this.#queue.length > 0) {
+      const next = this.#queue.shift();
+      if (typeof next === 'function') next(this.#storeFailure);
+      else this.#apply(next);
+    }
+    if (this.#inflight === 0 && this.#queue.length === 0) {
+      for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  // Keeps one timer armed at the earliest deadline asked for. A later deadline leaves it as
+  // it is (when it fires it asks the engine again), so a request that only moves a deadline
+  // forward costs no timer churn.
+  #schedule(when) {
+    if (this.#closed || Number.isNaN(when)) return;
+    if (this.#timer !== null && this.#timerAt <= when) return;
+    cancel(this.#timer);
+    this.#timerAt = when;
+    this.#timer = at(when, () => this.#fire());
+  }
+
+  #fire() {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    if (this.#closed || deadBecause !== null) return;
+    const due = call(() => this.#core.pollTimeout());
+    if (due === undefined || due === null) return;
+    const t = now();
+    if (due > t) {
+      this.#schedule(due);
+      return;
+    }
+    call(() => this.#core.timeout(t));
+    this.#pump();
   }
 }
 
@@ -483,6 +680,7 @@ export class ImpsClient extends Emitter {
   #core;
   #transport;
   #timer = null;
+  #timerAt = Infinity;
   #stopWakeUp = null;
   #closed = false;
 
@@ -612,6 +810,7 @@ export class ImpsClient extends Emitter {
   close() {
     this.#closed = true;
     cancel(this.#timer);
+    this.#timer = null;
     this.#stopWakeUp?.();
   }
 
@@ -643,11 +842,15 @@ export class ImpsClient extends Emitter {
   }
 
   #pump() {
-    const outputs = call(() => this.#core.drain());
+    // One JSON text and one array of bodies per drain (see `ClientCore.drain`), both taken
+    // before any listener runs: a listener may call in and drain again.
+    const outputs = JSON.parse(call(() => this.#core.drain()));
+    const bodies = outputs.some((o) => o.type === 'send') ? call(() => this.#core.takeBodies()) : null;
     for (const o of outputs) {
       if (o.type === 'send') {
+        const body = bodies[o.body];
         Promise.resolve()
-          .then(() => this.#transport({ body: o.body, contentType: o.contentType }))
+          .then(() => this.#transport({ body, contentType: o.contentType }))
           .then(
             (res) => this.#run(() => this.#core.response(now(), o.requestId, asBytes(res.body ?? new Uint8Array()))),
             () => this.#run(() => this.#core.transportError(now(), o.requestId)),
@@ -660,15 +863,28 @@ export class ImpsClient extends Emitter {
     this.#schedule();
   }
 
+  // One timer at the earliest deadline asked for, re-armed only when a deadline comes
+  // earlier (as in ImpsServer): every request moves the next poll, and re-arming a timer on
+  // each was a good part of a message's cost.
   #schedule() {
-    cancel(this.#timer);
-    this.#timer = null;
     if (this.#closed) return;
     const when = call(() => this.#core.pollTimeout());
     if (when === undefined || when === null) return;
-    this.#timer = at(when, () => {
-      if (!this.#closed && deadBecause === null) this.#run(() => this.#core.timeout(now()));
-    });
+    if (this.#timer !== null && this.#timerAt <= when) return;
+    cancel(this.#timer);
+    this.#timerAt = when;
+    this.#timer = at(when, () => this.#fire());
+  }
+
+  #fire() {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    if (this.#closed || deadBecause !== null) return;
+    const due = call(() => this.#core.pollTimeout());
+    if (due === undefined || due === null) return;
+    const t = now();
+    if (due > t) this.#schedule();
+    else this.#run(() => this.#core.timeout(t));
   }
 }
 

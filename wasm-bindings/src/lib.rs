@@ -14,11 +14,10 @@ use imps_engine::client::{
     self, Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
 };
 use imps_engine::codec::capability::DeliveryMethod;
-use imps_engine::codec::im::MessageInfo;
 use imps_engine::codec::presence_attrs::PresenceSubList;
 use imps_engine::codec::xml::{XmlIn, XmlOut, XmlValue};
 use imps_engine::codec::{self, Ns, Primitive, RawElement, RawNode, TransactionContent, Version};
-use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, Server, WakeUp};
+use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, Server};
 use imps_engine::store::{Record, StorageOp, Table};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -137,6 +136,95 @@ fn parse_version(v: &str) -> Result<Version, JsValue> {
 
 fn table_name(t: Table) -> &'static str {
     t.name()
+}
+
+/// The position of `t` in [`Table::ALL`], which `tableNames` gives JS once.
+fn table_index(t: Table) -> u8 {
+    Table::ALL.iter().position(|x| *x == t).unwrap_or_default() as u8
+}
+
+/// The names of the tables in the order of the indexes that packed outputs carry.
+#[wasm_bindgen(js_name = tableNames)]
+pub fn table_names() -> Array {
+    Table::ALL
+        .iter()
+        .map(|t| JsValue::from_str(t.name()))
+        .collect()
+}
+
+/// The CSP content types that cross as numbers (see `ServerCore::request`).
+const CONTENT_TYPES: [&str; 4] = [
+    "application/vnd.wv.csp.xml",
+    "application/vnd.wv.csp+xml",
+    "application/vnd.wv.csp.wbxml",
+    "application/vnd.wv.csp+wbxml",
+];
+
+/// [`CONTENT_TYPES`], for JS.
+#[wasm_bindgen(js_name = contentTypes)]
+pub fn content_types() -> Array {
+    CONTENT_TYPES.iter().map(|t| JsValue::from_str(t)).collect()
+}
+
+/// The module's memory, where JS reads packed outputs in place.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+/// Outputs packed into bytes for the JS side (`#drain` in `js/core.js` reads them): crossing
+/// the boundary once per drain instead of once per field and string is most of the cost of
+/// a request through the package. Little-endian; a string or byte string is its `u32` length
+/// then its bytes (strings UTF-8). Header: `u32` length of the whole, `u32` count of object
+/// outputs, `f64` next deadline (NaN: none); then one tagged output after another.
+struct Packed(Vec<u8>);
+
+impl Packed {
+    const HEADER: usize = 16;
+    /// `f64 conn, str contentType, bytes body`.
+    const REPLY: u8 = 1;
+    /// `f64 id, u32 count`, then each op: `PUT u8 table, str key, bytes value` or
+    /// `DELETE u8 table, str key`.
+    const STORAGE: u8 = 2;
+    /// The next value of the output object array.
+    const OBJECT: u8 = 3;
+    /// `str sessionId, str version, u8 hasCookie [str cookie], str cirToken, u32 count,
+    /// str method…`.
+    const WAKE_UP: u8 = 4;
+    const PUT: u8 = 1;
+    const DELETE: u8 = 2;
+
+    fn start(mut buf: Vec<u8>) -> Packed {
+        buf.clear();
+        buf.extend_from_slice(&[0; Self::HEADER]);
+        Packed(buf)
+    }
+    fn tag(&mut self, t: u8) {
+        self.0.push(t);
+    }
+    fn u32(&mut self, n: usize) {
+        self.0.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    fn f64(&mut self, x: f64) {
+        self.0.extend_from_slice(&x.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len());
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn finish(mut self, deadline: Option<u64>, objects: usize) -> Vec<u8> {
+        let len = (self.0.len() as u32).to_le_bytes();
+        let objects = (objects as u32).to_le_bytes();
+        let deadline = deadline.map_or(f64::NAN, |t| t as f64).to_le_bytes();
+        let header = len.iter().chain(&objects).chain(&deadline);
+        for (slot, byte) in self.0.iter_mut().zip(header) {
+            *slot = *byte;
+        }
+        self.0
+    }
 }
 
 // ---- element trees ---------------------------------------------------------------------------
@@ -435,6 +523,10 @@ fn parse_encoding(name: Option<&str>) -> Result<codec::Encoding, JsValue> {
 #[wasm_bindgen]
 pub struct ServerCore {
     server: Server,
+    /// Outputs drained as objects and not yet taken by `drainObjects`.
+    objects: Vec<JsValue>,
+    /// The packed outputs of the last `drain` (reused).
+    out: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -466,6 +558,8 @@ impl ServerCore {
             .map_err(|_| error(400, "the seed must be 32 bytes", None))?;
         Ok(ServerCore {
             server: Server::new(config, seed),
+            objects: Vec::new(),
+            out: Vec::new(),
         })
     }
 
@@ -498,21 +592,29 @@ impl ServerCore {
         Ok(())
     }
 
-    /// Feeds one request; drain the outputs after.
+    /// Feeds one request; drain the outputs after. `content_type`: the position plus one of
+    /// a CSP content type in `contentTypes` (no string to cross for the usual ones), or 0
+    /// for `other_type`.
+    #[allow(clippy::too_many_arguments)]
     pub fn request(
         &mut self,
         now: f64,
         conn: f64,
-        content_type: String,
+        content_type: u32,
+        other_type: Option<String>,
         body: Vec<u8>,
         wall_clock_ms: f64,
         peer: Option<String>,
     ) {
+        let known = (content_type as usize)
+            .checked_sub(1)
+            .and_then(|i| CONTENT_TYPES.get(i));
         self.server.handle(
             now as u64,
             Input::Request(Request {
                 conn: conn as u64,
-                content_type,
+                content_type: known
+                    .map_or_else(|| other_type.unwrap_or_default(), |t| (*t).to_owned()),
                 body,
                 wall_clock_ms: wall_clock_ms as i64,
                 peer,
@@ -565,13 +667,78 @@ impl ServerCore {
         Ok(())
     }
 
-    /// Every pending output, in order.
-    pub fn drain(&mut self) -> Array {
-        let out = Array::new();
-        while let Some(o) = self.server.poll_output() {
-            out.push(&server_output(o));
+    /// Drains every pending output, in order, packed (see [`Packed`]) into a buffer this
+    /// core keeps, and answers where it starts in the module's memory: replies, storage
+    /// batches and wake-ups (nearly every output) cross as bytes that JS reads in place, with
+    /// no call per field or string; the rare others (events, admin results) as objects from
+    /// `drainObjects`; the header gives the next deadline, so one call per turn tells JS
+    /// everything. The buffer stays valid until the next `drain`.
+    pub fn drain(&mut self) -> u32 {
+        let mut buf = std::mem::take(&mut self.out);
+        // One huge reply or restore must not pin its buffer for the module's life.
+        if buf.capacity() > 1 << 20 {
+            buf = Vec::new();
         }
-        out
+        let mut out = Packed::start(buf);
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                Output::Reply(r) => {
+                    out.tag(Packed::REPLY);
+                    out.f64(r.conn as f64);
+                    out.str(r.content_type);
+                    out.bytes(&r.body);
+                }
+                Output::Storage(batch) => {
+                    out.tag(Packed::STORAGE);
+                    out.f64(batch.id as f64);
+                    out.u32(batch.ops.len());
+                    for op in &batch.ops {
+                        match op {
+                            StorageOp::Put { table, key, value } => {
+                                out.tag(Packed::PUT);
+                                out.tag(table_index(*table));
+                                out.str(key);
+                                out.bytes(value);
+                            }
+                            StorageOp::Delete { table, key } => {
+                                out.tag(Packed::DELETE);
+                                out.tag(table_index(*table));
+                                out.str(key);
+                            }
+                        }
+                    }
+                }
+                Output::WakeUp(w) => {
+                    out.tag(Packed::WAKE_UP);
+                    out.str(&w.session_id);
+                    out.str(w.version.as_str());
+                    match &w.cookie {
+                        Some(c) => {
+                            out.tag(1);
+                            out.str(c);
+                        }
+                        None => out.tag(0),
+                    }
+                    out.str(&w.cir_token);
+                    out.u32(w.methods.len());
+                    for m in &w.methods {
+                        out.str(m.as_str());
+                    }
+                }
+                other => {
+                    out.tag(Packed::OBJECT);
+                    self.objects.push(server_output(other));
+                }
+            }
+        }
+        self.out = out.finish(self.server.poll_timeout(), self.objects.len());
+        self.out.as_ptr() as usize as u32
+    }
+
+    /// The outputs that `drain` marked as objects, in order (then forgotten here).
+    #[wasm_bindgen(js_name = drainObjects)]
+    pub fn drain_objects(&mut self) -> Array {
+        std::mem::take(&mut self.objects).into_iter().collect()
     }
 
     /// When to call `timeout` next (monotonic ms), if anything is pending.
@@ -632,58 +799,11 @@ fn unknown_key(given: &JsValue, known: &JsValue, path: String) -> Option<String>
     None
 }
 
+/// An event or admin result as an object (replies, batches and wake-ups leave packed).
 fn server_output(o: Output) -> JsValue {
     let js = Object::new();
     match o {
-        Output::Reply(r) => {
-            set(&js, "type", "reply");
-            set(&js, "conn", r.conn as f64);
-            set(&js, "contentType", r.content_type);
-            set(&js, "body", bytes(&r.body));
-        }
-        Output::WakeUp(WakeUp {
-            session_id,
-            version,
-            cookie,
-            cir_token,
-            methods,
-        }) => {
-            set(&js, "type", "wakeUp");
-            set(&js, "sessionId", session_id);
-            set(&js, "version", version.as_str());
-            if let Some(c) = cookie {
-                set(&js, "cookie", c);
-            }
-            set(&js, "cirToken", cir_token);
-            let m = Array::new();
-            for method in &methods {
-                m.push(&JsValue::from_str(method.as_str()));
-            }
-            set(&js, "methods", m);
-        }
-        Output::Storage(batch) => {
-            set(&js, "type", "storage");
-            set(&js, "id", batch.id as f64);
-            let ops = Array::new();
-            for op in batch.ops {
-                let o = Object::new();
-                match op {
-                    StorageOp::Put { table, key, value } => {
-                        set(&o, "op", "put");
-                        set(&o, "table", table_name(table));
-                        set(&o, "key", key);
-                        set(&o, "value", bytes(&value));
-                    }
-                    StorageOp::Delete { table, key } => {
-                        set(&o, "op", "delete");
-                        set(&o, "table", table_name(table));
-                        set(&o, "key", key);
-                    }
-                }
-                ops.push(&o);
-            }
-            set(&js, "ops", ops);
-        }
+        Output::Reply(_) | Output::Storage(_) | Output::WakeUp(_) => return JsValue::NULL,
         Output::Event(e) => {
             set(&js, "type", "event");
             let ev = Object::new();
@@ -753,6 +873,8 @@ pub struct ClientCore {
     /// Outputs drained from the engine and not yet handed to JS (kept so a builder can
     /// answer with the TransactionID of the request it just made).
     pending: Vec<ClientOutput>,
+    /// The bodies of the sends of the last `drain`, until `takeBodies`.
+    bodies: Vec<Vec<u8>>,
 }
 
 #[wasm_bindgen]
@@ -797,6 +919,7 @@ impl ClientCore {
             client: Client::new(config, seed),
             version,
             pending: Vec::new(),
+            bodies: Vec::new(),
         })
     }
 
@@ -1085,14 +1208,28 @@ impl ClientCore {
         self.send(now, client::im::get_message_list(group.as_deref(), count))
     }
 
-    /// Every pending output, in order: `{ type: "send", requestId, contentType, body }` and
-    /// `{ type: "event", event }`.
-    pub fn drain(&mut self) -> Array {
-        let out = Array::new();
+    /// Every pending output, in order, as one JSON text (JS parses it in one go instead of
+    /// this module building each object field by field across the boundary):
+    /// `[{ type: "send", requestId, contentType, body: INDEX }, { type: "event", event }]`;
+    /// the bodies of the sends, by INDEX, come from `takeBodies` right after.
+    pub fn drain(&mut self) -> String {
+        let mut j = Json::default();
+        j.begin_array();
+        self.bodies.clear();
         for o in std::mem::take(&mut self.pending) {
-            out.push(&client_output(o, self.version));
+            client_output(o, self.version, &mut j, &mut self.bodies);
         }
-        out
+        j.end_array();
+        j.0
+    }
+
+    /// The bodies of the sends of the last `drain`, in its order (then forgotten here).
+    #[wasm_bindgen(js_name = takeBodies)]
+    pub fn take_bodies(&mut self) -> Array {
+        std::mem::take(&mut self.bodies)
+            .iter()
+            .map(|b| JsValue::from(bytes(b)))
+            .collect()
     }
 
     /// When to call `timeout` next (monotonic ms).
@@ -1130,96 +1267,229 @@ fn optional_attrs(attrs: &JsValue, version: Version) -> Result<Option<PresenceSu
     }
 }
 
-fn client_output(o: ClientOutput, version: Version) -> JsValue {
-    let js = Object::new();
-    match o {
-        ClientOutput::Send(s) => {
-            set(&js, "type", "send");
-            set(&js, "requestId", s.request_id as f64);
-            set(&js, "contentType", s.content_type);
-            set(&js, "body", bytes(&s.body));
-        }
-        ClientOutput::Event(e) => {
-            set(&js, "type", "event");
-            set(&js, "event", client_event(e, version));
+/// A JSON text written by hand (the package carries no JSON library): objects, arrays,
+/// strings, numbers, booleans and null, with the commas placed by [`Json::sep`].
+#[derive(Default)]
+struct Json(String, bool);
+
+impl Json {
+    /// A comma unless this value is the first of its container or follows its key.
+    fn sep(&mut self) {
+        if self.1 {
+            self.1 = false;
+        } else if !self.0.is_empty() {
+            self.0.push(',');
         }
     }
-    js.into()
+    fn begin_object(&mut self) {
+        self.sep();
+        self.0.push('{');
+        self.1 = true;
+    }
+    fn end_object(&mut self) {
+        self.0.push('}');
+        self.1 = false;
+    }
+    fn begin_array(&mut self) {
+        self.sep();
+        self.0.push('[');
+        self.1 = true;
+    }
+    fn end_array(&mut self) {
+        self.0.push(']');
+        self.1 = false;
+    }
+    fn key(&mut self, k: &str) {
+        self.str(k);
+        self.0.push(':');
+        self.1 = true;
+    }
+    fn str(&mut self, s: &str) {
+        self.sep();
+        self.0.push('"');
+        // Runs without escapes are copied whole; the bytes escaped are ASCII, so every cut
+        // falls on a character boundary.
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                0..=0x1f => "",
+                _ => continue,
+            };
+            self.0.push_str(s.get(start..i).unwrap_or_default());
+            if escape.is_empty() {
+                self.0.push_str(&format!("\\u{b:04x}"));
+            } else {
+                self.0.push_str(escape);
+            }
+            start = i + 1;
+        }
+        self.0.push_str(s.get(start..).unwrap_or_default());
+        self.0.push('"');
+    }
+    fn num(&mut self, n: u64) {
+        self.sep();
+        self.0.push_str(&n.to_string());
+    }
+    fn null(&mut self) {
+        self.sep();
+        self.0.push_str("null");
+    }
+    fn field_str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.str(v);
+    }
+    fn field_num(&mut self, k: &str, v: u64) {
+        self.key(k);
+        self.num(v);
+    }
+    fn field_strings(&mut self, k: &str, v: &[String]) {
+        self.key(k);
+        self.begin_array();
+        for s in v {
+            self.str(s);
+        }
+        self.end_array();
+    }
+    /// `{ name, attributes, children }`, as [`tree_to_js`] builds it.
+    fn tree(&mut self, e: &RawElement) {
+        self.begin_object();
+        self.field_str("name", &e.name);
+        self.key("attributes");
+        self.begin_object();
+        for (k, v) in &e.attributes {
+            self.field_str(k, v);
+        }
+        self.end_object();
+        self.key("children");
+        self.begin_array();
+        for c in &e.children {
+            match c {
+                RawNode::Element(child) => self.tree(child),
+                RawNode::Text(t) => self.str(t),
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+        }
+        self.end_array();
+        self.end_object();
+    }
+    /// The element tree of `value` written as `name` (`null` when it writes none).
+    fn value<T: XmlValue>(&mut self, k: &str, value: &T, name: &str, version: Version) {
+        self.key(k);
+        match value_tree(value, name, version) {
+            Some(t) => self.tree(&t),
+            None => self.null(),
+        }
+    }
+    /// `{ name, code?, tree }` for a primitive, as [`primitive_to_js`] builds it.
+    fn primitive(&mut self, k: &str, p: &Primitive, version: Version) {
+        self.key(k);
+        self.begin_object();
+        self.field_str("name", p.name());
+        if let Some(code) = p.result_code() {
+            self.field_num("code", code.into());
+        }
+        let content = TransactionContent::new(p.clone());
+        let tree = value_tree(&content, "TransactionContent", version).and_then(|t| {
+            t.children.into_iter().find_map(|c| match c {
+                RawNode::Element(e) => Some(e),
+                _ => None,
+            })
+        });
+        self.key("tree");
+        match tree {
+            Some(t) => self.tree(&t),
+            None => self.null(),
+        }
+        self.end_object();
+    }
 }
 
-fn client_event(e: ClientEvent, version: Version) -> JsValue {
-    let ev = Object::new();
-    let message_info = |info: &MessageInfo| value_to_js(info, "MessageInfo", version);
+fn client_output(o: ClientOutput, version: Version, j: &mut Json, bodies: &mut Vec<Vec<u8>>) {
+    j.begin_object();
+    match o {
+        ClientOutput::Send(s) => {
+            j.field_str("type", "send");
+            j.field_num("requestId", s.request_id);
+            j.field_str("contentType", s.content_type);
+            j.field_num("body", bodies.len() as u64);
+            bodies.push(s.body);
+        }
+        ClientOutput::Event(e) => {
+            j.field_str("type", "event");
+            j.key("event");
+            client_event(e, version, j);
+        }
+    }
+    j.end_object();
+}
+
+fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
+    j.begin_object();
     match e {
         ClientEvent::LoggedIn {
             session_id,
             keep_alive_secs,
         } => {
-            set(&ev, "type", "loggedIn");
-            set(&ev, "sessionId", session_id);
-            set(&ev, "keepAliveSecs", keep_alive_secs);
+            j.field_str("type", "loggedIn");
+            j.field_str("sessionId", &session_id);
+            j.field_num("keepAliveSecs", keep_alive_secs.into());
         }
         ClientEvent::Ready {
             agreed,
             not_available,
         } => {
-            set(&ev, "type", "ready");
-            set(&ev, "agreed", string_array(&agreed));
-            set(&ev, "notAvailable", string_array(&not_available));
+            j.field_str("type", "ready");
+            j.field_strings("agreed", &agreed);
+            j.field_strings("notAvailable", &not_available);
         }
         ClientEvent::LoginFailed { code, description } => {
-            set(&ev, "type", "loginFailed");
-            set(&ev, "code", code);
-            set(&ev, "description", description);
+            j.field_str("type", "loginFailed");
+            j.field_num("code", code.into());
+            j.field_str("description", &description);
         }
         ClientEvent::Disconnected { code } => {
-            set(&ev, "type", "disconnected");
-            set(&ev, "code", code);
+            j.field_str("type", "disconnected");
+            j.field_num("code", code.into());
         }
         ClientEvent::ServerRequest(p) => {
-            set(&ev, "type", "serverRequest");
-            set(&ev, "primitive", primitive_to_js(&p, version));
+            j.field_str("type", "serverRequest");
+            j.primitive("primitive", &p, version);
         }
         ClientEvent::Response {
             transaction_id,
             primitive,
         } => {
-            set(&ev, "type", "response");
-            set(&ev, "transactionId", transaction_id);
-            set(&ev, "primitive", primitive_to_js(&primitive, version));
+            j.field_str("type", "response");
+            j.field_str("transactionId", &transaction_id);
+            j.primitive("primitive", &primitive, version);
         }
         ClientEvent::KeptAlive {
             code,
             keep_alive_secs,
         } => {
-            set(&ev, "type", "keptAlive");
-            set(&ev, "code", code);
-            set(&ev, "keepAliveSecs", keep_alive_secs);
+            j.field_str("type", "keptAlive");
+            j.field_num("code", code.into());
+            j.field_num("keepAliveSecs", keep_alive_secs.into());
         }
         ClientEvent::Error { message } => {
-            set(&ev, "type", "error");
-            set(&ev, "message", message);
+            j.field_str("type", "error");
+            j.field_str("message", &message);
         }
         ClientEvent::Presence { user_id, changed } => {
-            set(&ev, "type", "presence");
-            set(&ev, "userId", user_id);
-            set(
-                &ev,
-                "changed",
-                value_to_js(&*changed, "PresenceSubList", version),
-            );
+            j.field_str("type", "presence");
+            j.field_str("userId", &user_id);
+            j.value("changed", &*changed, "PresenceSubList", version);
         }
         ClientEvent::AuthorizationRequest {
             user_id,
             attributes,
         } => {
-            set(&ev, "type", "authorizationRequest");
-            set(&ev, "userId", user_id);
-            set(
-                &ev,
-                "attributes",
-                value_to_js(&*attributes, "PresenceSubList", version),
-            );
+            j.field_str("type", "authorizationRequest");
+            j.field_str("userId", &user_id);
+            j.value("attributes", &*attributes, "PresenceSubList", version);
         }
         ClientEvent::Message {
             message_id,
@@ -1227,42 +1497,38 @@ fn client_event(e: ClientEvent, version: Version) -> JsValue {
             info,
             content,
         } => {
-            set(&ev, "type", "message");
-            set(&ev, "messageId", message_id);
+            j.field_str("type", "message");
+            j.field_str("messageId", &message_id);
             if let Some(s) = sender {
-                set(&ev, "sender", s);
+                j.field_str("sender", &s);
             }
             if let Some(ct) = &info.content_type {
-                set(&ev, "contentType", ct.as_str());
+                j.field_str("contentType", ct);
             }
-            set(&ev, "info", message_info(&info));
-            set(&ev, "content", content);
+            j.value("info", &info, "MessageInfo", version);
+            j.field_str("content", &content);
         }
         ClientEvent::MessageWaiting { info } => {
-            set(&ev, "type", "messageWaiting");
+            j.field_str("type", "messageWaiting");
             if let Some(id) = &info.message_id {
-                set(&ev, "messageId", id.as_str());
+                j.field_str("messageId", id);
             }
-            set(&ev, "info", message_info(&info));
+            j.value("info", &info, "MessageInfo", version);
         }
         ClientEvent::DeliveryReport {
             message_id,
             code,
             info,
         } => {
-            set(&ev, "type", "deliveryReport");
+            j.field_str("type", "deliveryReport");
             if let Some(id) = message_id {
-                set(&ev, "messageId", id);
+                j.field_str("messageId", &id);
             }
-            set(&ev, "code", code);
-            set(&ev, "info", message_info(&info));
+            j.field_num("code", code.into());
+            j.value("info", &info, "MessageInfo", version);
         }
     }
-    ev.into()
-}
-
-fn string_array(v: &[String]) -> Array {
-    v.iter().map(|s| JsValue::from_str(s)).collect()
+    j.end_object();
 }
 
 #[cfg(test)]

@@ -1,36 +1,137 @@
-// The Node half of `cargo xtask bench-wasm` (see wasm-bindings/examples/bench_native.rs):
-// the same workload through the npm package — ImpsServer on a MemoryStore, two ImpsClients
-// with in-process transports; alice sends N messages to bob, who polls for each.
+// The Node half of `cargo xtask bench-wasm` (wasm-bindings/examples/bench_native.rs is the
+// native half): the same two workloads through the npm package.
+//
+// * im_step — the engine's IM benchmark (engine/benches/im.rs): one steady-state step of a
+//   conversation, alice's SendMessage-Request (100 bytes of text) and bob's MessageDelivered
+//   for the previous message, whose reply carries the next NewMessage. Server work only, the
+//   request bodies encoded before the clock starts (byte for byte what the native bench's
+//   support module encodes), through the public `ImpsServer.handle` on a `MemoryStore`.
+// * two_clients — ImpsServer and two ImpsClients with in-process transports: alice sends a
+//   message to bob, who polls for it (every layer of the package).
+//
+// Each figure is printed as `figure NAME PER_SECOND` for xtask after a line for people.
 import { ImpsClient, ImpsServer } from 'imps-engine';
 
-const MESSAGES = 2000;
-const WARM_UP = 1000;
+const STEPS = 20000; // equal to the native side's
+const MESSAGES = 2000; // equal to the native side's
 
-const server = await ImpsServer.open();
-for (const user of ['alice', 'bob']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
-const client = (userId) => new ImpsClient({ transport: (r) => server.handle(r), userId, password: 'pw', version: '1.2' });
-const alice = client('alice');
-const bob = client('bob');
-await alice.login();
-await bob.login();
+// Cheap password hashing: logins are not measured (the native support module does the same).
+const CONFIG = { login: { hash_memory_kib: 8, hash_iterations: 1 } };
+const CSP12 = 'http://www.openmobilealliance.org/DTD/WV-CSP1.2';
+const TRC12 = 'http://www.openmobilealliance.org/DTD/WV-TRC1.2';
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
 
-async function round(from, count) {
-  for (let i = from; i < from + count; i++) {
-    const text = `message ${i}`;
-    await alice.sendText({ users: ['bob'], text });
-    const got = bob.next('message', (m) => m.content === text, 5000);
-    bob.poll();
-    await got;
-  }
+// The bodies of engine/benches/support/mod.rs, as the engine's codec writes them.
+const message = (sid, mode, tid, content) =>
+  utf8.encode(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<WV-CSP-Message xmlns="${CSP12}"><Session><SessionDescriptor>` +
+      `<SessionType>Inband</SessionType><SessionID>${sid}</SessionID></SessionDescriptor><Transaction>` +
+      `<TransactionDescriptor><TransactionMode>${mode}</TransactionMode>` +
+      (tid === null ? '' : `<TransactionID>${tid}</TransactionID>`) +
+      `</TransactionDescriptor><TransactionContent xmlns="${TRC12}">${content}</TransactionContent>` +
+      `</Transaction></Session></WV-CSP-Message>`,
+  );
+const sendBody = (sid, i) => {
+  const content = `${String(i).padStart(6, '0')} ${'x'.repeat(93)}`;
+  return message(
+    sid,
+    'Request',
+    `m${i}`,
+    `<SendMessage-Request><DeliveryReport>F</DeliveryReport><MessageInfo><ContentType>text/plain</ContentType>` +
+      `<ContentSize>${content.length}</ContentSize><Recipient><User><UserID>wv:bob@localhost</UserID></User>` +
+      `</Recipient></MessageInfo><ContentData>${content}</ContentData></SendMessage-Request>`,
+  );
+};
+const ackBody = (sid, tid, id) =>
+  message(sid, 'Response', tid, `<MessageDelivered><MessageID>${id}</MessageID></MessageDelivered>`);
+const pollBody = (sid) => message(sid, 'Request', null, '<Polling-Request/>');
+
+// The server-initiated TransactionID and the MessageID of the NewMessage in a reply.
+function delivered(body) {
+  const xml = text.decode(body);
+  const m = /<TransactionID>([^<]*)<\/TransactionID><\/TransactionDescriptor><TransactionContent[^>]*><NewMessage>.*?<MessageID>([^<]*)<\/MessageID>/s.exec(xml);
+  if (!m) throw new Error(`no NewMessage in the reply: ${xml}`);
+  return { tid: m[1], id: m[2] };
 }
 
-// Warm-up (untimed): V8 runs a new wasm module in its baseline compiler first and optimises
-// the hot functions as they run; the native side needs no such start.
-await round(0, WARM_UP);
-const start = performance.now();
-await round(WARM_UP, MESSAGES);
-const ms = performance.now() - start;
-console.log(`node (imps-engine package): ${MESSAGES} messages in ${ms.toFixed(1)} ms (${((MESSAGES / ms) * 1000).toFixed(0)} msg/s)`);
-alice.close();
-bob.close();
-await server.close();
+async function imStep() {
+  const server = await ImpsServer.open(CONFIG);
+  const sids = [];
+  for (const userId of ['alice', 'bob']) {
+    await server.admin({ type: 'provisionUser', userId, password: 'pw' });
+    const c = new ImpsClient({ transport: (r) => server.handle(r), userId, password: 'pw', version: '1.2' });
+    await c.login();
+    sids.push(c.sessionId);
+    // The session stays open on the server; the client's own polls would take the messages.
+    c.close();
+  }
+  const [alice, bob] = sids;
+  const sends = Array.from({ length: 4096 }, (_, i) => sendBody(alice, i));
+  const req = (body) => ({ contentType: 'application/vnd.wv.csp.xml', body });
+  await server.handle(req(sends[0]));
+  let pending = delivered((await server.handle(req(pollBody(bob)))).body);
+  let i = 1;
+  async function run(n) {
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const send = req(sends[i % sends.length]);
+      const ack = req(ackBody(bob, pending.tid, pending.id));
+      i++;
+      const start = performance.now();
+      const answer = await server.handle(send);
+      const reply = await server.handle(ack);
+      total += performance.now() - start;
+      if (answer.body.length === 0) throw new Error('SendMessage got no answer');
+      pending = delivered(reply.body);
+    }
+    return total;
+  }
+  // Warm-up (untimed): V8 runs a new wasm module in its baseline compiler first and optimises
+  // the hot functions as they run.
+  await run(STEPS);
+  const cpu = process.cpuUsage();
+  const ms = await run(STEPS);
+  // CPU time of the whole process (every thread) over the timed run, untimed work included:
+  // steadier than the clock on a busy machine.
+  const cpuUs = process.cpuUsage(cpu);
+  const us = (ms * 1000) / STEPS;
+  const cpuPerStep = (cpuUs.user + cpuUs.system) / STEPS;
+  console.log(
+    `node im_step: ${STEPS} steps, ${us.toFixed(2)} µs per step (server only, ImpsServer.handle on MemoryStore; process CPU ${cpuPerStep.toFixed(2)} µs per step with the untimed work)`,
+  );
+  console.log(`figure node_im_step ${(1e6 / us).toFixed(1)}`);
+  await server.close();
+}
+
+async function twoClients() {
+  const server = await ImpsServer.open(CONFIG);
+  for (const user of ['alice', 'bob']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
+  const client = (userId) => new ImpsClient({ transport: (r) => server.handle(r), userId, password: 'pw', version: '1.2' });
+  const alice = client('alice');
+  const bob = client('bob');
+  await alice.login();
+  await bob.login();
+  async function round(from, count) {
+    for (let i = from; i < from + count; i++) {
+      const text = `message ${i}`;
+      await alice.sendText({ users: ['bob'], text });
+      const got = bob.next('message', (m) => m.content === text, 5000);
+      bob.poll();
+      await got;
+    }
+  }
+  await round(0, MESSAGES);
+  const start = performance.now();
+  await round(MESSAGES, MESSAGES);
+  const ms = performance.now() - start;
+  console.log(`node two_clients: ${MESSAGES} messages in ${ms.toFixed(1)} ms (client + server, alice sends, bob polls)`);
+  console.log(`figure node_two_clients ${((MESSAGES / ms) * 1000).toFixed(1)}`);
+  alice.close();
+  bob.close();
+  await server.close();
+}
+
+const only = process.argv[2];
+if (!only || only === 'im_step') await imStep();
+if (!only || only === 'two_clients') await twoClients();

@@ -864,8 +864,23 @@ fn web_demo_tests(imps: &Path, total: &mut Counts) -> Result {
     run_tests(node, total)
 }
 
-/// `cargo xtask bench-wasm`: the same engine workload natively and through the npm package
-/// in Node, one after the other, and their ratio.
+/// The workloads of `cargo xtask bench-wasm`, each measured natively and in Node: the
+/// figure names their halves print (`figure native_NAME` and `figure node_NAME`).
+const BENCH_WASM_FIGURES: &[(&str, &str)] = &[
+    (
+        "im_step",
+        "the engine's IM bench step, server only: ImpsServer.handle on MemoryStore",
+    ),
+    (
+        "two_clients",
+        "server and two clients in one process, alice sends, bob polls",
+    ),
+];
+
+/// `cargo xtask bench-wasm`: the same engine workloads natively
+/// (`wasm-bindings/examples/bench_native.rs`) and through the npm package in Node
+/// (`wasm-bindings/tests/bench.mjs`), one after the other, then each Node figure as a ratio
+/// of the native one.
 fn bench_wasm() -> Result {
     npm_package()?;
     let mut native = cargo();
@@ -877,11 +892,67 @@ fn bench_wasm() -> Result {
         "--example",
         "bench_native",
     ]);
-    run(native)?;
+    let mut figures = run_figures(native)?;
     let mut node = Command::new("node");
     node.arg(root().join("wasm-bindings").join("tests").join("bench.mjs"))
         .current_dir(root());
-    run(node)
+    figures.extend(run_figures(node)?);
+    let get = |name: String| {
+        figures
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("bench-wasm: no figure {name}"))
+    };
+    println!(
+        "\nbench-wasm: Node through the package against native (per second, higher is better)"
+    );
+    for (name, what) in BENCH_WASM_FIGURES {
+        let native = get(format!("native_{name}"))?;
+        let node = get(format!("node_{name}"))?;
+        println!(
+            "  {name}: native {native:.0}/s, node {node:.0}/s, ratio {:.3}x  ({what})",
+            node / native
+        );
+    }
+    Ok(())
+}
+
+/// Runs `cmd`, echoing its output, and collects its `figure NAME VALUE` lines.
+fn run_figures(mut cmd: Command) -> Result<Vec<(String, f64)>> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let mut figures = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            let mut words = line.split_whitespace();
+            match (
+                words.next(),
+                words.next(),
+                words.next().map(str::parse::<f64>),
+            ) {
+                (Some("figure"), Some(name), Some(Ok(value))) => {
+                    figures.push((name.to_owned(), value));
+                }
+                _ => println!("{line}"),
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for {shown}: {e}"))?;
+    if status.success() {
+        Ok(figures)
+    } else {
+        Err(format!("{shown} failed: {status}"))
+    }
 }
 
 // ---- fuzz ----------------------------------------------------------------------------------

@@ -303,3 +303,66 @@ test('a pluggable wake-up channel makes the client poll; closing it stops the ch
   assert.equal(stopped, true);
   await server.close();
 });
+
+test('text with quotes, backslashes, line breaks and non-ASCII arrives unchanged in the message event', async () => {
+  const server = await ImpsServer.open();
+  for (const user of ['quinn', 'rita']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
+  const quinn = connect(server, { userId: 'quinn', password: 'pw' });
+  const rita = connect(server, { userId: 'rita', password: 'pw' });
+  await quinn.login();
+  await rita.login();
+  const text = 'say "hi" \\ back\nslash\ttab é 😀 <&> \u2028 end';
+  const got = until(rita, 'message', (m) => m.content === text, 5000);
+  const sent = await quinn.sendText({ users: ['rita'], text });
+  assert.equal(sent.name, 'SendMessage-Response');
+  const message = await got;
+  assert.equal(message.content, text);
+  assert.equal(message.info.name, 'MessageInfo');
+  quinn.close();
+  rita.close();
+  await server.close();
+});
+
+test('a store whose apply returns nothing is applied before each reply, in order', async () => {
+  const inner = new MemoryStore();
+  const applied = [];
+  const store = {
+    load: () => inner.load(),
+    apply(batch) {
+      applied.push(batch.id);
+      inner.apply(batch);
+    },
+  };
+  const server = await ImpsServer.open({}, store);
+  const text = await server.admin({ type: 'provisionUser', userId: 'sam', password: 'pw' });
+  assert.match(text, /./);
+  assert.ok(applied.length >= 1, 'the batch was applied before the result');
+  assert.deepEqual(applied, [...applied].sort((a, b) => a - b), 'batches in the engine order');
+  assert.ok((await inner.load()).some((r) => r.table === 'accounts' && r.key.includes('sam')));
+  await server.close();
+});
+
+test('a request made by a listener while the server drains is answered, and in order', async () => {
+  const server = await ImpsServer.open();
+  for (const user of ['tess', 'uma']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
+  const tess = connect(server, { userId: 'tess', password: 'pw' });
+  const uma = connect(server, { userId: 'uma', password: 'pw' });
+  await tess.login();
+  await uma.login();
+  // The wake-up for uma is emitted while the server drains tess's SendMessage; the request
+  // this listener makes is fed to the engine from inside that drain.
+  const nested = [];
+  server.on('wakeUp', () => {
+    if (nested.length === 0) nested.push(server.handle({ body: 'not xml' }));
+  });
+  const got = until(uma, 'message', (m) => m.content === 'nested', 5000);
+  const sent = await tess.sendText({ users: ['uma'], text: 'nested' });
+  assert.equal(sent.code, 200);
+  assert.equal(nested.length, 1, 'the listener ran inside the drain');
+  const reply = await nested[0];
+  assert.equal(decode(reply.body, reply.contentType).transactions[0].primitives[0].code, 400);
+  assert.equal((await got).content, 'nested');
+  tess.close();
+  uma.close();
+  await server.close();
+});
