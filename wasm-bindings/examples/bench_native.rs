@@ -26,7 +26,7 @@ mod support;
 // The allocator `imps` links (and `--bench im`), so the figure is the native server's.
 #[cfg(not(target_arch = "wasm32"))]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: imps_alloc::Allocator = imps_alloc::Allocator;
 
 use std::time::{Duration, Instant};
 
