@@ -615,7 +615,8 @@ mod tests {
     #[test]
     fn the_build_time_digest_is_the_embedded_guests() {
         // A copy is hashed at run time; the embedded bytes themselves use the build's digest.
-        assert_eq!(guest_sha1(&EMBEDDED_GUEST.to_vec()), EMBEDDED_GUEST_SHA1);
+        let copy = EMBEDDED_GUEST.to_vec();
+        assert_eq!(guest_sha1(&copy), EMBEDDED_GUEST_SHA1);
         assert_eq!(guest_sha1(EMBEDDED_GUEST), EMBEDDED_GUEST_SHA1);
         assert_eq!(EMBEDDED_GUEST_SHA1.len(), 40);
     }
