@@ -31,6 +31,21 @@ fn main() {
     build(&root, &target_dir, false, &prod);
     build(&root, &target_dir, true, &test);
     println!("cargo:rustc-env=IMPS_GUEST_WASM={}", prod.display());
+    // The `.cwasm` cache is named by the guest's digest; computing it here spares every start.
+    let digest = match std::fs::read(&prod) {
+        Ok(bytes) => {
+            use sha1::{Digest, Sha1};
+            Sha1::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        }
+        Err(e) => {
+            eprintln!("reading {}: {e}", prod.display());
+            std::process::exit(1);
+        }
+    };
+    println!("cargo:rustc-env=IMPS_GUEST_SHA1={digest}");
     println!("cargo:rustc-env=IMPS_TEST_GUEST_WASM={}", test.display());
 }
 
@@ -63,9 +78,14 @@ fn build(root: &Path, target_dir: &Path, test_hooks: bool, dest: &Path) {
     ] {
         cmd.env_remove(var);
     }
+    // Whole-program optimisation (fat LTO, one codegen unit): the guest is one closed module,
+    // so inlining across crates makes it both faster and smaller (fewer functions also load
+    // faster from the `.cwasm`).
     cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
+        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     let status = cmd.status();
     let built = target_dir

@@ -42,9 +42,13 @@ pub fn make_core(
     match kind {
         EngineKind::Native => Ok(Box::new(Server::new(config, seed))),
         EngineKind::Wasm => {
-            let wasm = match guest {
-                Some(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
-                None => crate::wasm::EMBEDDED_GUEST.to_vec(),
+            // Borrowed when embedded, so `GuestModule::load` recognises it and uses the digest
+            // computed at build time instead of hashing 2 MB on every start.
+            let wasm: std::borrow::Cow<'static, [u8]> = match guest {
+                Some(p) => std::fs::read(p)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+                    .into(),
+                None => crate::wasm::EMBEDDED_GUEST.into(),
             };
             let start = std::time::Instant::now();
             let module = Arc::new(GuestModule::load(&wasm, cache, limits)?);

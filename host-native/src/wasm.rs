@@ -18,8 +18,13 @@ use wasmtime::{
     TypedFunc,
 };
 
-/// The production guest, built by `build.rs` and embedded in the binary.
-pub const EMBEDDED_GUEST: &[u8] = include_bytes!(env!("IMPS_GUEST_WASM"));
+/// The production guest, built by `build.rs` and embedded in the binary. A `static`, not a
+/// `const`: one address in every crate, by which [`GuestModule::load`] recognises it.
+pub static EMBEDDED_GUEST: &[u8] = include_bytes!(env!("IMPS_GUEST_WASM"));
+
+/// SHA-1 of [`EMBEDDED_GUEST`] in hex, computed by `build.rs`: hashing the guest takes longer
+/// than the rest of start-up together.
+pub const EMBEDDED_GUEST_SHA1: &str = env!("IMPS_GUEST_SHA1");
 
 /// How often the epoch advances; the time limit is counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -137,22 +142,35 @@ pub fn engine() -> Result<Engine, String> {
     // counting fuel, and enough to stop a runaway input.
     cfg.epoch_interruption(true);
     cfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // `IMPS_GUEST_PERFMAP=1` writes /tmp/perf-PID.map so `perf report` names guest frames.
+    if std::env::var_os("IMPS_GUEST_PERFMAP").is_some_and(|v| v == "1") {
+        cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&cfg).map_err(|e| format!("wasmtime: {e}"))
 }
 
 /// The `.cwasm` name for `wasm` under `engine`: changes with the guest's bytes and with the
 /// wasmtime version and settings (which decide whether a `.cwasm` loads at all).
 pub fn cache_name(engine: &Engine, wasm: &[u8]) -> String {
-    use sha1::{Digest, Sha1};
-    let mut h = Sha1::new();
-    h.update(wasm);
-    let digest = h.finalize();
+    let digest = guest_sha1(wasm);
     // SipHash with fixed keys: stable across runs of the same build.
     #[allow(deprecated)]
     let mut sip = std::hash::SipHasher::new();
     engine.precompile_compatibility_hash().hash(&mut sip);
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let hex = digest.get(..24).unwrap_or(&digest);
     format!("guest-{hex}-{:016x}.cwasm", sip.finish())
+}
+
+/// SHA-1 of `wasm` in hex; the build-time digest when `wasm` is the embedded guest itself.
+fn guest_sha1(wasm: &[u8]) -> String {
+    if std::ptr::eq(wasm, EMBEDDED_GUEST) {
+        return EMBEDDED_GUEST_SHA1.to_owned();
+    }
+    use sha1::{Digest, Sha1};
+    Sha1::digest(wasm)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl GuestModule {
@@ -592,6 +610,15 @@ mod tests {
         let err = GuestModule::load(b"\0asm\x01\0\0\0", None, GuestLimits::default()).unwrap_err();
         assert!(err.contains("not an IMPS engine guest"), "{err}");
         assert!(guest_abi_version(b"garbage").is_err());
+    }
+
+    #[test]
+    fn the_build_time_digest_is_the_embedded_guests() {
+        // A copy is hashed at run time; the embedded bytes themselves use the build's digest.
+        let copy = EMBEDDED_GUEST.to_vec();
+        assert_eq!(guest_sha1(&copy), EMBEDDED_GUEST_SHA1);
+        assert_eq!(guest_sha1(EMBEDDED_GUEST), EMBEDDED_GUEST_SHA1);
+        assert_eq!(EMBEDDED_GUEST_SHA1.len(), 40);
     }
 
     #[test]
