@@ -155,6 +155,53 @@ function unref(timer) {
   return timer;
 }
 
+/**
+ * One timer kept at the earliest deadline asked for, for a server or a client: a later
+ * deadline leaves it as it is (when it rings, the engine is asked again), so a request that
+ * only moves a deadline forward costs no timer churn — re-arming a timer on every request was
+ * a good part of a message's cost. `due()` gives the engine's next deadline; `fire(t)` runs
+ * the engine's timeout at monotonic time `t`.
+ */
+class Deadline {
+  #timer = null;
+  #at = Infinity;
+  #stopped = false;
+  #due;
+  #fire;
+
+  constructor(due, fire) {
+    this.#due = due;
+    this.#fire = fire;
+  }
+
+  /** Makes sure the timer rings by `when` (nothing for no deadline). */
+  arm(when) {
+    if (this.#stopped || when === undefined || when === null || Number.isNaN(when)) return;
+    if (this.#timer !== null && this.#at <= when) return;
+    cancel(this.#timer);
+    this.#at = when;
+    this.#timer = at(when, () => this.#ring());
+  }
+
+  /** Stops the timer for good. */
+  stop() {
+    this.#stopped = true;
+    cancel(this.#timer);
+    this.#timer = null;
+  }
+
+  #ring() {
+    this.#timer = null;
+    this.#at = Infinity;
+    if (this.#stopped || deadBecause !== null) return;
+    const due = call(this.#due);
+    if (due === undefined || due === null) return;
+    const t = now();
+    if (due > t) this.arm(due);
+    else this.#fire(t);
+  }
+}
+
 // ---- stores ----------------------------------------------------------------------------------
 
 // The synchronous apply of MemoryStore (module-private).
@@ -350,8 +397,13 @@ export class ImpsServer extends Emitter {
   #queue = [];
   #idle = [];
   #storeFailure = null;
-  #timer = null;
-  #timerAt = Infinity;
+  #deadline = new Deadline(
+    () => this.#core.pollTimeout(),
+    (t) => {
+      call(() => this.#core.timeout(t));
+      this.#pump();
+    },
+  );
   #pumping = false;
   #again = false;
   #started = false;
@@ -443,8 +495,7 @@ export class ImpsServer extends Emitter {
   /** Stops the timers; settles once every batch handed to the store is durable. */
   async close() {
     this.#closed = true;
-    cancel(this.#timer);
-    this.#timer = null;
+    this.#deadline.stop();
     if (this.#inflight > 0 || this.#queue.length > 0) await new Promise((resolve) => this.#idle.push(resolve));
   }
 
@@ -531,7 +582,7 @@ export class ImpsServer extends Emitter {
       }
     }
     for (const o of outputs) this.#output(o);
-    this.#schedule(deadline);
+    this.#deadline.arm(deadline);
   }
 
   #output(o) {
@@ -621,32 +672,6 @@ export class ImpsServer extends Emitter {
       for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
-
-  // Keeps one timer armed at the earliest deadline asked for. A later deadline leaves it as
-  // it is (when it fires it asks the engine again), so a request that only moves a deadline
-  // forward costs no timer churn.
-  #schedule(when) {
-    if (this.#closed || Number.isNaN(when)) return;
-    if (this.#timer !== null && this.#timerAt <= when) return;
-    cancel(this.#timer);
-    this.#timerAt = when;
-    this.#timer = at(when, () => this.#fire());
-  }
-
-  #fire() {
-    this.#timer = null;
-    this.#timerAt = Infinity;
-    if (this.#closed || deadBecause !== null) return;
-    const due = call(() => this.#core.pollTimeout());
-    if (due === undefined || due === null) return;
-    const t = now();
-    if (due > t) {
-      this.#schedule(due);
-      return;
-    }
-    call(() => this.#core.timeout(t));
-    this.#pump();
-  }
 }
 
 // ---- client ----------------------------------------------------------------------------------
@@ -679,8 +704,10 @@ const successful = (code) => code === undefined || (code >= 200 && code < 300);
 export class ImpsClient extends Emitter {
   #core;
   #transport;
-  #timer = null;
-  #timerAt = Infinity;
+  #deadline = new Deadline(
+    () => this.#core.pollTimeout(),
+    (t) => this.#run(() => this.#core.timeout(t)),
+  );
   #stopWakeUp = null;
   #closed = false;
 
@@ -809,8 +836,7 @@ export class ImpsClient extends Emitter {
   /** Stops timers and the wake-up channel. */
   close() {
     this.#closed = true;
-    cancel(this.#timer);
-    this.#timer = null;
+    this.#deadline.stop();
     this.#stopWakeUp?.();
   }
 
@@ -860,31 +886,7 @@ export class ImpsClient extends Emitter {
         this.emit(o.event.type, o.event);
       }
     }
-    this.#schedule();
-  }
-
-  // One timer at the earliest deadline asked for, re-armed only when a deadline comes
-  // earlier (as in ImpsServer): every request moves the next poll, and re-arming a timer on
-  // each was a good part of a message's cost.
-  #schedule() {
-    if (this.#closed) return;
-    const when = call(() => this.#core.pollTimeout());
-    if (when === undefined || when === null) return;
-    if (this.#timer !== null && this.#timerAt <= when) return;
-    cancel(this.#timer);
-    this.#timerAt = when;
-    this.#timer = at(when, () => this.#fire());
-  }
-
-  #fire() {
-    this.#timer = null;
-    this.#timerAt = Infinity;
-    if (this.#closed || deadBecause !== null) return;
-    const due = call(() => this.#core.pollTimeout());
-    if (due === undefined || due === null) return;
-    const t = now();
-    if (due > t) this.#schedule();
-    else this.#run(() => this.#core.timeout(t));
+    if (!this.#closed) this.#deadline.arm(call(() => this.#core.pollTimeout()));
   }
 }
 

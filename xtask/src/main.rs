@@ -204,42 +204,52 @@ fn impsb1(args: &[&str], engines: &str) -> Result<String> {
     std::fs::read_to_string(&md).map_err(|e| format!("{}: {e}", md.display()))
 }
 
-/// Runs `cmd`, echoing its stdout, and returns the criterion result lines
-/// (`| name | time |`) found in it.
-fn run_captured(mut cmd: Command) -> Result<String> {
+/// Runs `cmd`, handing each line of its stdout to `each`; fails when `cmd` fails.
+fn run_lines(mut cmd: Command, mut each: impl FnMut(String)) -> Result {
     let shown = format!("{cmd:?}");
     eprintln!("xtask: running {shown}");
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    let mut rows = String::new();
-    let mut last = String::new();
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout)
             .lines()
             .map_while(std::result::Result::ok)
         {
-            println!("{line}");
-            if let Some((name, time)) = line.split_once("time:") {
-                // A long name stands on its own line before `time:`.
-                let name = if name.trim().is_empty() {
-                    last.as_str()
-                } else {
-                    name.trim()
-                };
-                rows.push_str(&format!("| {name} | {} |\n", time.trim()));
-            } else if !line.trim().is_empty() {
-                last = line.trim().to_owned();
-            }
+            each(line);
         }
     }
-    let status = child.wait().map_err(|e| format!("{shown}: {e}"))?;
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for {shown}: {e}"))?;
     if status.success() {
-        Ok(rows)
+        Ok(())
     } else {
         Err(format!("{shown} failed: {status}"))
     }
+}
+
+/// Runs `cmd`, echoing its stdout, and returns the criterion result lines
+/// (`| name | time |`) found in it.
+fn run_captured(cmd: Command) -> Result<String> {
+    let mut rows = String::new();
+    let mut last = String::new();
+    run_lines(cmd, |line| {
+        println!("{line}");
+        if let Some((name, time)) = line.split_once("time:") {
+            // A long name stands on its own line before `time:`.
+            let name = if name.trim().is_empty() {
+                last.as_str()
+            } else {
+                name.trim()
+            };
+            rows.push_str(&format!("| {name} | {} |\n", time.trim()));
+        } else if !line.trim().is_empty() {
+            last = line.trim().to_owned();
+        }
+    })?;
+    Ok(rows)
 }
 
 /// Writes `docs/BENCHMARKS.md`: the machine, the date, the criterion rows and IMPSB-1.
@@ -919,40 +929,22 @@ fn bench_wasm() -> Result {
 }
 
 /// Runs `cmd`, echoing its output, and collects its `figure NAME VALUE` lines.
-fn run_figures(mut cmd: Command) -> Result<Vec<(String, f64)>> {
-    let shown = format!("{cmd:?}");
-    eprintln!("xtask: running {shown}");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+fn run_figures(cmd: Command) -> Result<Vec<(String, f64)>> {
     let mut figures = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout)
-            .lines()
-            .map_while(std::result::Result::ok)
-        {
-            let mut words = line.split_whitespace();
-            match (
-                words.next(),
-                words.next(),
-                words.next().map(str::parse::<f64>),
-            ) {
-                (Some("figure"), Some(name), Some(Ok(value))) => {
-                    figures.push((name.to_owned(), value));
-                }
-                _ => println!("{line}"),
+    run_lines(cmd, |line| {
+        let mut words = line.split_whitespace();
+        match (
+            words.next(),
+            words.next(),
+            words.next().map(str::parse::<f64>),
+        ) {
+            (Some("figure"), Some(name), Some(Ok(value))) => {
+                figures.push((name.to_owned(), value));
             }
+            _ => println!("{line}"),
         }
-    }
-    let status = child
-        .wait()
-        .map_err(|e| format!("cannot wait for {shown}: {e}"))?;
-    if status.success() {
-        Ok(figures)
-    } else {
-        Err(format!("{shown} failed: {status}"))
-    }
+    })?;
+    Ok(figures)
 }
 
 // ---- fuzz ----------------------------------------------------------------------------------
