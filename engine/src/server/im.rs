@@ -708,10 +708,13 @@ fn accept(
     // is shown that some target uses; the last of them takes the message itself, not a copy.
     let Targets { to, ways, .. } = targets;
     // Which ways some target uses (a 1:1 message has only the first, by user id).
-    let mut used = vec![false; if ways.is_empty() { 0 } else { ways.len() + 1 }];
-    for t in to.iter().filter(|_| !ways.is_empty()) {
-        if let Some(u) = used.get_mut(t.way) {
-            *u = true;
+    let mut used = Vec::new();
+    if !ways.is_empty() {
+        used.resize(ways.len() + 1, false);
+        for t in &to {
+            if let Some(u) = used.get_mut(t.way) {
+                *u = true;
+            }
         }
     }
     let is_used = |i: usize| match used.get(i) {
