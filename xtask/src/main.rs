@@ -507,28 +507,11 @@ fn count_line(line: &str, total: &mut Counts) {
 }
 
 /// Runs a `cargo test` command, echoing its stdout and counting its results.
-fn run_tests(mut cmd: Command, total: &mut Counts) -> Result {
-    let shown = format!("{cmd:?}");
-    eprintln!("xtask: running {shown}");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout)
-            .lines()
-            .map_while(std::result::Result::ok)
-        {
-            println!("{line}");
-            count_line(&line, total);
-        }
-    }
-    let status = child.wait().map_err(|e| format!("{shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} failed: {status}"))
-    }
+fn run_tests(cmd: Command, total: &mut Counts) -> Result {
+    run_lines(cmd, |line| {
+        println!("{line}");
+        count_line(&line, total);
+    })
 }
 
 /// Runs the release server with open registration on [`DEMO_LISTEN`] until Ctrl-C.
