@@ -24,11 +24,13 @@ use imps_engine::server::Input;
 use imps_engine::server::Server;
 
 /// The allocator: talc rather than the default dlmalloc, which was a tenth of the guest's time
-/// (`cargo bench -p imps-host --bench guest`). Growing linear memory past the host's cap fails
-/// the allocation, which aborts (traps) as before.
+/// (`cargo bench -p imps-host --bench guest`), behind free lists per size class for the small
+/// blocks the engine allocates and frees on every request. Growing linear memory past the
+/// host's cap fails the allocation, which aborts (traps) as before.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: imps_alloc::pooled::Pooled<talc::wasm::WasmDynamicTalc> =
+    imps_alloc::pooled::Pooled::new(talc::wasm::new_wasm_dynamic_allocator());
 
 /// [`ABI_VERSION`] as 4 little-endian bytes in the custom section `imps_abi`.
 #[unsafe(link_section = "imps_abi")]
@@ -165,28 +167,71 @@ fn drain(server: &mut Server, output: &mut Vec<u8>) -> u64 {
 /// there). Strong symbols, so they replace the weak builtins at link time.
 #[cfg(target_family = "wasm")]
 mod mem {
-    /// Compares `n` bytes at `a` and `b` as unsigned bytes, 8 at a time.
+    /// 8 bytes at `p + i`.
+    ///
+    /// # Safety
+    /// `p` must be readable for `i + 8` bytes.
+    #[inline(always)]
+    unsafe fn word(p: *const u8, i: usize) -> u64 {
+        // SAFETY: the caller's contract; unaligned reads are fine in wasm.
+        unsafe { p.add(i).cast::<u64>().read_unaligned() }
+    }
+
+    /// The sign of the first differing byte of two little-endian words that differ.
+    #[inline(always)]
+    fn order(x: u64, y: u64) -> i32 {
+        // Little-endian: the first differing byte is the lowest differing one.
+        let shift = (x ^ y).trailing_zeros() & !7;
+        i32::from((x >> shift) as u8) - i32::from((y >> shift) as u8)
+    }
+
+    /// Compares `n` bytes at `a` and `b` as unsigned bytes, 8 at a time; the last word read
+    /// overlaps the one before it rather than finishing byte by byte (the bytes it reads
+    /// again are equal, so the first difference it sees is the first one).
     ///
     /// # Safety
     /// `a` and `b` must be readable for `n` bytes (the C `memcmp` contract).
     #[unsafe(no_mangle)]
     pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+        if n < 8 {
+            // SAFETY: the same contract.
+            return unsafe { short(a, b, n, true) };
+        }
         let mut i = 0;
-        while i + 8 <= n {
-            // SAFETY: i + 8 <= n, and both are readable for n bytes; unaligned reads are fine.
-            let (x, y) = unsafe {
+        // SAFETY: every word read ends at or before n.
+        unsafe {
+            while i + 8 < n {
+                let (x, y) = (word(a, i), word(b, i));
+                if x != y {
+                    return order(x, y);
+                }
+                i += 8;
+            }
+            let (x, y) = (word(a, n - 8), word(b, n - 8));
+            if x != y { order(x, y) } else { 0 }
+        }
+    }
+
+    /// `memcmp` of fewer than 8 bytes; with `ordered` false only zero/non-zero matters.
+    ///
+    /// # Safety
+    /// As [`memcmp`].
+    #[inline(always)]
+    unsafe fn short(a: *const u8, b: *const u8, n: usize, ordered: bool) -> i32 {
+        if !ordered && n >= 4 {
+            // Two overlapping 4-byte reads cover 4 to 7 bytes.
+            // SAFETY: 4 <= n, and both are readable for n bytes.
+            let (x0, y0, x1, y1) = unsafe {
                 (
-                    a.add(i).cast::<u64>().read_unaligned(),
-                    b.add(i).cast::<u64>().read_unaligned(),
+                    a.cast::<u32>().read_unaligned(),
+                    b.cast::<u32>().read_unaligned(),
+                    a.add(n - 4).cast::<u32>().read_unaligned(),
+                    b.add(n - 4).cast::<u32>().read_unaligned(),
                 )
             };
-            if x != y {
-                // Little-endian: the first differing byte is the lowest differing one.
-                let shift = (x ^ y).trailing_zeros() & !7;
-                return i32::from((x >> shift) as u8) - i32::from((y >> shift) as u8);
-            }
-            i += 8;
+            return i32::from((x0 ^ y0) | (x1 ^ y1) != 0);
         }
+        let mut i = 0;
         while i < n {
             // SAFETY: i < n.
             let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
@@ -198,14 +243,28 @@ mod mem {
         0
     }
 
-    /// `memcmp` where only zero/non-zero matters (what `==` on slices compiles to).
+    /// `memcmp` where only zero/non-zero matters (what `==` on slices compiles to: every
+    /// string `match` arm and map key equality), so no byte order is worked out.
     ///
     /// # Safety
     /// As [`memcmp`].
     #[unsafe(no_mangle)]
     pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
-        // SAFETY: the same contract.
-        unsafe { memcmp(a, b, n) }
+        if n < 8 {
+            // SAFETY: the same contract.
+            return unsafe { short(a, b, n, false) };
+        }
+        let mut i = 0;
+        // SAFETY: every word read ends at or before n.
+        unsafe {
+            while i + 8 < n {
+                if word(a, i) != word(b, i) {
+                    return 1;
+                }
+                i += 8;
+            }
+            i32::from(word(a, n - 8) != word(b, n - 8))
+        }
     }
 }
 

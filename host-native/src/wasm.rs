@@ -142,6 +142,9 @@ pub fn engine() -> Result<Engine, String> {
     // counting fuel, and enough to stop a runaway input.
     cfg.epoch_interruption(true);
     cfg.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // The guest is built with 128-bit SIMD (wasmtime's default; said here because the guest
+    // needs it).
+    cfg.wasm_simd(true);
     // `IMPS_GUEST_PERFMAP=1` writes /tmp/perf-PID.map so `perf report` names guest frames.
     if std::env::var_os("IMPS_GUEST_PERFMAP").is_some_and(|v| v == "1") {
         cfg.profiler(wasmtime::ProfilingStrategy::PerfMap);
