@@ -16,7 +16,7 @@ use imps_engine::client::{
 use imps_engine::codec::capability::DeliveryMethod;
 use imps_engine::codec::presence_attrs::PresenceSubList;
 use imps_engine::codec::xml::{XmlIn, XmlOut, XmlValue};
-use imps_engine::codec::{self, Ns, Primitive, RawElement, RawNode, TransactionContent, Version};
+use imps_engine::codec::{self, Ns, Primitive, RawElement, RawNode, Version};
 use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, Server};
 use imps_engine::store::{Record, StorageOp, Table};
 use js_sys::{Array, Object, Reflect, Uint8Array};
@@ -296,8 +296,13 @@ fn write_tree(v: &JsValue, w: &mut XmlOut, depth: u32) -> Result<(), JsValue> {
 
 /// The element tree of `value` written as element `name` by the codec.
 fn value_tree<T: XmlValue>(value: &T, name: &str, version: Version) -> Option<RawElement> {
+    written_tree(version, |w| value.encode(name, w))
+}
+
+/// The element tree that `write` writes, read back by the codec.
+fn written_tree(version: Version, write: impl FnOnce(&mut XmlOut)) -> Option<RawElement> {
     let mut w = XmlOut::new(version, 256);
-    value.encode(name, &mut w);
+    write(&mut w);
     let bytes = w.into_bytes();
     let mut r = XmlIn::new(&bytes, codec::Limits::default());
     let root = r.root().ok()?;
@@ -315,15 +320,18 @@ fn primitive_to_js(p: &Primitive, version: Version) -> JsValue {
     if let Some(code) = p.result_code() {
         set(&o, "code", code);
     }
-    let content = TransactionContent::new(p.clone());
-    let tree = value_tree(&content, "TransactionContent", version).and_then(|t| {
-        t.children.into_iter().find_map(|c| match c {
-            RawNode::Element(e) => Some(e),
-            _ => None,
-        })
-    });
+    let tree = primitive_tree(p, version);
     set(&o, "tree", tree.map_or(JsValue::NULL, |t| tree_to_js(&t)));
     o.into()
+}
+
+/// The element tree of `p`, written as the codec writes it inside `TransactionContent`.
+fn primitive_tree(p: &Primitive, version: Version) -> Option<RawElement> {
+    let content = written_tree(version, |w| p.encode_as_content("TransactionContent", w))?;
+    content.children.into_iter().find_map(|c| match c {
+        RawNode::Element(e) => Some(e),
+        _ => None,
+    })
 }
 
 /// Reads a typed value from the XML its tree writes.
@@ -354,13 +362,22 @@ fn primitive_from_js(tree: &JsValue, version: Version) -> Result<Primitive, JsVa
     let xml = w.into_bytes();
     let message = codec::decode(&xml, codec::Limits::default())
         .map_err(|e| error(e.status_code(), e.to_string(), None))?;
-    match message.primitive() {
+    // The first primitive of the first transaction (`Message::primitive`), taken rather
+    // than copied.
+    let first = message
+        .session
+        .transactions
+        .into_iter()
+        .next()
+        .and_then(|t| t.content)
+        .and_then(|c| c.primitives.into_iter().next());
+    match first {
         Some(Primitive::Unknown(raw)) => Err(error(
             400,
             format!("unknown primitive {:?}", raw.local_name()),
             None,
         )),
-        Some(p) => Ok(p.clone()),
+        Some(p) => Ok(p),
         None => Err(error(400, "no primitive", None)),
     }
 }
@@ -1391,15 +1408,8 @@ impl Json {
         if let Some(code) = p.result_code() {
             self.field_num("code", code.into());
         }
-        let content = TransactionContent::new(p.clone());
-        let tree = value_tree(&content, "TransactionContent", version).and_then(|t| {
-            t.children.into_iter().find_map(|c| match c {
-                RawNode::Element(e) => Some(e),
-                _ => None,
-            })
-        });
         self.key("tree");
-        match tree {
+        match primitive_tree(p, version) {
             Some(t) => self.tree(&t),
             None => self.null(),
         }

@@ -255,4 +255,14 @@ impl Primitive {
     pub fn result_code(&self) -> Option<u32> {
         self.result().map(super::common::CspResult::code)
     }
+
+    /// Writes element `name` holding this primitive alone, exactly as
+    /// `TransactionContent::new(p).encode(name, w)` does, without copying the primitive (a
+    /// copy would pull `Clone` of the whole model into the npm package).
+    pub fn encode_as_content(&self, name: &str, w: &mut super::xml::XmlOut) {
+        w.open(name);
+        w.namespace(super::Ns::Trc.uri(w.version));
+        self.encode_into(w);
+        w.close(name);
+    }
 }
