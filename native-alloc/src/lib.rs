@@ -13,6 +13,7 @@
 // through an `unsafe` trait.
 #![allow(unsafe_code)]
 
+pub mod mem;
 pub mod pooled;
 
 #[cfg(not(target_family = "wasm"))]

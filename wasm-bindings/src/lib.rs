@@ -10,6 +10,13 @@
 
 use std::sync::Mutex;
 
+/// Size-class free lists in front of talc: the engine allocates and frees dozens of small
+/// blocks per request, which Rust's default wasm32 allocator (dlmalloc) serves slowly.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: imps_alloc::pooled::Pooled<talc::wasm::WasmDynamicTalc> =
+    imps_alloc::pooled::Pooled::new(talc::wasm::new_wasm_dynamic_allocator());
+
 use imps_engine::client::{
     self, Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
 };
