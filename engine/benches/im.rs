@@ -25,41 +25,41 @@ mod support;
 #[global_allocator]
 static ALLOCATOR: imps_alloc::Allocator = imps_alloc::Allocator;
 
+use std::time::{Duration, Instant};
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// `iters` steps of the conversation; the server's time for the SendMessage, and for the
+/// acknowledgement too when `with_ack`. Bob's client (decoding the reply, writing the
+/// acknowledgement) always runs outside the clock.
+fn steps(talk: &mut support::Conversation, iters: u64, with_ack: bool) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let (send, ack) = talk.next_inputs();
+        let start = Instant::now();
+        let answer = support::run(&mut talk.server, send);
+        let sent = start.elapsed();
+        let start = Instant::now();
+        let reply = support::run(&mut talk.server, ack);
+        total += if with_ack {
+            sent + start.elapsed()
+        } else {
+            sent
+        };
+        talk.check(&answer, &reply);
+    }
+    total
+}
 
 fn im(c: &mut Criterion) {
     let mut talk = support::Conversation::new();
     let mut group = c.benchmark_group("im");
     group.throughput(Throughput::Elements(1));
     group.bench_function("send_100_bytes_to_online_push_recipient", |b| {
-        // Only the server's work is timed; bob's client (decoding the reply, writing the
-        // acknowledgement) runs outside the clock.
-        b.iter_custom(|iters| {
-            let mut total = std::time::Duration::ZERO;
-            for _ in 0..iters {
-                let (send, ack) = talk.next_inputs();
-                let start = std::time::Instant::now();
-                let answer = support::run(&mut talk.server, send);
-                let reply = support::run(&mut talk.server, ack);
-                total += start.elapsed();
-                talk.check(&answer, &reply);
-            }
-            total
-        });
+        b.iter_custom(|iters| steps(&mut talk, iters, true))
     });
     group.bench_function("send_only", |b| {
-        b.iter_custom(|iters| {
-            let mut total = std::time::Duration::ZERO;
-            for _ in 0..iters {
-                let (send, ack) = talk.next_inputs();
-                let start = std::time::Instant::now();
-                let answer = support::run(&mut talk.server, send);
-                total += start.elapsed();
-                let reply = support::run(&mut talk.server, ack);
-                talk.check(&answer, &reply);
-            }
-            total
-        });
+        b.iter_custom(|iters| steps(&mut talk, iters, false))
     });
     group.finish();
 }
