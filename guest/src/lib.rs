@@ -23,14 +23,11 @@ use imps_engine::abi::{self, ABI_VERSION, Status};
 use imps_engine::server::Input;
 use imps_engine::server::Server;
 
-/// The allocator: talc rather than the default dlmalloc, which was a tenth of the guest's time
-/// (`cargo bench -p imps-host --bench guest`), behind free lists per size class for the small
-/// blocks the engine allocates and frees on every request. Growing linear memory past the
-/// host's cap fails the allocation, which aborts (traps) as before.
+/// The allocator: free lists per size class in front of talc (see `imps_alloc::pooled`).
+/// Growing linear memory past the host's cap fails the allocation, which aborts (traps).
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: imps_alloc::pooled::Pooled<talc::wasm::WasmDynamicTalc> =
-    imps_alloc::pooled::Pooled::new(talc::wasm::new_wasm_dynamic_allocator());
+static ALLOCATOR: imps_alloc::pooled::Wasm = imps_alloc::pooled::wasm();
 
 /// [`ABI_VERSION`] as 4 little-endian bytes in the custom section `imps_abi`.
 #[unsafe(link_section = "imps_abi")]

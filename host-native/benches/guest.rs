@@ -20,7 +20,8 @@ mod cores;
 #[path = "../../engine/benches/support/mod.rs"]
 mod support;
 
-use cores::{Conversation, login_logout, native, provision, wasm};
+use cores::{login_logout, native, wasm};
+use support::Conversation;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -50,7 +51,7 @@ fn main() {
     let mut group = c.benchmark_group("im");
     group.throughput(Throughput::Elements(1));
     for (name, make) in [("native", None), ("wasm", Some(&module))] {
-        let mut talk = Conversation::new(make.map_or_else(native, wasm));
+        let mut talk = Conversation::on(make.map_or_else(native, wasm));
         group.bench_function(name, |b| {
             b.iter_custom(|iters| (0..iters).map(|_| talk.step()).sum())
         });
@@ -61,9 +62,9 @@ fn main() {
     group.throughput(Throughput::Elements(1));
     for (name, make) in [("native", None), ("wasm", Some(&module))] {
         let mut server = make.map_or_else(native, wasm);
-        provision(&mut *server, &["alice"]);
+        support::provision(&mut server, 0, "alice");
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| login_logout(&mut *server)).sum())
+            b.iter_custom(|iters| (0..iters).map(|_| login_logout(&mut server)).sum())
         });
     }
     group.finish();
@@ -103,19 +104,19 @@ fn main() {
     c.final_summary();
 
     // The summary, measured once more in one place so the ratios come from the same run.
-    let mut native_talk = Conversation::new(native());
-    let mut wasm_talk = Conversation::new(wasm(&module));
+    let mut native_talk = Conversation::on(native());
+    let mut wasm_talk = Conversation::on(wasm(&module));
     let (n_im, w_im) = (
         mean(20_000, || native_talk.step()),
         mean(20_000, || wasm_talk.step()),
     );
     let mut n_server = native();
     let mut w_server = wasm(&module);
-    provision(&mut *n_server, &["alice"]);
-    provision(&mut *w_server, &["alice"]);
+    support::provision(&mut n_server, 0, "alice");
+    support::provision(&mut w_server, 0, "alice");
     let (n_login, w_login) = (
-        mean(2_000, || login_logout(&mut *n_server)),
-        mean(2_000, || login_logout(&mut *w_server)),
+        mean(2_000, || login_logout(&mut n_server)),
+        mean(2_000, || login_logout(&mut w_server)),
     );
     let start = mean(50, || {
         let t = Instant::now();

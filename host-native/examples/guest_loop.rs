@@ -23,7 +23,7 @@ fn main() {
     let guest = bytes.as_deref().unwrap_or(EMBEDDED_GUEST);
     let module = Arc::new(GuestModule::load(guest, None, GuestLimits::default()).unwrap());
     let core = WasmCore::new(module, support::cheap_config(), [9; 32]).unwrap();
-    let mut talk = cores::Conversation::new(Box::new(core));
+    let mut talk = support::Conversation::on(Box::new(core) as Box<dyn imps_host::driver::Core>);
     for _ in 0..n {
         talk.step();
     }

@@ -10,13 +10,6 @@
 
 use std::sync::Mutex;
 
-/// Size-class free lists in front of talc: the engine allocates and frees dozens of small
-/// blocks per request, which Rust's default wasm32 allocator (dlmalloc) serves slowly.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-#[global_allocator]
-static ALLOCATOR: imps_alloc::pooled::Pooled<talc::wasm::WasmDynamicTalc> =
-    imps_alloc::pooled::Pooled::new(talc::wasm::new_wasm_dynamic_allocator());
-
 use imps_engine::client::{
     self, Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
 };
@@ -28,6 +21,12 @@ use imps_engine::server::{AdminCommand, Config, Event, Input, Output, Request, S
 use imps_engine::store::{Record, StorageOp, Table};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
+
+/// The module's allocator: size-class free lists in front of talc (see `imps_alloc::pooled`);
+/// the engine allocates and frees dozens of small blocks per request.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: imps_alloc::pooled::Wasm = imps_alloc::pooled::wasm();
 
 /// The version of this crate (and of the engine it carries).
 #[wasm_bindgen]

@@ -38,18 +38,7 @@ pub fn keep_alive_setup() -> (Server, Vec<Vec<u8>>) {
     config.login.hash_memory_kib = 8;
     config.login.hash_iterations = 1;
     let mut server = Server::new(config, [9; 32]);
-    let provision = AdminCommand::ProvisionUser {
-        user_id: "alice".into(),
-        password: "pw".into(),
-    };
-    server.handle(
-        0,
-        Input::Admin {
-            id: 1,
-            command: provision,
-        },
-    );
-    while server.poll_output().is_some() {}
+    provision(&mut server, 1, "alice");
     let login = Message::single(
         Version::V1_2,
         SessionType::Outband,
@@ -88,20 +77,37 @@ pub fn keep_alive_setup() -> (Server, Vec<Vec<u8>>) {
     (server, bodies)
 }
 
+/// A server the helpers below drive: the native engine here; the host's benches add the
+/// engine under wasmtime.
+pub trait Serve {
+    /// Handles `input`; the body of the last reply among its outputs, if any.
+    fn serve(&mut self, input: Input) -> Option<Vec<u8>>;
+}
+
+impl Serve for Server {
+    fn serve(&mut self, input: Input) -> Option<Vec<u8>> {
+        self.handle(0, input);
+        let mut body = None;
+        while let Some(o) = self.poll_output() {
+            if let Output::Reply(r) = o {
+                body = Some(r.body);
+            }
+        }
+        body
+    }
+}
+
 /// Runs a client against the server until it has nothing more to send; returns the answers
 /// to its requests.
-pub fn drive(server: &mut Server, client: &mut Client) -> Vec<Primitive> {
+pub fn drive<S: Serve + ?Sized>(server: &mut S, client: &mut Client) -> Vec<Primitive> {
     let mut answers = Vec::new();
     let mut inbox = VecDeque::new();
     loop {
         while let Some(o) = client.poll_output() {
             match o {
                 ClientOutput::Send(out) => {
-                    server.handle(0, request(out.request_id, out.body));
-                    while let Some(o) = server.poll_output() {
-                        if let Output::Reply(r) = o {
-                            inbox.push_back((r.conn, r.body));
-                        }
+                    if let Some(body) = server.serve(request(out.request_id, out.body)) {
+                        inbox.push_back((out.request_id, body));
                     }
                 }
                 ClientOutput::Event(ClientEvent::Response { primitive, .. }) => {
@@ -118,7 +124,7 @@ pub fn drive(server: &mut Server, client: &mut Client) -> Vec<Primitive> {
 }
 
 /// Logs `user` (password "pw") in with CSP 1.2: login, capabilities and services.
-pub fn login(server: &mut Server, user: &str) -> Client {
+pub fn login<S: Serve + ?Sized>(server: &mut S, user: &str) -> Client {
     let mut c = Client::new(
         ClientConfig::new(Version::V1_2, user, "pw", LoginScheme::Password),
         [7; 32],
@@ -150,22 +156,31 @@ pub fn cheap_config() -> Config {
 /// A server with `config` and `users` provisioned and logged in; their clients.
 pub fn logged_in_clients(config: Config, users: &[&str]) -> (Server, Vec<Client>) {
     let mut server = Server::new(config, [9; 32]);
-    let mut clients = Vec::new();
-    for (i, u) in users.iter().enumerate() {
-        server.handle(
-            0,
-            Input::Admin {
-                id: i as u64,
-                command: AdminCommand::ProvisionUser {
-                    user_id: (*u).into(),
-                    password: "pw".into(),
-                },
-            },
-        );
-        while server.poll_output().is_some() {}
-        clients.push(login(&mut server, u));
-    }
+    let clients = provision_and_login(&mut server, users);
     (server, clients)
+}
+
+/// Provisions each of `users` (password "pw") and logs it in; their clients.
+pub fn provision_and_login<S: Serve + ?Sized>(server: &mut S, users: &[&str]) -> Vec<Client> {
+    users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            provision(server, i as u64, u);
+            login(server, u)
+        })
+        .collect()
+}
+
+/// Provisions `user` with password "pw" (admin command `id`).
+pub fn provision<S: Serve + ?Sized>(server: &mut S, id: u64, user: &str) {
+    server.serve(Input::Admin {
+        id,
+        command: AdminCommand::ProvisionUser {
+            user_id: user.into(),
+            password: "pw".into(),
+        },
+    });
 }
 
 /// A Polling-Request for session `sid`.
@@ -215,16 +230,9 @@ pub fn send_to(sid: &str, tid: &str, i: usize, recipient: Recipient) -> Vec<u8> 
     ))
 }
 
-/// The reply bodies the server gives for `input`.
-pub fn run(server: &mut Server, input: imps_engine::server::Input) -> Vec<u8> {
-    server.handle(0, input);
-    let mut body = Vec::new();
-    while let Some(o) = server.poll_output() {
-        if let Output::Reply(r) = o {
-            body = r.body;
-        }
-    }
-    body
+/// The body of the last reply the server gives for `input` (empty if none).
+pub fn run<S: Serve + ?Sized>(server: &mut S, input: Input) -> Vec<u8> {
+    server.serve(input).unwrap_or_default()
 }
 
 /// The server-initiated transaction id and MessageID in a reply, if it carries a NewMessage.
@@ -258,9 +266,9 @@ pub fn ack_body(sid: &str, tid: &str, id: &str) -> Vec<u8> {
 
 /// alice sending 100-byte texts to bob (push), bob acknowledging each: the steady state in
 /// which each acknowledgement's reply brings the next message.
-pub struct Conversation {
+pub struct Conversation<S: Serve = Server> {
     /// The server.
-    pub server: Server,
+    pub server: S,
     sends: Vec<Vec<u8>>,
     bob: String,
     pending: (String, String),
@@ -268,9 +276,19 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    /// Logged in, the first message sent and polled by bob.
+    /// On a cheap-hashing native server.
     pub fn new() -> Conversation {
-        let (mut server, sids) = logged_in_server(&["alice", "bob"]);
+        Conversation::on(Server::new(cheap_config(), [9; 32]))
+    }
+}
+
+impl<S: Serve> Conversation<S> {
+    /// alice and bob logged in on `server`, the first message sent and polled by bob.
+    pub fn on(mut server: S) -> Conversation<S> {
+        let sids: Vec<String> = provision_and_login(&mut server, &["alice", "bob"])
+            .iter()
+            .map(|c| c.session_id().unwrap().to_owned())
+            .collect();
         let (alice, bob) = (sids[0].clone(), sids[1].clone());
         let sends: Vec<Vec<u8>> = (0..4096).map(|i| send_body(&alice, i)).collect();
         run(&mut server, request(1, sends[0].clone()));
@@ -297,5 +315,18 @@ impl Conversation {
     pub fn check(&mut self, answer: &[u8], reply: &[u8]) {
         assert!(!answer.is_empty());
         self.pending = delivered(reply).expect("the next message rides on the acknowledgement");
+    }
+
+    /// One send and one acknowledgement; the time the server took for both (a bench's clock:
+    /// the engine itself never reads one).
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+    pub fn step(&mut self) -> std::time::Duration {
+        let (send, ack) = self.next_inputs();
+        let start = std::time::Instant::now();
+        let answer = run(&mut self.server, send);
+        let reply = run(&mut self.server, ack);
+        let took = start.elapsed();
+        self.check(&answer, &reply);
+        took
     }
 }
