@@ -59,7 +59,8 @@ function attach(port) {
     try {
       const s = await server();
       const reply = await s.handle({ body: m.body, contentType: m.contentType, peer: 'local' });
-      port.postMessage({ type: 'reply', id: m.id, body: reply.body, contentType: reply.contentType });
+      // The body may be a view of a pooled buffer: post a copy of just its bytes.
+      port.postMessage({ type: 'reply', id: m.id, body: reply.body.slice(), contentType: reply.contentType });
     } catch (err) {
       port.postMessage({ type: 'error', id: m.id, code: err?.code ?? 500, message: String(err?.message ?? err) });
     }

@@ -106,6 +106,11 @@ export type TableName =
   | 'groups'
   | (string & {});
 
+/**
+ * `value` may be a view into a buffer shared with other outputs (as Node's small Buffers are):
+ * the package never writes to it again; store `value.slice()` to keep a compact copy (a
+ * structured clone, as IndexedDB or postMessage make, copies the whole buffer of a view).
+ */
 export type StorageOp =
   | { op: 'put'; table: TableName; key: string; value: Uint8Array }
   | { op: 'delete'; table: TableName; key: string };
@@ -175,7 +180,10 @@ export interface CspRequest {
 
 export interface CspReply {
   contentType: string;
-  /** Empty when nothing needs saying (a poll with nothing waiting). */
+  /**
+   * Empty when nothing needs saying (a poll with nothing waiting). May be a view into a buffer
+   * shared with other outputs, never written again (see {@link StorageOp}).
+   */
   body: Uint8Array;
 }
 

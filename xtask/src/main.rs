@@ -419,9 +419,7 @@ fn bench(args: &[String]) -> Result {
 }
 
 fn imps_binary() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    target.join("release").join("imps")
+    target_dir().join("release").join("imps")
 }
 
 /// Every test: all targets of every crate, then the doctests. Ends with one summary line,
@@ -582,59 +580,63 @@ fn npm_ci() -> Result {
     run(c).map_err(|e| format!("{e}\nxtask needs Node.js 20+ and npm on PATH"))
 }
 
-/// The wasm file cargo leaves for `imps-wasm`.
-fn wasm_artifact() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+/// The wasm file cargo leaves for `imps-wasm` in the target directory `target`.
+fn wasm_artifact(target: &Path) -> PathBuf {
     target
         .join("wasm32-unknown-unknown")
         .join("release")
         .join("imps_wasm.wasm")
 }
 
-/// Builds the npm package into [`NPM_PACKAGE_DIR`]: the engine for wasm32 (release, LTO, no
-/// debug info), the JS glue by wasm-bindgen (the `web` flavour, loaded by our own Node and
-/// browser entries), `wasm-opt -Oz` from npm's binaryen (never Debian's, which corrupts
-/// wasm-bindgen output), the hand-written JS and types, a generated `package.json`; then
-/// the size budget. `node_modules/imps-engine` links to it for the tests.
+/// One build of the engine's module in the npm package. Browsers download the module, so
+/// theirs is built for size; Node reads it from disk, so its own is built for speed. Both come
+/// from the same crate and share one wasm-bindgen glue (checked at build time).
+struct Flavour {
+    /// Its file in the package.
+    file: &'static str,
+    /// Cargo's `opt-level` for it.
+    opt_level: &'static str,
+    /// `wasm-opt`'s optimisation passes (the common flags follow them, [`WASM_OPT_FLAGS`]).
+    wasm_opt: &'static [&'static str],
+    /// Its own cargo target directory under the usual one (`None`: the usual one), so the
+    /// two profiles do not rebuild each other's artefacts.
+    target_subdir: Option<&'static str>,
+}
+
+/// The module `browser.js` loads (workers, edge runtimes and the web demo too): opt-level
+/// "z" takes the optimised `.wasm` from 631 to 444 KiB gzipped ("s": 513, 3: 631). -Oz twice:
+/// the second round folds what the first exposed (2.7 KB gzipped; `--converge` saves as much
+/// and takes longer, `--gufa` nothing). The size budget is checked on this one.
+const BROWSER_MODULE: Flavour = Flavour {
+    file: "imps_wasm_bg.wasm",
+    opt_level: "z",
+    wasm_opt: &["-Oz", "-Oz"],
+    target_subdir: None,
+};
+
+/// The module `node.js` loads: opt-level 3 and `wasm-opt -O3`, 1.5 to 1.7 times as fast as
+/// the browser's in the im_step bench, and about 1.4 times its size (nobody downloads it on
+/// a page).
+const NODE_MODULE: Flavour = Flavour {
+    file: "imps_wasm_node.wasm",
+    opt_level: "3",
+    wasm_opt: &["-O3"],
+    target_subdir: Some("wasm-node"),
+};
+
+/// Builds the npm package into [`NPM_PACKAGE_DIR`]: the engine for wasm32 twice (release, fat
+/// LTO, no debug info; [`BROWSER_MODULE`] and [`NODE_MODULE`]), the JS glue by wasm-bindgen
+/// (the `web` flavour, loaded by our own Node and browser entries), `wasm-opt` from npm's
+/// binaryen (never Debian's, which corrupts wasm-bindgen output), the hand-written JS and
+/// types, a generated `package.json`; then the size budget. `node_modules/imps-engine` links
+/// to it for the tests.
 fn npm_package() -> Result {
     npm_ci()?;
-    let mut c = cargo();
-    c.args([
-        "build",
-        "--release",
-        "-p",
-        "imps-wasm",
-        "--target",
-        "wasm32-unknown-unknown",
-    ])
-    // Only for this build (its own target directory): small code, no debug info. opt-level
-    // "z" takes the optimised `.wasm` from 631 to 444 KiB gzipped ("s": 513, 3: 631); fat
-    // LTO and one codegen unit let LLVM drop and merge what the package never calls.
-    .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-    .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
-    .env("CARGO_PROFILE_RELEASE_LTO", "fat")
-    .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-    // 128-bit SIMD (every current browser, Node and edge runtime has it): memchr and the
-    // vectorised scanning and escaping loops use it.
-    .env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
-    run(c)?;
     let out = root().join(NPM_PACKAGE_DIR);
-    let wasm = out.join("imps_wasm_bg.wasm");
-    // wasm-bindgen and wasm-opt (a minute or two) run only when cargo left a new module or
-    // the wasm-opt arguments changed.
-    let stamp = out.with_file_name("imps_wasm.stamp");
-    let artifact = wasm_artifact();
-    let fingerprint = std::fs::metadata(&artifact)
-        .and_then(|m| Ok(format!("{:?} {} {WASM_OPT_ARGS:?}", m.modified()?, m.len())))
-        .map_err(|e| format!("{}: {e}", artifact.display()))?;
-    let fresh = wasm.is_file()
-        && out.join("imps_wasm.js").is_file()
-        && std::fs::read_to_string(&stamp).is_ok_and(|s| s == fingerprint);
-    if !fresh {
-        bindgen_and_optimise(&artifact, &out)?;
-        std::fs::write(&stamp, &fingerprint).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    }
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // The browser's first: its glue is the package's, the Node module's must equal it.
+    build_module(&BROWSER_MODULE, &out)?;
+    build_module(&NODE_MODULE, &out)?;
     let sources = root().join("wasm-bindings").join("js");
     for f in NPM_SOURCES {
         std::fs::copy(sources.join(f), out.join(f))
@@ -644,7 +646,8 @@ fn npm_package() -> Result {
         .map_err(|e| format!("package.json: {e}"))?;
     link_package(&out)?;
     link_web_demo(&out)?;
-    match check_wasm_budget(&wasm) {
+    report_size(&out.join(NODE_MODULE.file));
+    match check_wasm_budget(&out.join(BROWSER_MODULE.file)) {
         Err(e) if !WASM_BUDGET_ENFORCED => eprintln!("xtask: WARNING: {e}"),
         other => other?,
     }
@@ -652,15 +655,65 @@ fn npm_package() -> Result {
     Ok(())
 }
 
-/// The arguments of `wasm-opt` before its input. -Oz twice: the second round folds what the
-/// first exposed (2.7 KB gzipped; `--converge` saves as much and takes longer, `--gufa`
-/// nothing). Facts about how the module runs that let -Oz fold more (7 KB gzipped): Rust's
-/// wasm32 stack grows down from 1 MiB with static data above it, so nothing but an overflow
-/// of the whole stack touches the first KiB; and the module's memory starts zeroed (it
-/// defines and exports its memory; nothing imports one).
-const WASM_OPT_ARGS: &[&str] = &[
-    "-Oz",
-    "-Oz",
+/// Builds `flavour`'s module into the package directory `out` (and the glue, for the browser's).
+fn build_module(flavour: &Flavour, out: &Path) -> Result {
+    let target = target_dir();
+    let target = flavour.target_subdir.map_or(target.clone(), |d| target.join(d));
+    let mut c = cargo();
+    c.args([
+        "build",
+        "--release",
+        "-p",
+        "imps-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+    ])
+    // Only for this build (its own profile settings): no debug info; fat LTO and one codegen
+    // unit let LLVM drop and merge what the package never calls.
+    .env("CARGO_TARGET_DIR", &target)
+    .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+    .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", flavour.opt_level)
+    .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+    .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+    // 128-bit SIMD (every current browser, Node and edge runtime has it): memchr and the
+    // vectorised scanning and escaping loops use it.
+    .env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
+    run(c)?;
+    let artifact = wasm_artifact(&target);
+    // wasm-bindgen and wasm-opt (a minute or two) run only when cargo left a new module or
+    // the wasm-opt arguments changed.
+    let wasm = out.join(flavour.file);
+    let stamp = out.with_file_name(format!("{}.stamp", flavour.file));
+    let fingerprint = std::fs::metadata(&artifact)
+        .and_then(|m| {
+            Ok(format!(
+                "{:?} {} {:?} {WASM_OPT_FLAGS:?}",
+                m.modified()?,
+                m.len(),
+                flavour.wasm_opt
+            ))
+        })
+        .map_err(|e| format!("{}: {e}", artifact.display()))?;
+    let fresh = wasm.is_file()
+        && out.join("imps_wasm.js").is_file()
+        && std::fs::read_to_string(&stamp).is_ok_and(|s| s == fingerprint);
+    if !fresh {
+        bindgen_and_optimise(flavour, &artifact, out)?;
+        std::fs::write(&stamp, &fingerprint).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    }
+    Ok(())
+}
+
+/// The cargo target directory of this workspace.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Flags of `wasm-opt` after its passes. Facts about how the module runs that let it fold more
+/// (7 KB gzipped at -Oz): Rust's wasm32 stack grows down from 1 MiB with static data above it,
+/// so nothing but an overflow of the whole stack touches the first KiB; and the module's
+/// memory starts zeroed (it defines and exports its memory; nothing imports one).
+const WASM_OPT_FLAGS: &[&str] = &[
     "--low-memory-unused",
     "--zero-filled-memory",
     "--enable-bulk-memory",
@@ -672,13 +725,16 @@ const WASM_OPT_ARGS: &[&str] = &[
     "--enable-simd",
 ];
 
-/// wasm-bindgen (the `web` flavour) of `artifact` into `out`, then `wasm-opt -Oz`.
-fn bindgen_and_optimise(artifact: &Path, out: &Path) -> Result {
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+/// wasm-bindgen (the `web` flavour) of `artifact` into a scratch directory, then `wasm-opt`
+/// into `out`'s `flavour.file`. The browser module's glue becomes the package's; any other's
+/// must be byte for byte the same, since one `imps_wasm.js` drives both.
+fn bindgen_and_optimise(flavour: &Flavour, artifact: &Path, out: &Path) -> Result {
+    let scratch = out.with_file_name(format!("bindgen-{}", flavour.file));
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     }
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    eprintln!("xtask: wasm-bindgen → {}", out.display());
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    eprintln!("xtask: wasm-bindgen → {}", scratch.display());
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(artifact)
         .out_name("imps_wasm")
@@ -686,18 +742,35 @@ fn bindgen_and_optimise(artifact: &Path, out: &Path) -> Result {
         .map_err(|e| format!("wasm-bindgen: {e}"))?
         .typescript(false)
         .remove_producers_section(true)
-        .generate(out)
+        .generate(&scratch)
         .map_err(|e| format!("wasm-bindgen: {e:#}"))?;
-    let wasm = out.join("imps_wasm_bg.wasm");
-    let optimised = out.join("imps_wasm_bg.opt.wasm");
+    let bound = scratch.join("imps_wasm_bg.wasm");
     // Kept beside the package (with its names) for profiling.
-    let unoptimised = out.with_file_name("imps_wasm_bg.unoptimised.wasm");
-    std::fs::copy(&wasm, &unoptimised).map_err(|e| format!("{}: {e}", unoptimised.display()))?;
+    let unoptimised = out.with_file_name(flavour.file.replace(".wasm", ".unoptimised.wasm"));
+    std::fs::copy(&bound, &unoptimised).map_err(|e| format!("{}: {e}", unoptimised.display()))?;
     let mut opt = Command::new(root().join("node_modules").join(".bin").join("wasm-opt"));
-    opt.args(WASM_OPT_ARGS).arg(&wasm).arg("-o").arg(&optimised);
+    opt.args(flavour.wasm_opt)
+        .args(WASM_OPT_FLAGS)
+        .arg(&bound)
+        .arg("-o")
+        .arg(out.join(flavour.file));
     run(opt)?;
-    std::fs::rename(&optimised, &wasm).map_err(|e| format!("{}: {e}", wasm.display()))?;
-    Ok(())
+    let glue = std::fs::read(scratch.join("imps_wasm.js"))
+        .map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let package_glue = out.join("imps_wasm.js");
+    if flavour.file == BROWSER_MODULE.file {
+        std::fs::write(&package_glue, glue)
+            .map_err(|e| format!("{}: {e}", package_glue.display()))?;
+    } else if std::fs::read(&package_glue).ok().as_deref() != Some(glue.as_slice()) {
+        return Err(format!(
+            "wasm-bindgen's glue for {} differs from the browser module's: one imps_wasm.js \
+             cannot drive both (compare {} with {})",
+            flavour.file,
+            scratch.join("imps_wasm.js").display(),
+            package_glue.display()
+        ));
+    }
+    std::fs::remove_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))
 }
 
 /// The package's `package.json`: ESM, Node and browser entries through `exports`, `main` at
@@ -725,9 +798,10 @@ fn npm_manifest() -> String {
       "default": "./browser.js"
     }},
     "./imps_wasm_bg.wasm": "./imps_wasm_bg.wasm",
+    "./imps_wasm_node.wasm": "./imps_wasm_node.wasm",
     "./package.json": "./package.json"
   }},
-  "files": ["core.js", "node.js", "browser.js", "imps_wasm.js", "imps_wasm_bg.wasm", "index.d.ts", "README.md"],
+  "files": ["core.js", "node.js", "browser.js", "imps_wasm.js", "imps_wasm_bg.wasm", "imps_wasm_node.wasm", "index.d.ts", "README.md"],
   "sideEffects": ["./node.js", "./browser.js"],
   "engines": {{ "node": ">=20" }},
   "imps": {{ "interfaceVersion": "1", "crateVersion": "{version}" }}
@@ -775,16 +849,33 @@ fn link_web_demo(out: &Path) -> Result {
     }
 }
 
-/// The gzipped size of `wasm` (`gzip -9`), failing above [`WASM_GZIP_BUDGET`].
-fn check_wasm_budget(wasm: &Path) -> Result {
+/// The size of `wasm`, raw and gzipped (`gzip -9`).
+fn wasm_size(wasm: &Path) -> Result<(u64, u64)> {
     let out = Command::new("gzip")
         .arg("-9c")
         .arg(wasm)
         .output()
         .map_err(|e| format!("cannot run gzip: {e}"))?;
     let raw = std::fs::metadata(wasm).map(|m| m.len()).unwrap_or(0);
-    let gz = out.stdout.len() as u64;
+    Ok((raw, out.stdout.len() as u64))
+}
+
+/// The gzipped size of `wasm`, failing above [`WASM_GZIP_BUDGET`].
+fn check_wasm_budget(wasm: &Path) -> Result {
+    let (raw, gz) = wasm_size(wasm)?;
     budget_verdict(raw, gz)
+}
+
+/// Prints the size of a module outside the budget (the Node one).
+fn report_size(wasm: &Path) {
+    if let Ok((raw, gz)) = wasm_size(wasm) {
+        let name = wasm.file_name().unwrap_or_default().to_string_lossy();
+        eprintln!(
+            "xtask: {name} is {} KiB, {} KiB gzipped (Node only, no budget)",
+            raw / 1024,
+            gz.div_ceil(1024)
+        );
+    }
 }
 
 fn budget_verdict(raw: u64, gz: u64) -> Result {
@@ -809,9 +900,7 @@ fn npm_tests(total: &mut Counts) -> Result {
     let mut bin = cargo();
     bin.args(["build", "-p", "imps-host", "--bin", "imps"]);
     run(bin)?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let imps = target.join("debug").join("imps");
+    let imps = target_dir().join("debug").join("imps");
     let tests = root().join("wasm-bindings").join("tests");
     let mut tsc = Command::new(root().join("node_modules").join(".bin").join("tsc"));
     tsc.args(["--noEmit", "-p"])
