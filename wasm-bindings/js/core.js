@@ -209,7 +209,8 @@ const applyAtOnce = Symbol('applyAtOnce');
 
 /** A store in memory: `{ load(), apply(batch) }` like every store. */
 export class MemoryStore {
-  #records = new Map();
+  // table → key → record.
+  #tables = new Map();
   #key = null;
   /** The server key (sealed passwords for digest login): random, for this store's life. */
   async serverKey() {
@@ -217,7 +218,8 @@ export class MemoryStore {
     return this.#key;
   }
   async load() {
-    return [...this.#records.values()]
+    return [...this.#tables.values()]
+      .flatMap((records) => [...records.values()])
       .map((r) => ({ ...r }))
       .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -229,9 +231,10 @@ export class MemoryStore {
   // values are fresh copies nobody else holds (the server's), kept without copying again.
   [applyAtOnce](batch, owned = false) {
     for (const op of batch.ops) {
-      const id = `${op.table}\u0000${op.key}`;
-      if (op.op === 'put') this.#records.set(id, { table: op.table, key: op.key, value: owned ? op.value : op.value.slice() });
-      else this.#records.delete(id);
+      let records = this.#tables.get(op.table);
+      if (!records) this.#tables.set(op.table, (records = new Map()));
+      if (op.op === 'put') records.set(op.key, { table: op.table, key: op.key, value: owned ? op.value : op.value.slice() });
+      else records.delete(op.key);
     }
   }
 }
@@ -397,6 +400,9 @@ const contentTypeCode = (t) => {
   contentTypes ??= new Map(call(() => wasm.contentTypes()).map((name, i) => [name, i + 1]));
   return contentTypes.get(t) ?? 0;
 };
+let contentTypeNames = null;
+// The content type of a code from `contentTypeCode` (the engine's replies use the same ones).
+const contentTypeName = (code) => (contentTypeNames ??= call(() => wasm.contentTypes()))[code - 1];
 const tableName = (i) => (tables ??= call(() => wasm.tableNames()))[i];
 
 // ---- server ----------------------------------------------------------------------------------
@@ -574,7 +580,8 @@ export class ImpsServer extends Emitter {
       if (tag === REPLY) {
         const conn = memView.getFloat64(at, true);
         at += 8;
-        const contentType = str();
+        const code = mem8[at++];
+        const contentType = code > 0 ? contentTypeName(code) : str();
         outputs.push({ type: 'reply', conn, contentType, body: bytes() });
       } else if (tag === STORAGE) {
         const id = memView.getFloat64(at, true);

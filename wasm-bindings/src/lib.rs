@@ -187,7 +187,8 @@ struct Packed(Vec<u8>);
 
 impl Packed {
     const HEADER: usize = 16;
-    /// `f64 conn, str contentType, bytes body`.
+    /// `f64 conn, u8 contentType, [str contentType], bytes body`: the content type as its
+    /// position plus one in `contentTypes`, or 0 and the string.
     const REPLY: u8 = 1;
     /// `f64 id, u32 count`, then each op: `PUT u8 table, str key, bytes value` or
     /// `DELETE u8 table, str key`.
@@ -708,7 +709,13 @@ impl ServerCore {
                 Output::Reply(r) => {
                     out.tag(Packed::REPLY);
                     out.f64(r.conn as f64);
-                    out.str(r.content_type);
+                    match CONTENT_TYPES.iter().position(|t| *t == r.content_type) {
+                        Some(i) => out.tag(i as u8 + 1),
+                        None => {
+                            out.tag(0);
+                            out.str(r.content_type);
+                        }
+                    }
                     out.bytes(&r.body);
                 }
                 Output::Storage(batch) => {

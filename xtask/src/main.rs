@@ -658,7 +658,9 @@ fn npm_package() -> Result {
 /// Builds `flavour`'s module into the package directory `out` (and the glue, for the browser's).
 fn build_module(flavour: &Flavour, out: &Path) -> Result {
     let target = target_dir();
-    let target = flavour.target_subdir.map_or(target.clone(), |d| target.join(d));
+    let target = flavour
+        .target_subdir
+        .map_or(target.clone(), |d| target.join(d));
     let mut c = cargo();
     c.args([
         "build",
