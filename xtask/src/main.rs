@@ -596,7 +596,8 @@ struct Flavour {
     file: &'static str,
     /// Cargo's `opt-level` for it.
     opt_level: &'static str,
-    /// `wasm-opt`'s optimisation passes (the common flags follow them, [`WASM_OPT_FLAGS`]).
+    /// `wasm-opt`'s optimisation passes (the common flags follow them, [`WASM_OPT_FLAGS`]);
+    /// none: no `wasm-opt` at all.
     wasm_opt: &'static [&'static str],
     /// Its own cargo target directory under the usual one (`None`: the usual one), so the
     /// two profiles do not rebuild each other's artefacts.
@@ -614,13 +615,14 @@ const BROWSER_MODULE: Flavour = Flavour {
     target_subdir: None,
 };
 
-/// The module `node.js` loads: opt-level 3 and `wasm-opt -O3`, 1.5 to 1.7 times as fast as
-/// the browser's in the im_step bench, and about 1.4 times its size (nobody downloads it on
-/// a page).
+/// The module `node.js` loads: opt-level 3, about 1.5 times as fast as the browser's in the
+/// im_step bench and 1.8 times its size (nobody downloads it on a page). No `wasm-opt`: after
+/// `-O3` the im_step bench ran slower under V8 in five runs out of five (25–33 µs against
+/// 27–58 µs per step, alternating on a busy machine).
 const NODE_MODULE: Flavour = Flavour {
     file: "imps_wasm_node.wasm",
     opt_level: "3",
-    wasm_opt: &["-O3"],
+    wasm_opt: &[],
     target_subdir: Some("wasm-node"),
 };
 
@@ -728,7 +730,7 @@ const WASM_OPT_FLAGS: &[&str] = &[
 ];
 
 /// wasm-bindgen (the `web` flavour) of `artifact` into a scratch directory, then `wasm-opt`
-/// into `out`'s `flavour.file`. The browser module's glue becomes the package's; any other's
+/// (if the flavour has passes) into `out`'s `flavour.file`. The browser module's glue becomes the package's; any other's
 /// must be byte for byte the same, since one `imps_wasm.js` drives both.
 fn bindgen_and_optimise(flavour: &Flavour, artifact: &Path, out: &Path) -> Result {
     let scratch = out.with_file_name(format!("bindgen-{}", flavour.file));
@@ -750,13 +752,18 @@ fn bindgen_and_optimise(flavour: &Flavour, artifact: &Path, out: &Path) -> Resul
     // Kept beside the package (with its names) for profiling.
     let unoptimised = out.with_file_name(flavour.file.replace(".wasm", ".unoptimised.wasm"));
     std::fs::copy(&bound, &unoptimised).map_err(|e| format!("{}: {e}", unoptimised.display()))?;
-    let mut opt = Command::new(root().join("node_modules").join(".bin").join("wasm-opt"));
-    opt.args(flavour.wasm_opt)
-        .args(WASM_OPT_FLAGS)
-        .arg(&bound)
-        .arg("-o")
-        .arg(out.join(flavour.file));
-    run(opt)?;
+    let module = out.join(flavour.file);
+    if flavour.wasm_opt.is_empty() {
+        std::fs::copy(&bound, &module).map_err(|e| format!("{}: {e}", module.display()))?;
+    } else {
+        let mut opt = Command::new(root().join("node_modules").join(".bin").join("wasm-opt"));
+        opt.args(flavour.wasm_opt)
+            .args(WASM_OPT_FLAGS)
+            .arg(&bound)
+            .arg("-o")
+            .arg(&module);
+        run(opt)?;
+    }
     let glue = std::fs::read(scratch.join("imps_wasm.js"))
         .map_err(|e| format!("{}: {e}", scratch.display()))?;
     let package_glue = out.join("imps_wasm.js");
