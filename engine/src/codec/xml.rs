@@ -701,7 +701,7 @@ impl<'a> Fast<'a> {
         if input.starts_with(&[0xEF, 0xBB, 0xBF]) {
             return None;
         }
-        let input = std::str::from_utf8(input).ok()?;
+        let input = simdutf8::basic::from_utf8(input).ok()?;
         Some(Fast {
             input,
             pos: 0,
