@@ -10,7 +10,7 @@ pub mod im;
 pub mod invite;
 pub mod presence;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -304,7 +304,7 @@ pub struct Client {
     server_poll_min: u32,
     keep_alive_due: Option<Millis>,
     poll_due: Option<Millis>,
-    pending: BTreeMap<u64, Pending>,
+    pending: crate::vecmap::VecMap<u64, Pending>,
     outputs: VecDeque<ClientOutput>,
     next_request: u64,
     next_tid: u64,
@@ -330,7 +330,7 @@ impl Client {
             server_poll_min: 0,
             keep_alive_due: None,
             poll_due: None,
-            pending: BTreeMap::new(),
+            pending: crate::vecmap::VecMap::new(),
             outputs: VecDeque::new(),
             next_request: 1,
             next_tid: 1,

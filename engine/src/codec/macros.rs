@@ -38,25 +38,67 @@ macro_rules! csp_struct {
                 name: &str,
                 child: &$crate::codec::xml::Child<'_>,
             ) -> Result<(), $crate::codec::xml::DecodeError> {
-                #[allow(unused_imports)]
-                use $crate::codec::xml::Field as _;
-                let v = self;
-                if !child.empty {
-                    while let Some(c) = r.next_child(name)? {
-                        match c.local() {
-                            $(
-                                $xml $(| $alias)* if v.$field.accepts_more() => {
-                                    v.$field.decode_field(r, $xml, &c)?
+                // Compact: one loop every element shares, over its tables (per element only
+                // the tables and the field accessors), for the WebAssembly module's size.
+                #[cfg(feature = "compact")]
+                return $crate::codec::xml::decode_fields(self, r, name, child);
+                // Otherwise one match per element: faster natively.
+                #[cfg(not(feature = "compact"))]
+                {
+                    #[allow(unused_imports)]
+                    use $crate::codec::xml::Field as _;
+                    let v = self;
+                    if !child.empty {
+                        while let Some(c) = r.next_child(name)? {
+                            match c.local() {
+                                $(
+                                    $xml $(| $alias)* if v.$field.accepts_more() => {
+                                        v.$field.decode_field(r, $xml, &c)?
+                                    }
+                                )*
+                                _ => {
+                                    let raw = r.capture(&c)?;
+                                    v.unknown.push(raw);
                                 }
-                            )*
-                            _ => {
-                                let raw = r.capture(&c)?;
-                                v.unknown.push(raw);
                             }
                         }
                     }
+                    Ok(())
                 }
-                Ok(())
+            }
+        }
+
+        impl $crate::codec::xml::Fields for $name {
+            // Field indices are the discriminants of an enum named after the fields.
+            const SPELLINGS: &'static [(&'static str, u8)] = {
+                #[allow(non_camel_case_types, dead_code)]
+                enum F { $( $field, )* }
+                &[ $( ($xml, F::$field as u8), $( ($alias, F::$field as u8), )* )* ]
+            };
+            const NAMES: &'static [&'static str] = &[ $( $xml, )* ];
+
+            #[allow(unused_variables)]
+            fn field(&mut self, i: usize) -> Option<&mut dyn $crate::codec::xml::Field> {
+                #[allow(non_camel_case_types, dead_code)]
+                enum F { $( $field, )* }
+                $( if i == F::$field as usize { return Some(&mut self.$field); } )*
+                None
+            }
+
+            #[allow(unused_variables)]
+            fn field_ref(&self, i: usize) -> Option<&dyn $crate::codec::xml::Field> {
+                #[allow(non_camel_case_types, dead_code)]
+                enum F { $( $field, )* }
+                $( if i == F::$field as usize { return Some(&self.$field); } )*
+                None
+            }
+
+            fn unknown(&mut self) -> &mut Vec<$crate::codec::xml::RawElement> {
+                &mut self.unknown
+            }
+
+            fn unknown_ref(&self) -> &[$crate::codec::xml::RawElement] {
+                &self.unknown
             }
         }
 
@@ -97,9 +139,16 @@ macro_rules! csp_struct {
                 $( return $enc(self, name, w); )?
                 w.open(name);
                 $( w.namespace($crate::codec::Ns::$ns.uri(w.version)); )?
-                $( self.$field.encode_field($xml, w); )*
-                for u in &self.unknown {
-                    u.encode(w);
+                #[cfg(feature = "compact")]
+                $crate::codec::xml::encode_fields(self, w);
+                #[cfg(not(feature = "compact"))]
+                {
+                    #[allow(unused_imports)]
+                    use $crate::codec::xml::Field as _;
+                    $( self.$field.encode_field($xml, w); )*
+                    for u in &self.unknown {
+                        u.encode(w);
+                    }
                 }
                 w.close(name);
             }

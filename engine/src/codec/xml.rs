@@ -1609,6 +1609,110 @@ impl XmlValue for Empty {
     }
 }
 
+/// A `csp_struct!` element as a table of its children, so that [`decode_fields`] (one
+/// function, not one per element) can decode every element.
+pub trait Fields {
+    /// Every accepted child name with the index of its field, fields in declaration order.
+    const SPELLINGS: &'static [(&'static str, u8)];
+    /// The name each field is written with, by field index.
+    const NAMES: &'static [&'static str];
+    /// Field `i`.
+    fn field(&mut self, i: usize) -> Option<&mut dyn Field>;
+    /// Field `i`, to read.
+    fn field_ref(&self, i: usize) -> Option<&dyn Field>;
+    /// The children no field took.
+    fn unknown(&mut self) -> &mut Vec<RawElement>;
+    /// The children no field took, to read.
+    fn unknown_ref(&self) -> &[RawElement];
+}
+
+/// Writes the fields of `v` in declaration order, each with its first spelling, then the
+/// children kept from decoding.
+#[inline]
+pub fn encode_fields<T: Fields>(v: &T, w: &mut XmlOut) {
+    encode_fields_dyn(v, T::NAMES, w);
+}
+
+/// The shared body of [`encode_fields`].
+fn encode_fields_dyn(v: &dyn FieldsDyn, names: &[&str], w: &mut XmlOut) {
+    for (i, name) in names.iter().enumerate() {
+        if let Some(f) = v.field_ref_dyn(i) {
+            f.encode_field(name, w);
+        }
+    }
+    for u in v.unknown_ref_dyn() {
+        u.encode(w);
+    }
+}
+
+/// Decodes the children of element `child` (named `name`) into the fields of `v`: the first
+/// field in declaration order that has the child's name and takes another occurrence gets it;
+/// any other child is kept whole in `unknown`.
+#[inline]
+pub fn decode_fields<T: Fields>(
+    v: &mut T,
+    r: &mut XmlIn<'_>,
+    name: &str,
+    child: &Child<'_>,
+) -> Result<(), DecodeError> {
+    decode_fields_dyn(v, T::SPELLINGS, T::NAMES, r, name, child)
+}
+
+/// The shared body of [`decode_fields`] (not generic, so it is in the module once).
+fn decode_fields_dyn(
+    v: &mut dyn FieldsDyn,
+    spellings: &[(&str, u8)],
+    names: &[&str],
+    r: &mut XmlIn<'_>,
+    name: &str,
+    child: &Child<'_>,
+) -> Result<(), DecodeError> {
+    if child.empty {
+        return Ok(());
+    }
+    'children: while let Some(c) = r.next_child(name)? {
+        let local = c.local();
+        for &(spelling, i) in spellings {
+            if spelling != local {
+                continue;
+            }
+            let i = usize::from(i);
+            if let (Some(f), Some(canonical)) = (v.field_dyn(i), names.get(i))
+                && f.accepts_more()
+            {
+                f.decode_field(r, canonical, &c)?;
+                continue 'children;
+            }
+        }
+        let raw = r.capture(&c)?;
+        v.unknown_dyn().push(raw);
+    }
+    Ok(())
+}
+
+/// [`Fields`] without its tables, usable as a trait object.
+trait FieldsDyn {
+    fn field_dyn(&mut self, i: usize) -> Option<&mut dyn Field>;
+    fn unknown_dyn(&mut self) -> &mut Vec<RawElement>;
+    fn field_ref_dyn(&self, i: usize) -> Option<&dyn Field>;
+    fn unknown_ref_dyn(&self) -> &[RawElement];
+}
+
+impl<T: Fields> FieldsDyn for T {
+    fn field_dyn(&mut self, i: usize) -> Option<&mut dyn Field> {
+        self.field(i)
+    }
+    fn unknown_dyn(&mut self) -> &mut Vec<RawElement> {
+        self.unknown()
+    }
+    fn field_ref_dyn(&self, i: usize) -> Option<&dyn Field> {
+        self.field_ref(i)
+    }
+    fn unknown_ref_dyn(&self) -> &[RawElement] {
+        self.unknown_ref()
+    }
+}
+
 /// How a struct field holds its element(s): `Option<T>` for one, `Vec<T>` for many.
 pub trait Field {
     /// Whether another occurrence can be stored (an `Option` already set cannot; the repeat is

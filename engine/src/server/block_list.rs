@@ -31,7 +31,7 @@
 //! It looks at user entries only; group and screen-name entries are kept for the group
 //! features to consult. Nobody blocks themselves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,7 @@ use crate::codec::common::{DetailedResult, EntityList, ScreenName, Status};
 use crate::codec::im::{AccessList, BlockLists};
 use crate::codec::{Primitive, Version};
 use crate::store::{self, StorageOp, Table};
+use crate::vecmap::VecSet;
 
 use super::Server;
 
@@ -47,15 +48,15 @@ use super::Server;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Entries {
     /// Canonical user ids.
-    pub users: BTreeSet<String>,
+    pub users: VecSet<String>,
     /// Canonical group ids.
-    pub groups: BTreeSet<String>,
+    pub groups: VecSet<String>,
     /// Screen names as (SName as sent, canonical group id).
-    pub screen_names: BTreeSet<(String, String)>,
+    pub screen_names: VecSet<(String, String)>,
     /// 1.3 canonical contact list ids.
-    pub contact_lists: BTreeSet<String>,
+    pub contact_lists: VecSet<String>,
     /// 1.3 application ids as sent.
-    pub applications: BTreeSet<String>,
+    pub applications: VecSet<String>,
 }
 
 impl Entries {
@@ -125,7 +126,7 @@ impl BlockRecord {
     }
 
     /// What [`blocks`] depends on: the user entries of the lists in use.
-    fn effective(&self) -> (Option<&BTreeSet<String>>, Option<&BTreeSet<String>>) {
+    fn effective(&self) -> (Option<&VecSet<String>>, Option<&VecSet<String>>) {
         (
             self.block.in_use.then_some(&self.block.entries.users),
             self.grant.in_use.then_some(&self.grant.entries.users),
@@ -268,9 +269,9 @@ fn apply(s: &Server, state: &mut ListState, req: &AccessList, refused: &mut Vec<
 
 /// DetailedResult entries for refused entries, one per code.
 fn detailed(refused: Vec<(u16, Refused)>) -> Vec<DetailedResult> {
-    let mut by_code: BTreeMap<u16, DetailedResult> = BTreeMap::new();
+    let mut by_code: crate::vecmap::VecMap<u16, DetailedResult> = crate::vecmap::VecMap::new();
     for (code, what) in refused {
-        let d = by_code.entry(code).or_insert_with(|| DetailedResult {
+        let d = by_code.get_or_insert_with(code, || DetailedResult {
             code: Some(u32::from(code)),
             description: Some(
                 if code == 531 {

@@ -73,6 +73,8 @@
 //!   owns and takes it off every other group.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::vecmap::{VecMap, VecSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -184,10 +186,10 @@ struct GroupRecordV1 {
     id: String,
     owner: String,
     props: Props,
-    members: BTreeMap<String, Role>,
-    reject: BTreeSet<String>,
-    own: BTreeMap<String, OwnV1>,
-    notice: BTreeSet<String>,
+    members: VecMap<String, Role>,
+    reject: VecSet<String>,
+    own: VecMap<String, OwnV1>,
+    notice: VecSet<String>,
 }
 
 /// A v1 group record body brought to v2 (own screen names for AutoJoin, the expiry of a
@@ -229,13 +231,13 @@ pub(crate) struct GroupRecord {
     pub owner: String,
     pub props: Props,
     /// Members and their levels.
-    pub members: BTreeMap<String, Role>,
+    pub members: VecMap<String, Role>,
     /// Users who may not join.
-    pub reject: BTreeSet<String>,
+    pub reject: VecSet<String>,
     /// Own properties of members and joined users who set any.
-    pub own: BTreeMap<String, Own>,
+    pub own: VecMap<String, Own>,
     /// Users subscribed to GroupChangeNotice.
-    pub notice: BTreeSet<String>,
+    pub notice: VecSet<String>,
     /// When the group ends (its Validity), wall-clock milliseconds since the Unix epoch.
     pub expires_ms: Option<i64>,
 }
@@ -257,7 +259,7 @@ struct JoinedUser {
 pub(crate) struct Group {
     pub record: GroupRecord,
     /// Joined users by canonical id.
-    joined: BTreeMap<String, JoinedUser>,
+    joined: VecMap<String, JoinedUser>,
 }
 
 impl Group {
@@ -313,7 +315,7 @@ impl Group {
 #[derive(Debug, Default)]
 pub(crate) struct Groups {
     pub groups: BTreeMap<String, Group>,
-    by_session: BTreeMap<u64, BTreeSet<String>>,
+    by_session: BTreeMap<u64, VecSet<String>>,
     /// Changes waiting to be told, per group.
     pending: BTreeMap<String, Vec<Told>>,
     /// When each group's last notice went out (kept for one interval).
@@ -376,7 +378,7 @@ pub(crate) fn restore(s: &mut Server, value: &[u8]) -> bool {
         record.id.clone(),
         Group {
             record,
-            joined: BTreeMap::new(),
+            joined: VecMap::new(),
         },
     );
     true
@@ -465,13 +467,13 @@ pub(crate) fn create_public(
             id: id.clone(),
             owner: operator(&s.config.domain),
             props,
-            members: BTreeMap::new(),
-            reject: BTreeSet::new(),
-            own: BTreeMap::new(),
-            notice: BTreeSet::new(),
+            members: VecMap::new(),
+            reject: VecSet::new(),
+            own: VecMap::new(),
+            notice: VecSet::new(),
             expires_ms: None,
         },
-        joined: BTreeMap::new(),
+        joined: VecMap::new(),
     };
     s.store(vec![put(&g)]);
     s.groups.groups.insert(id.clone(), g);
@@ -899,9 +901,9 @@ fn outcome(done: usize, failed: Vec<(u16, Who)>) -> Primitive {
     {
         return status(*code, describe(*code));
     }
-    let mut by_code: BTreeMap<u16, DetailedResult> = BTreeMap::new();
+    let mut by_code: VecMap<u16, DetailedResult> = VecMap::new();
     for (code, who) in failed {
-        let d = by_code.entry(code).or_insert_with(|| DetailedResult {
+        let d = by_code.get_or_insert_with(code, || DetailedResult {
             code: Some(u32::from(code)),
             description: Some(describe(code).into()),
             ..Default::default()
@@ -1200,14 +1202,11 @@ fn join_session(s: &mut Server, id: &str, h: u64, user: &str, sname: &str) {
     };
     let first = !g.joined.contains_key(user);
     let since = s.groups.next_change;
-    let j = g
-        .joined
-        .entry(user.to_owned())
-        .or_insert_with(|| JoinedUser {
-            sname: sname.to_owned(),
-            sessions: Vec::new(),
-            since,
-        });
+    let j = g.joined.get_or_insert_with(user.to_owned(), || JoinedUser {
+        sname: sname.to_owned(),
+        sessions: Vec::new(),
+        since,
+    });
     if !j.sessions.contains(&h) {
         j.sessions.push(h);
     }
@@ -1405,10 +1404,10 @@ fn try_create(s: &mut Server, h: u64, req: &CreateGroupRequest) -> Result<(), Re
         id: id.clone(),
         owner: user.clone(),
         props,
-        members: BTreeMap::new(),
-        reject: BTreeSet::new(),
-        own: BTreeMap::new(),
-        notice: BTreeSet::new(),
+        members: VecMap::new(),
+        reject: VecSet::new(),
+        own: VecMap::new(),
+        notice: VecSet::new(),
         expires_ms,
     };
     record.members.insert(user.clone(), Role::Admin);
@@ -1420,7 +1419,7 @@ fn try_create(s: &mut Server, h: u64, req: &CreateGroupRequest) -> Result<(), Re
     }
     let g = Group {
         record,
-        joined: BTreeMap::new(),
+        joined: VecMap::new(),
     };
     s.store(vec![put(&g)]);
     s.groups.groups.insert(id.clone(), g);
@@ -1797,8 +1796,8 @@ pub(crate) fn add_group_members(
     let mut changed = false;
     if let Some(g) = s.groups.groups.get_mut(&id) {
         for u in add {
-            if let std::collections::btree_map::Entry::Vacant(e) = g.record.members.entry(u) {
-                e.insert(Role::User);
+            if !g.record.members.contains_key(&u) {
+                g.record.members.insert(u, Role::User);
                 changed = true;
             }
         }

@@ -831,9 +831,9 @@ fn outcome_result(accepted: usize, failed: Vec<(u16, Named)>) -> crate::codec::c
         _ => "recipient refused",
     };
     let mut r = result(code, text);
-    let mut by_code: BTreeMap<u16, DetailedResult> = BTreeMap::new();
+    let mut by_code: crate::vecmap::VecMap<u16, DetailedResult> = crate::vecmap::VecMap::new();
     for (code, named) in failed {
-        let d = by_code.entry(code).or_insert_with(|| DetailedResult {
+        let d = by_code.get_or_insert_with(code, || DetailedResult {
             code: Some(u32::from(code)),
             description: Some(describe(code).into()),
             ..Default::default()

@@ -143,7 +143,7 @@ pub struct InvitationInfo {
 pub(crate) struct Invitations {
     all: BTreeMap<String, Invitation>,
     /// Keys of the invitations each user sent or received.
-    by_user: BTreeMap<String, BTreeSet<String>>,
+    by_user: BTreeMap<String, crate::vecmap::VecSet<String>>,
     /// (expiry, key).
     expiries: BTreeSet<(i64, String)>,
     /// Recent Invite-Request times per inviter (rate limit).

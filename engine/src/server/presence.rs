@@ -188,9 +188,9 @@ pub(crate) fn describe(code: u16) -> &'static str {
 
 /// DetailedResult entries grouped by code.
 pub(crate) fn detailed(failed: Vec<(u16, String)>) -> Vec<DetailedResult> {
-    let mut by_code: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    let mut by_code: crate::vecmap::VecMap<u16, Vec<String>> = crate::vecmap::VecMap::new();
     for (code, what) in failed {
-        by_code.entry(code).or_default().push(what);
+        by_code.get_or_insert_with(code, Vec::new).push(what);
     }
     by_code
         .into_iter()

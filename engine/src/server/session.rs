@@ -2,7 +2,7 @@
 //! login, keep-alive, negotiated capabilities and services, the queue of server-initiated
 //! transactions awaiting acknowledgement, and the cache of recent replies by TransactionID.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::codec::Primitive;
@@ -82,7 +82,7 @@ pub(crate) struct Session {
     /// Whether the mailbox has been offered to this session (after capability agreement).
     pub mailbox_ready: bool,
     /// Delivery methods set per group (SetDeliveryMethod with GroupID).
-    pub group_methods: BTreeMap<String, DeliveryMethod>,
+    pub group_methods: crate::vecmap::VecMap<String, DeliveryMethod>,
     /// TransactionIDs of the last acknowledged server transactions (a repeated
     /// acknowledgement is accepted quietly).
     pub acked: VecDeque<String>,
