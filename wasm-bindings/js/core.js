@@ -228,7 +228,9 @@ export class MemoryStore {
   }
   // What `apply` does, without its promise: ImpsServer calls this directly (memory is durable
   // at once), so a reply need not wait a microtask for every batch before it. `owned`: the
-  // values are fresh copies nobody else holds (the server's), kept without copying again.
+  // values are the server's own copies (views of its output pool, never written again), kept
+  // without copying again; a kept value holds its 16 KiB pool alive, a fair price for a store
+  // meant for tests and short-lived servers.
   [applyAtOnce](batch, owned = false) {
     for (const op of batch.ops) {
       let records = this.#tables.get(op.table);
@@ -394,15 +396,17 @@ function copyOut(at, len) {
 const readString = (at, len) => utf8.decode(mem8.subarray(at, at + len));
 
 let tables = null;
-let contentTypes = null;
+// The usual CSP content types; a request or reply names one by its position plus one.
+let contentTypeNames = null;
+let contentTypeCodes = null;
+const contentTypeList = () => (contentTypeNames ??= call(() => wasm.contentTypes()));
 // The number `ServerCore.request` takes for a usual CSP content type, else 0 (the string then).
 const contentTypeCode = (t) => {
-  contentTypes ??= new Map(call(() => wasm.contentTypes()).map((name, i) => [name, i + 1]));
-  return contentTypes.get(t) ?? 0;
+  contentTypeCodes ??= new Map(contentTypeList().map((name, i) => [name, i + 1]));
+  return contentTypeCodes.get(t) ?? 0;
 };
-let contentTypeNames = null;
-// The content type of a code from `contentTypeCode` (the engine's replies use the same ones).
-const contentTypeName = (code) => (contentTypeNames ??= call(() => wasm.contentTypes()))[code - 1];
+// The content type of a code in a packed reply.
+const contentTypeName = (code) => contentTypeList()[code - 1];
 const tableName = (i) => (tables ??= call(() => wasm.tableNames()))[i];
 
 // ---- server ----------------------------------------------------------------------------------
