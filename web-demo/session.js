@@ -2,7 +2,7 @@
 // screens show (contacts with presence, conversations, groups, invitations, search), kept up
 // to date from the client's events. Knows CSP; knows nothing of the DOM.
 import { ImpsClient, presenceValues } from './imps-engine/browser.js';
-import { child, deep, el, props, readProps, text } from './tree.js';
+import { child, deep, readProps, text } from './tree.js';
 
 /** The presence attributes the demo shows, asks for and grants. */
 export const ATTRIBUTES = ['OnlineStatus', 'UserAvailability', 'StatusText', 'StatusMood', 'Alias'];
@@ -132,28 +132,25 @@ export class ChatSession extends EventTarget {
   // ---- contacts and presence ----------------------------------------------------------------
 
   async #loadContacts() {
-    const lists = await this.client.send(el('GetList-Request'));
+    const lists = await this.client.getContactLists();
     const ids = deep(lists.tree, 'ContactList').map((t) => text(t));
     const def = text(lists.tree, 'DefaultContactList');
     ids.forEach((id) => this.#learnDomain(id));
     this.#learnDomain(def);
     this.listId = def || ids[0] || null;
     if (!this.listId) {
-      const made = await this.client.send(
-        el(
-          'CreateList-Request',
-          el('ContactList', `wv:${this.local}/contacts`),
-          props('ContactListProperties', { DisplayName: 'Contacts', Default: 'T' }),
-        ),
-      );
+      const made = await this.client.createContactList(`wv:${this.local}/contacts`, {
+        displayName: 'Contacts',
+        defaultList: true,
+      });
       this.listId = text(made.tree, 'ContactList') || canonical(`${this.local}/contacts`, this.domain ?? 'localhost');
       if (!text(made.tree, 'ContactList')) {
-        const again = await this.client.send(el('GetList-Request'));
+        const again = await this.client.getContactLists();
         this.listId = text(again.tree, 'DefaultContactList') || deep(again.tree, 'ContactList').map((t) => text(t))[0] || this.listId;
       }
       this.#learnDomain(this.listId);
     }
-    const managed = await this.client.send(el('ListManage-Request', el('ContactList', this.listId), el('ReceiveList', 'T')));
+    const managed = await this.client.manageContactList(this.listId);
     for (const nick of deep(managed.tree, 'NickName')) {
       const userId = text(nick, 'UserID');
       if (userId) this.contacts.set(userId, { userId, nick: text(nick, 'Name') || short(userId), presence: {} });
@@ -169,14 +166,10 @@ export class ChatSession extends EventTarget {
   async addContact(user, nick) {
     const userId = this.id(user);
     if (userId === this.userId) throw new Error('that is you');
-    await this.client.send(
-      el(
-        'ListManage-Request',
-        el('ContactList', this.listId),
-        el('AddNickList', el('NickName', el('Name', nick || short(userId)), el('UserID', userId))),
-        el('ReceiveList', 'F'),
-      ),
-    );
+    await this.client.manageContactList(this.listId, {
+      add: [{ userId, nickname: nick || short(userId) }],
+      receiveList: false,
+    });
     this.contacts.set(userId, { userId, nick: nick || short(userId), presence: {} });
     this.#emit('contacts');
     await this.client.subscribePresence({ users: [userId], attributes: ATTRIBUTES });
@@ -185,9 +178,7 @@ export class ChatSession extends EventTarget {
 
   /** Takes `userId` off the contact list and stops watching them. */
   async removeContact(userId) {
-    await this.client.send(
-      el('ListManage-Request', el('ContactList', this.listId), el('RemoveNickList', el('UserID', userId)), el('ReceiveList', 'F')),
-    );
+    await this.client.manageContactList(this.listId, { remove: [userId], receiveList: false });
     await this.client.unsubscribePresence({ users: [userId] }).catch(() => {});
     this.contacts.delete(userId);
     this.#emit('contacts');
@@ -300,11 +291,9 @@ export class ChatSession extends EventTarget {
   async createGroup(name, screenName, topic = '') {
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'group';
     const groupId = canonical(`${this.local}/${slug}`, this.domain ?? 'localhost');
-    const properties = { Name: name, AccessType: 'Open', Searchable: 'T' };
+    const properties = { Name: name, AccessType: 'Open', Searchable: true };
     if (topic) properties.Topic = topic;
-    await this.client.send(
-      el('CreateGroup-Request', el('GroupID', groupId), props('GroupProperties', properties), el('JoinGroup', 'F'), el('SubscribeNotification', 'T')),
-    );
+    await this.client.createGroup(groupId, { properties, subscribe: true });
     await this.joinGroup(groupId, screenName);
     return groupId;
   }
@@ -315,16 +304,12 @@ export class ChatSession extends EventTarget {
     const sname = screenName || this.local;
     let answer;
     try {
-      answer = await this.client.send(
-        el(
-          'JoinGroup-Request',
-          el('GroupID', groupId),
-          el('ScreenName', el('SName', sname), el('GroupID', groupId)),
-          el('JoinedRequest', 'T'),
-          el('SubscribeNotification', 'T'),
-          props('OwnProperties', { AutoJoin: 'T' }),
-        ),
-      );
+      answer = await this.client.joinGroup(groupId, {
+        screenName: sname,
+        joinedUsers: true,
+        subscribe: true,
+        own: { AutoJoin: true },
+      });
     } catch (e) {
       if (e.code !== 807) throw e; // 807: already joined (AutoJoin did it at login)
     }
@@ -363,14 +348,14 @@ export class ChatSession extends EventTarget {
   async refreshGroup(groupId) {
     const g = this.groups.get(groupId);
     if (!g) return;
-    const p = await this.client.send(el('GetGroupProps-Request', el('GroupID', groupId)));
+    const p = await this.client.getGroupProps(groupId);
     const gp = readProps(child(p.tree, 'GroupProperties'));
     const own = readProps(child(p.tree, 'OwnProperties'));
     g.name = gp.Name || g.name;
     g.topic = gp.Topic || '';
     g.myRole = { Admin: 'admin', Mod: 'moderator', User: 'member' }[own.PrivilegeLevel] ?? own.PrivilegeLevel ?? '';
     if (g.joined) {
-      const j = await this.client.send(el('GetJoinedUsers-Request', el('GroupID', groupId)));
+      const j = await this.client.getJoinedUsers(groupId);
       g.members = this.#mappings(j.tree);
       for (const m of g.members) if (m.name === g.screenName && !m.role) m.role = g.myRole || null;
     }
@@ -381,7 +366,7 @@ export class ChatSession extends EventTarget {
   /** Leaves a group (and forgets it here). */
   async leaveGroup(groupId) {
     try {
-      await this.client.send(el('LeaveGroup-Request', el('GroupID', groupId)));
+      await this.client.leaveGroup(groupId);
     } finally {
       this.groups.delete(groupId);
       this.#saveLocal();
@@ -456,18 +441,15 @@ export class ChatSession extends EventTarget {
   async invite({ user, type = 'GR', groupId, url, note }) {
     const recipient = this.id(user);
     const inviteId = `inv-${newId()}`;
-    await this.client.send(
-      el(
-        'Invite-Request',
-        el('InviteID', inviteId),
-        el('InviteType', type),
-        el('Recipient', el('User', el('UserID', recipient))),
-        groupId ? el('GroupID', groupId) : null,
-        type === 'PR' ? el('PresenceSubList', ATTRIBUTES.map((a) => el(a))) : null,
-        url ? el('URLList', el('URL', url)) : null,
-        note ? el('InviteNote', note) : null,
-      ),
-    );
+    await this.client.invite({
+      inviteId,
+      type,
+      users: [recipient],
+      groupId: groupId || undefined,
+      attributes: type === 'PR' ? ATTRIBUTES : [],
+      urls: url ? [url] : [],
+      note: note || undefined,
+    });
     return inviteId;
   }
 
@@ -475,15 +457,7 @@ export class ChatSession extends EventTarget {
   async answerInvitation(inviteId, accept, { screenName, note } = {}) {
     const inv = this.invitations.find((i) => i.inviteId === inviteId);
     if (!inv) return;
-    await this.client.send(
-      el(
-        'InviteUser-Response',
-        el('InviteID', inviteId),
-        el('Acceptance', accept ? 'T' : 'F'),
-        el('Sender', el('User', el('UserID', this.userId))),
-        note ? el('ResponseNote', note) : null,
-      ),
-    );
+    await this.client.answerInvitation(inviteId, accept, { note: note || undefined });
     inv.state = accept ? 'accepted' : 'declined';
     this.#emit('invitations');
     if (accept && inv.groupId && ['GR', 'GM', 'EG'].includes(inv.type)) await this.joinGroup(inv.groupId, screenName);
@@ -494,14 +468,12 @@ export class ChatSession extends EventTarget {
 
   /** Searches users or groups: `element` a SearchElement (`USER_ID`, `GROUP_NAME`, …). */
   async search(element, value) {
-    const r = await this.client.send(
-      el('Search-Request', el('SearchPairList', el('SearchElement', element), el('SearchString', value)), el('SearchLimit', '20')),
-    );
+    const r = await this.client.search({ [element]: value }, { limit: 20 });
     const result = child(r.tree, 'SearchResult') ?? r.tree;
     const users = deep(result, 'UserID').map((u) => text(u));
     const groups = deep(result, 'GroupID').map((g) => text(g));
     if (text(r.tree, 'SearchID') && text(r.tree, 'CompletionFlag') !== 'T') {
-      this.client.send(el('StopSearch-Request', el('SearchID', text(r.tree, 'SearchID')))).catch(() => {});
+      this.client.stopSearch(text(r.tree, 'SearchID')).catch(() => {});
     }
     return { users: [...new Set(users)], groups: [...new Set(groups)] };
   }

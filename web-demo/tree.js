@@ -1,12 +1,5 @@
-// Element trees of the imps-engine package (`{ name, attributes, children }`): building
-// requests for `client.send(...)` and reading answers and server requests.
-
-/** An element: `el('GroupID', 'wv:alice/chat')`; undefined and null children are left out. */
-export const el = (name, ...children) => ({
-  name,
-  attributes: {},
-  children: children.flat().filter((c) => c !== undefined && c !== null && c !== false),
-});
+// Reading element trees of the imps-engine package (`{ name, attributes, children }`):
+// answers and server requests. Requests are built by the client's typed helpers.
 
 /** The element children of `tree`. */
 export const kids = (tree) => (tree?.children ?? []).filter((c) => typeof c !== 'string');
@@ -38,13 +31,6 @@ export function text(tree, ...path) {
   const t = path.length ? child(tree, ...path) : tree;
   return (t?.children ?? []).filter((c) => typeof c === 'string').join('');
 }
-
-/** A group or contact-list property list: `props({ Name: 'x', AccessType: 'Open' })`. */
-export const props = (wrapper, values) =>
-  el(
-    wrapper,
-    Object.entries(values).map(([k, v]) => el('Property', el('Name', k), el('Value', String(v)))),
-  );
 
 /** The `{ name: value }` of a `GroupProperties` / `ContactListProperties` tree. */
 export function readProps(tree) {

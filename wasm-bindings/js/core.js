@@ -732,6 +732,40 @@ export function webSocketWakeUp(url) {
 
 const successful = (code) => code === undefined || (code >= 200 && code < 300);
 
+// Element trees of the typed client helpers: children that are false, null or undefined are
+// left out, so optional parts read inline.
+const node = (name, ...children) => ({
+  name,
+  attributes: {},
+  children: children.filter((c) => c !== false && c !== null && c !== undefined),
+});
+const flag = (b) => (b ? 'T' : 'F');
+const userList = (ids) => node('UserList', ...ids.map((u) => node('User', node('UserID', u))));
+// A contact list entry: a user id, or `{ userId, nickname }`.
+const nickName = (u) =>
+  typeof u === 'string'
+    ? node('NickName', node('UserID', u))
+    : node('NickName', u.nickname !== undefined && node('Name', u.nickname), node('UserID', u.userId));
+// CSP properties from `{ Name: 'x', Searchable: true, MaxActiveUsers: 10 }`.
+const propertyNodes = (props) =>
+  Object.entries(props).map(([k, v]) => node('Property', node('Name', k), node('Value', typeof v === 'boolean' ? flag(v) : String(v))));
+const listProperties = (displayName, defaultList) =>
+  (displayName !== undefined || defaultList !== undefined) &&
+  node(
+    'ContactListProperties',
+    ...propertyNodes({
+      ...(displayName !== undefined ? { DisplayName: displayName } : {}),
+      ...(defaultList !== undefined ? { Default: defaultList } : {}),
+    }),
+  );
+const groupProperties = (props, welcomeNote) =>
+  node(
+    'GroupProperties',
+    ...propertyNodes(props),
+    welcomeNote !== undefined &&
+      node('WelcomeNote', node('ContentType', 'text/plain'), node('ContentData', welcomeNote)),
+  );
+
 /**
  * A CSP client: login (both schemes), presence, messaging and any primitive as an element
  * tree, over a transport (default: fetch to `url`). Wake-ups: polling by the engine's own
@@ -746,10 +780,12 @@ export class ImpsClient extends Emitter {
   );
   #stopWakeUp = null;
   #closed = false;
+  #userId;
 
   constructor(options) {
     super();
     const { url, transport, wakeUp, wakeUpUrl, ...engine } = options ?? {};
+    this.#userId = engine.userId;
     if (!transport && !url) throw new ImpsError(400, 'ImpsClient needs `url` or `transport`');
     this.#core = call(() => new wasm.ClientCore(engine, seed()));
     this.#transport = transport ?? fetchTransport(url);
@@ -862,6 +898,245 @@ export class ImpsClient extends Emitter {
   /** The envelopes of waiting messages. */
   getMessageList({ group, count } = {}) {
     return this.#request((t) => this.#core.getMessageList(t, group, count));
+  }
+
+  // ---- contact lists, block and grant lists (element trees the codec checks before sending)
+
+  /** The contact lists (GetList-Request): their ids and the default one. */
+  getContactLists() {
+    return this.send(node('GetList-Request'));
+  }
+  /** Creates contact list `listId` (`wv:you/name@domain`) with users (ids or `{ userId, nickname }`). */
+  createContactList(listId, { users = [], displayName, defaultList } = {}) {
+    return this.send(
+      node(
+        'CreateList-Request',
+        node('ContactList', listId),
+        users.length > 0 && node('NickList', ...users.map(nickName)),
+        listProperties(displayName, defaultList),
+      ),
+    );
+  }
+  /** Deletes a contact list. */
+  deleteContactList(listId) {
+    return this.send(node('DeleteList-Request', node('ContactList', listId)));
+  }
+  /** Adds or removes users of a contact list, or changes its properties; resolves with its members. */
+  manageContactList(listId, { add = [], remove = [], displayName, defaultList, receiveList = true } = {}) {
+    return this.send(
+      node(
+        'ListManage-Request',
+        node('ContactList', listId),
+        add.length > 0 && node('AddNickList', ...add.map(nickName)),
+        remove.length > 0 && node('RemoveNickList', ...remove.map((u) => node('UserID', u))),
+        listProperties(displayName, defaultList),
+        this.version !== '1.1' && node('ReceiveList', flag(receiveList)),
+      ),
+    );
+  }
+  /** The block and grant lists (GetBlockedList-Request). */
+  getBlockedList() {
+    return this.send(node('GetBlockedList-Request'));
+  }
+  /**
+   * Changes the block and grant lists (BlockEntity-Request): users to add to or remove from
+   * each, and whether each list is applied.
+   */
+  blockUsers({ block = [], unblock = [], blockListInUse, grant = [], ungrant = [], grantListInUse } = {}) {
+    const v13 = this.version === '1.3';
+    const list = (name, add, remove, inUse) =>
+      (add.length > 0 || remove.length > 0 || (!v13 && inUse !== undefined)) &&
+      node(
+        name,
+        !v13 && inUse !== undefined && node('InUse', flag(inUse)),
+        add.length > 0 && node('AddList', ...add.map((u) => node('UserID', u))),
+        remove.length > 0 && node('RemoveList', ...remove.map((u) => node('UserID', u))),
+      );
+    return this.send(
+      node(
+        'BlockEntity-Request',
+        list('BlockList', block, unblock, blockListInUse),
+        v13 && blockListInUse !== undefined && node('BlockListInUse', flag(blockListInUse)),
+        list('GrantList', grant, ungrant, grantListInUse),
+        v13 && grantListInUse !== undefined && node('GrantListInUse', flag(grantListInUse)),
+      ),
+    );
+  }
+
+  // ---- groups
+
+  /**
+   * Creates group `groupId` (`wv:you/name@domain`): `properties` are CSP group properties
+   * (`{ Name, Topic, AccessType: 'Open', Searchable: true, … }`); `join` joins it at once.
+   */
+  createGroup(groupId, { properties = {}, welcomeNote, join = false, screenName, subscribe = false } = {}) {
+    return this.send(
+      node(
+        'CreateGroup-Request',
+        node('GroupID', groupId),
+        groupProperties(properties, welcomeNote),
+        node('JoinGroup', flag(join)),
+        join && screenName !== undefined && node('ScreenName', node('SName', screenName), node('GroupID', groupId)),
+        node('SubscribeNotification', flag(subscribe)),
+      ),
+    );
+  }
+  /** Deletes a group (its administrators only). */
+  deleteGroup(groupId) {
+    return this.send(node('DeleteGroup-Request', node('GroupID', groupId)));
+  }
+  /**
+   * Joins a group under `screenName`; `joinedUsers` asks for the joined users in the answer;
+   * `own` sets own properties (`{ AutoJoin: true }`).
+   */
+  joinGroup(groupId, { screenName, joinedUsers = false, subscribe = false, own } = {}) {
+    return this.send(
+      node(
+        'JoinGroup-Request',
+        node('GroupID', groupId),
+        screenName !== undefined && node('ScreenName', node('SName', screenName), node('GroupID', groupId)),
+        node('JoinedRequest', flag(joinedUsers)),
+        node('SubscribeNotification', flag(subscribe)),
+        own !== undefined && node('OwnProperties', ...propertyNodes(own)),
+      ),
+    );
+  }
+  /** Leaves a group. */
+  leaveGroup(groupId) {
+    return this.send(node('LeaveGroup-Request', node('GroupID', groupId)));
+  }
+  /** The members of a group by privilege level. */
+  getGroupMembers(groupId) {
+    return this.send(node('GetGroupMembers-Request', node('GroupID', groupId)));
+  }
+  /** The users joined to a group now (CSP 1.2 and later). */
+  getJoinedUsers(groupId) {
+    return this.send(node('GetJoinedUsers-Request', node('GroupID', groupId)));
+  }
+  /** Makes users members of a group. */
+  addGroupMembers(groupId, users) {
+    return this.send(node('AddGroupMembers-Request', node('GroupID', groupId), this.#memberList(users)));
+  }
+  /** Ends users' membership of a group. */
+  removeGroupMembers(groupId, users) {
+    return this.send(node('RemoveGroupMembers-Request', node('GroupID', groupId), this.#memberList(users)));
+  }
+  /** Changes members' privilege levels: administrators, moderators, ordinary users. */
+  memberAccess(groupId, { admins = [], moderators = [], users = [] } = {}) {
+    const level = (name, ids) => ids.length > 0 && node(name, userList(ids));
+    return this.send(
+      node(
+        'MemberAccess-Request',
+        node('GroupID', groupId),
+        level('Admin', admins),
+        level('Mod', moderators),
+        users.length > 0 && (this.version === '1.3' ? userList(users) : node('Users', userList(users))),
+      ),
+    );
+  }
+  /** The group's properties and the caller's own properties in it. */
+  getGroupProps(groupId) {
+    return this.send(node('GetGroupProps-Request', node('GroupID', groupId)));
+  }
+  /** Changes group properties (administrators) and the caller's own properties (`IsMember`, …). */
+  setGroupProps(groupId, { properties, welcomeNote, own } = {}) {
+    return this.send(
+      node(
+        'SetGroupProps-Request',
+        node('GroupID', groupId),
+        (properties !== undefined || welcomeNote !== undefined) && groupProperties(properties ?? {}, welcomeNote),
+        own !== undefined && node('OwnProperties', ...propertyNodes(own)),
+      ),
+    );
+  }
+  /** Bans users from a group or lifts bans; resolves with the banned users. */
+  rejectFromGroup(groupId, { add = [], remove = [] } = {}) {
+    return this.send(
+      node(
+        'RejectList-Request',
+        node('GroupID', groupId),
+        add.length > 0 && node('AddList', ...add.map((u) => node('UserID', u))),
+        remove.length > 0 && node('RemoveList', ...remove.map((u) => node('UserID', u))),
+      ),
+    );
+  }
+  /** GroupChangeNotice subscription: `'S'` subscribes, `'U'` ends it, `'G'` asks its state. */
+  subscribeGroupNotice(groupId, type = 'S') {
+    return this.send(node('SubscribeGroupNotice-Request', node('GroupID', groupId), node('SubscribeType', type)));
+  }
+
+  // ---- invitations and search
+
+  /**
+   * Invites users (InviteType `GR` to a group, `IM`, `PR` presence, `SC` shared content with
+   * `urls`, …; `attributes` names the presence attributes a `PR` invitation offers); resolves
+   * with the server's Status. The answers arrive as `serverRequest` events (`Invite-Response`).
+   * `inviteId` defaults to a random one; it is in the answer.
+   */
+  invite({ inviteId = randomHex(8), type, users = [], groupId, attributes = [], urls = [], note, validity, screenName } = {}) {
+    return this.send(
+      node(
+        'Invite-Request',
+        node('InviteID', inviteId),
+        node('InviteType', type),
+        node('Recipient', ...users.map((u) => node('User', node('UserID', u)))),
+        groupId !== undefined && node('GroupID', groupId),
+        attributes.length > 0 && node('PresenceSubList', ...attributes.map((a) => node(a))),
+        urls.length > 0 && node('URLList', ...urls.map((u) => node('URL', u))),
+        note !== undefined && node('InviteNote', note),
+        screenName !== undefined && node('ScreenName', node('SName', screenName), groupId !== undefined && node('GroupID', groupId)),
+        validity !== undefined && node('Validity', String(validity)),
+      ),
+    ).then((answer) => ({ ...answer, inviteId }));
+  }
+  /** Answers an invitation (an `InviteUser-Request` in a `serverRequest` event). */
+  answerInvitation(inviteId, accept, { note, screenName, groupId } = {}) {
+    return this.send(
+      node(
+        'InviteUser-Response',
+        node('InviteID', inviteId),
+        node('Acceptance', flag(accept)),
+        node('Sender', node('User', node('UserID', this.#userId))),
+        note !== undefined && node('ResponseNote', note),
+        screenName !== undefined && node('ScreenName', node('SName', screenName), groupId !== undefined && node('GroupID', groupId)),
+      ),
+    );
+  }
+  /** Withdraws an invitation, from every invitee or from `users`. */
+  cancelInvitation(inviteId, { users = [], note } = {}) {
+    return this.send(
+      node(
+        'CancelInvite-Request',
+        node('InviteID', inviteId),
+        users.length > 0 && node('Recipient', ...users.map((u) => node('User', node('UserID', u)))),
+        note !== undefined && node('InviteNote', note),
+      ),
+    );
+  }
+  /**
+   * Searches users or groups: `criteria` maps SearchElement names to what to look for
+   * (`{ USER_LAST_NAME: 'Smith' }`); the answer carries `SearchID` for `searchMore`.
+   */
+  search(criteria, { limit } = {}) {
+    const pairs = Object.entries(criteria ?? {}).map(([k, v]) => [node('SearchElement', k), node('SearchString', String(v))]);
+    const lists =
+      this.version === '1.3'
+        ? [node('SearchPairList', ...pairs.map((p) => node('SearchPair', ...p)))]
+        : pairs.map((p) => node('SearchPairList', ...p));
+    return this.send(node('Search-Request', ...lists, limit !== undefined && node('SearchLimit', String(limit))));
+  }
+  /** A page of search `searchId` from result `index` (counted from 1; an answer's `SearchIndex` is its last). */
+  searchMore(searchId, index) {
+    return this.send(node('Search-Request', node('SearchID', String(searchId)), node('SearchIndex', String(index))));
+  }
+  /** Ends search `searchId` on the server. */
+  stopSearch(searchId) {
+    return this.send(node('StopSearch-Request', node('SearchID', String(searchId))));
+  }
+
+  // ≤ 1.2 name users in `UserList (User (UserID))`, 1.3 in `UserIDList (UserID)`.
+  #memberList(users) {
+    return this.version === '1.3' ? node('UserIDList', ...users.map((u) => node('UserID', u))) : userList(users);
   }
 
   /** Any request primitive as an element tree (groups, contact lists, …); resolves with its answer. */

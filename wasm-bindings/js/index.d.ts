@@ -311,6 +311,37 @@ export type ClientEvent =
   | { type: 'messageWaiting'; messageId?: string; info: CspElement | null }
   | { type: 'deliveryReport'; messageId?: string; code: number; info: CspElement | null };
 
+/** A contact list entry: a user id, or a user id with a nickname. */
+export type ContactListEntry = string | { userId: string; nickname?: string };
+/** CSP properties by name (`Name`, `Topic`, `AccessType`, `Searchable`, …); booleans are T/F. */
+export type GroupPropertyValues = Record<string, string | number | boolean>;
+/** What an invitation is for: group, IM, presence, shared content, …. */
+export type InviteType = 'GR' | 'IM' | 'PR' | 'SC' | 'GM' | 'US' | 'AP' | 'EC' | 'EG';
+/** What a search looks at. */
+export type SearchElement =
+  | 'USER_ID'
+  | 'USER_FIRST_NAME'
+  | 'USER_LAST_NAME'
+  | 'USER_EMAIL_ADDRESS'
+  | 'USER_ALIAS'
+  | 'USER_ONLINE_STATUS'
+  | 'USER_MOBILE_NUMBER'
+  | 'USER_CITY'
+  | 'USER_COUNTRY'
+  | 'USER_FRIENDLY_NAME'
+  | 'USER_GENDER'
+  | 'USER_INTENTION'
+  | 'USER_INTERESTS_HOBBIES'
+  | 'USER_MARITAL_STATUS'
+  | 'USER_AGE_MAX'
+  | 'USER_AGE_MIN'
+  | 'GROUP_ID'
+  | 'GROUP_NAME'
+  | 'GROUP_TOPIC'
+  | 'GROUP_USER_ID_JOINED'
+  | 'GROUP_USER_ID_OWNER'
+  | 'GROUP_USER_ID_AUTOJOIN';
+
 export class ImpsClient extends Emitter<ClientEvent> {
   constructor(options: ClientOptions);
   readonly version: CspVersion;
@@ -356,6 +387,112 @@ export class ImpsClient extends Emitter<ClientEvent> {
     options?: { acceptedContentLength?: number; group?: string },
   ): Promise<PrimitiveValue>;
   getMessageList(options?: { group?: string; count?: number }): Promise<PrimitiveValue>;
+  // Contact lists, block and grant lists. Each helper builds the request's element tree for
+  // the session's CSP version; the codec checks it before it is sent.
+  /** The contact lists (GetList-Request): `ContactList` and `DefaultContactList` in the answer. */
+  getContactLists(): Promise<PrimitiveValue>;
+  /** Creates contact list `listId` (`wv:you/name@domain`). */
+  createContactList(
+    listId: string,
+    options?: { users?: ContactListEntry[]; displayName?: string; defaultList?: boolean },
+  ): Promise<PrimitiveValue>;
+  deleteContactList(listId: string): Promise<PrimitiveValue>;
+  /** Adds or removes users or changes properties; from CSP 1.2 the answer lists the members. */
+  manageContactList(
+    listId: string,
+    changes?: {
+      add?: ContactListEntry[];
+      remove?: string[];
+      displayName?: string;
+      defaultList?: boolean;
+      /** Ask for the members in the answer (CSP 1.2 and later; default true). */
+      receiveList?: boolean;
+    },
+  ): Promise<PrimitiveValue>;
+  /** The block and grant lists (GetBlockedList-Request). */
+  getBlockedList(): Promise<PrimitiveValue>;
+  /** Changes the block and grant lists and whether each is applied (BlockEntity-Request). */
+  blockUsers(changes: {
+    block?: string[];
+    unblock?: string[];
+    blockListInUse?: boolean;
+    grant?: string[];
+    ungrant?: string[];
+    grantListInUse?: boolean;
+  }): Promise<PrimitiveValue>;
+
+  // Groups.
+  /** Creates group `groupId` (`wv:you/name@domain`); `join` joins it at once under `screenName`. */
+  createGroup(
+    groupId: string,
+    options?: {
+      properties?: GroupPropertyValues;
+      welcomeNote?: string;
+      join?: boolean;
+      screenName?: string;
+      subscribe?: boolean;
+    },
+  ): Promise<PrimitiveValue>;
+  /** Deletes a group (administrators only). */
+  deleteGroup(groupId: string): Promise<PrimitiveValue>;
+  /** Joins a group; `joinedUsers` asks for the joined users in the answer. */
+  joinGroup(
+    groupId: string,
+    options?: { screenName?: string; joinedUsers?: boolean; subscribe?: boolean; own?: GroupPropertyValues },
+  ): Promise<PrimitiveValue>;
+  leaveGroup(groupId: string): Promise<PrimitiveValue>;
+  /** Members by privilege level (`Admin`, `Mod`, `Users`/`UserList`). */
+  getGroupMembers(groupId: string): Promise<PrimitiveValue>;
+  /** The users joined now (CSP 1.2 and later). */
+  getJoinedUsers(groupId: string): Promise<PrimitiveValue>;
+  addGroupMembers(groupId: string, users: string[]): Promise<PrimitiveValue>;
+  removeGroupMembers(groupId: string, users: string[]): Promise<PrimitiveValue>;
+  /** Sets members' privilege levels. */
+  memberAccess(
+    groupId: string,
+    levels: { admins?: string[]; moderators?: string[]; users?: string[] },
+  ): Promise<PrimitiveValue>;
+  /** `GroupProperties` and the caller's `OwnProperties`. */
+  getGroupProps(groupId: string): Promise<PrimitiveValue>;
+  setGroupProps(
+    groupId: string,
+    changes: { properties?: GroupPropertyValues; welcomeNote?: string; own?: GroupPropertyValues },
+  ): Promise<PrimitiveValue>;
+  /** Bans users from a group or lifts bans; the answer lists the banned users. */
+  rejectFromGroup(groupId: string, changes: { add?: string[]; remove?: string[] }): Promise<PrimitiveValue>;
+  /** GroupChangeNotice subscription: `S` subscribes, `U` ends it, `G` asks its state (`Value`). */
+  subscribeGroupNotice(groupId: string, type?: 'G' | 'S' | 'U'): Promise<PrimitiveValue>;
+
+  // Invitations and search.
+  /**
+   * Invites users; the invitees' answers arrive as `serverRequest` events (`Invite-Response`).
+   * The result carries the invitation's id (random unless given).
+   */
+  invite(invitation: {
+    type: InviteType;
+    users?: string[];
+    inviteId?: string;
+    groupId?: string;
+    /** Presence attributes a `PR` invitation offers. */
+    attributes?: string[];
+    urls?: string[];
+    note?: string;
+    validity?: number;
+    screenName?: string;
+  }): Promise<PrimitiveValue & { inviteId: string }>;
+  /** Answers an `InviteUser-Request` (a `serverRequest` event). */
+  answerInvitation(
+    inviteId: string,
+    accept: boolean,
+    options?: { note?: string; screenName?: string; groupId?: string },
+  ): Promise<PrimitiveValue>;
+  /** Withdraws an invitation from every invitee or from `users`. */
+  cancelInvitation(inviteId: string, options?: { users?: string[]; note?: string }): Promise<PrimitiveValue>;
+  /** Searches users or groups: `{ USER_LAST_NAME: 'Smith' }`; the answer carries `SearchID`. */
+  search(criteria: Partial<Record<SearchElement, string>>, options?: { limit?: number }): Promise<PrimitiveValue>;
+  /** A page of a search from result `index` (counted from 1; an answer's `SearchIndex` is its last). */
+  searchMore(searchId: string | number, index: number): Promise<PrimitiveValue>;
+  stopSearch(searchId: string | number): Promise<PrimitiveValue>;
   /** Any request primitive as a tree (groups, contact lists, …); resolves with the answer. */
   send(primitive: CspElement): Promise<PrimitiveValue>;
   close(): void;

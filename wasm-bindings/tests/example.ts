@@ -47,6 +47,23 @@ export async function quickStart(): Promise<void> {
   const sent = await alice.sendText({ users: ['bob'], text: 'hi' });
   console.log(sent.name, sent.code);
   await alice.send({ name: 'GetGroupMembers-Request', attributes: {}, children: [] });
+  await alice.createContactList('wv:alice/friends@example.org', {
+    users: ['wv:bob@example.org', { userId: 'wv:carol@example.org', nickname: 'Caz' }],
+    displayName: 'Friends',
+  });
+  await alice.blockUsers({ block: ['wv:mallory@example.org'], blockListInUse: true });
+  await alice.createGroup('wv:alice/chat@example.org', {
+    properties: { Name: 'Chat', Searchable: true },
+    join: true,
+    screenName: 'Al',
+  });
+  const invited = await alice.invite({ type: 'GR', users: ['wv:bob@example.org'], groupId: 'wv:alice/chat@example.org' });
+  console.log(invited.inviteId);
+  alice.on('serverRequest', (e) => {
+    if (e.primitive.name === 'InviteUser-Request') void alice.answerInvitation('id', false, { note: 'busy' });
+  });
+  const found = await alice.search({ GROUP_NAME: 'Chat' }, { limit: 10 });
+  console.log(found.tree?.name);
 
   try {
     decode('<not-csp/>');
