@@ -734,10 +734,18 @@ const successful = (code) => code === undefined || (code >= 200 && code < 300);
 
 // Element trees of the typed client helpers: children that are false, null or undefined are
 // left out, so optional parts read inline.
+// Numbers become text; anything else that is neither text nor an element is refused here,
+// naming the element, rather than by the codec with a less telling message.
 const node = (name, ...children) => ({
   name,
   attributes: {},
-  children: children.filter((c) => c !== false && c !== null && c !== undefined),
+  children: children
+    .filter((c) => c !== false && c !== null && c !== undefined)
+    .map((c) => {
+      if (typeof c === 'string' || (typeof c === 'object' && typeof c.name === 'string')) return c;
+      if (typeof c === 'number') return String(c);
+      throw new ImpsError(400, `${name}: ${JSON.stringify(c)} is neither text nor an element`);
+    }),
 });
 const flag = (b) => (b ? 'T' : 'F');
 const userList = (ids) => node('UserList', ...ids.map((u) => node('User', node('UserID', u))));
@@ -904,11 +912,11 @@ export class ImpsClient extends Emitter {
 
   /** The contact lists (GetList-Request): their ids and the default one. */
   getContactLists() {
-    return this.send(node('GetList-Request'));
+    return this.#build(() => node('GetList-Request'));
   }
   /** Creates contact list `listId` (`wv:you/name@domain`) with users (ids or `{ userId, nickname }`). */
   createContactList(listId, { users = [], displayName, defaultList } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'CreateList-Request',
         node('ContactList', listId),
@@ -919,11 +927,11 @@ export class ImpsClient extends Emitter {
   }
   /** Deletes a contact list. */
   deleteContactList(listId) {
-    return this.send(node('DeleteList-Request', node('ContactList', listId)));
+    return this.#build(() => node('DeleteList-Request', node('ContactList', listId)));
   }
   /** Adds or removes users of a contact list, or changes its properties; resolves with its members. */
   manageContactList(listId, { add = [], remove = [], displayName, defaultList, receiveList = true } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'ListManage-Request',
         node('ContactList', listId),
@@ -936,7 +944,7 @@ export class ImpsClient extends Emitter {
   }
   /** The block and grant lists (GetBlockedList-Request). */
   getBlockedList() {
-    return this.send(node('GetBlockedList-Request'));
+    return this.#build(() => node('GetBlockedList-Request'));
   }
   /**
    * Changes the block and grant lists (BlockEntity-Request): users to add to or remove from
@@ -952,7 +960,7 @@ export class ImpsClient extends Emitter {
         add.length > 0 && node('AddList', ...add.map((u) => node('UserID', u))),
         remove.length > 0 && node('RemoveList', ...remove.map((u) => node('UserID', u))),
       );
-    return this.send(
+    return this.#build(() => 
       node(
         'BlockEntity-Request',
         list('BlockList', block, unblock, blockListInUse),
@@ -970,7 +978,7 @@ export class ImpsClient extends Emitter {
    * (`{ Name, Topic, AccessType: 'Open', Searchable: true, … }`); `join` joins it at once.
    */
   createGroup(groupId, { properties = {}, welcomeNote, join = false, screenName, subscribe = false } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'CreateGroup-Request',
         node('GroupID', groupId),
@@ -983,14 +991,14 @@ export class ImpsClient extends Emitter {
   }
   /** Deletes a group (its administrators only). */
   deleteGroup(groupId) {
-    return this.send(node('DeleteGroup-Request', node('GroupID', groupId)));
+    return this.#build(() => node('DeleteGroup-Request', node('GroupID', groupId)));
   }
   /**
    * Joins a group under `screenName`; `joinedUsers` asks for the joined users in the answer;
    * `own` sets own properties (`{ AutoJoin: true }`).
    */
   joinGroup(groupId, { screenName, joinedUsers = false, subscribe = false, own } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'JoinGroup-Request',
         node('GroupID', groupId),
@@ -1003,28 +1011,28 @@ export class ImpsClient extends Emitter {
   }
   /** Leaves a group. */
   leaveGroup(groupId) {
-    return this.send(node('LeaveGroup-Request', node('GroupID', groupId)));
+    return this.#build(() => node('LeaveGroup-Request', node('GroupID', groupId)));
   }
   /** The members of a group by privilege level. */
   getGroupMembers(groupId) {
-    return this.send(node('GetGroupMembers-Request', node('GroupID', groupId)));
+    return this.#build(() => node('GetGroupMembers-Request', node('GroupID', groupId)));
   }
   /** The users joined to a group now (CSP 1.2 and later). */
   getJoinedUsers(groupId) {
-    return this.send(node('GetJoinedUsers-Request', node('GroupID', groupId)));
+    return this.#build(() => node('GetJoinedUsers-Request', node('GroupID', groupId)));
   }
   /** Makes users members of a group. */
   addGroupMembers(groupId, users) {
-    return this.send(node('AddGroupMembers-Request', node('GroupID', groupId), this.#memberList(users)));
+    return this.#build(() => node('AddGroupMembers-Request', node('GroupID', groupId), this.#memberList(users)));
   }
   /** Ends users' membership of a group. */
   removeGroupMembers(groupId, users) {
-    return this.send(node('RemoveGroupMembers-Request', node('GroupID', groupId), this.#memberList(users)));
+    return this.#build(() => node('RemoveGroupMembers-Request', node('GroupID', groupId), this.#memberList(users)));
   }
   /** Changes members' privilege levels: administrators, moderators, ordinary users. */
   memberAccess(groupId, { admins = [], moderators = [], users = [] } = {}) {
     const level = (name, ids) => ids.length > 0 && node(name, userList(ids));
-    return this.send(
+    return this.#build(() => 
       node(
         'MemberAccess-Request',
         node('GroupID', groupId),
@@ -1036,11 +1044,11 @@ export class ImpsClient extends Emitter {
   }
   /** The group's properties and the caller's own properties in it. */
   getGroupProps(groupId) {
-    return this.send(node('GetGroupProps-Request', node('GroupID', groupId)));
+    return this.#build(() => node('GetGroupProps-Request', node('GroupID', groupId)));
   }
   /** Changes group properties (administrators) and the caller's own properties (`IsMember`, …). */
   setGroupProps(groupId, { properties, welcomeNote, own } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'SetGroupProps-Request',
         node('GroupID', groupId),
@@ -1051,7 +1059,7 @@ export class ImpsClient extends Emitter {
   }
   /** Bans users from a group or lifts bans; resolves with the banned users. */
   rejectFromGroup(groupId, { add = [], remove = [] } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'RejectList-Request',
         node('GroupID', groupId),
@@ -1062,7 +1070,7 @@ export class ImpsClient extends Emitter {
   }
   /** GroupChangeNotice subscription: `'S'` subscribes, `'U'` ends it, `'G'` asks its state. */
   subscribeGroupNotice(groupId, type = 'S') {
-    return this.send(node('SubscribeGroupNotice-Request', node('GroupID', groupId), node('SubscribeType', type)));
+    return this.#build(() => node('SubscribeGroupNotice-Request', node('GroupID', groupId), node('SubscribeType', type)));
   }
 
   // ---- invitations and search
@@ -1074,7 +1082,7 @@ export class ImpsClient extends Emitter {
    * `inviteId` defaults to a random one; it is in the answer.
    */
   invite({ inviteId = randomHex(8), type, users = [], groupId, attributes = [], urls = [], note, validity, screenName } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'Invite-Request',
         node('InviteID', inviteId),
@@ -1091,7 +1099,7 @@ export class ImpsClient extends Emitter {
   }
   /** Answers an invitation (an `InviteUser-Request` in a `serverRequest` event). */
   answerInvitation(inviteId, accept, { note, screenName, groupId } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'InviteUser-Response',
         node('InviteID', inviteId),
@@ -1104,7 +1112,7 @@ export class ImpsClient extends Emitter {
   }
   /** Withdraws an invitation, from every invitee or from `users`. */
   cancelInvitation(inviteId, { users = [], note } = {}) {
-    return this.send(
+    return this.#build(() => 
       node(
         'CancelInvite-Request',
         node('InviteID', inviteId),
@@ -1123,15 +1131,25 @@ export class ImpsClient extends Emitter {
       this.version === '1.3'
         ? [node('SearchPairList', ...pairs.map((p) => node('SearchPair', ...p)))]
         : pairs.map((p) => node('SearchPairList', ...p));
-    return this.send(node('Search-Request', ...lists, limit !== undefined && node('SearchLimit', String(limit))));
+    return this.#build(() => node('Search-Request', ...lists, limit !== undefined && node('SearchLimit', String(limit))));
   }
   /** A page of search `searchId` from result `index` (counted from 1; an answer's `SearchIndex` is its last). */
   searchMore(searchId, index) {
-    return this.send(node('Search-Request', node('SearchID', String(searchId)), node('SearchIndex', String(index))));
+    return this.#build(() => node('Search-Request', node('SearchID', String(searchId)), node('SearchIndex', String(index))));
   }
   /** Ends search `searchId` on the server. */
   stopSearch(searchId) {
-    return this.send(node('StopSearch-Request', node('SearchID', String(searchId))));
+    return this.#build(() => node('StopSearch-Request', node('SearchID', String(searchId))));
+  }
+
+  // Sends the tree `make` builds; a bad argument (a user id that is not text, …) rejects the
+  // returned promise like a refusal does, with code 400.
+  #build(make) {
+    try {
+      return this.send(make());
+    } catch (e) {
+      return Promise.reject(toImpsError(e));
+    }
   }
 
   // ≤ 1.2 name users in `UserList (User (UserID))`, 1.3 in `UserIDList (UserID)`.

@@ -189,3 +189,22 @@ for (const version of ['1.2', '1.3']) {
     await close();
   });
 }
+
+test('bad arguments to the typed helpers are refused with CSP codes, and the session goes on', async () => {
+  const { clients, close } = await setUp('1.2', ['alice']);
+  const { alice } = clients;
+  // Caught before sending: not text, not an element.
+  await assert.rejects(alice.addGroupMembers('wv:alice/g@localhost', [{}]), (e) => e instanceof ImpsError && e.code === 400 && /UserID/.test(e.message));
+  // Caught by the codec: a SearchID must be a number.
+  await assert.rejects(alice.searchMore('abc', 1), refusedWith(400));
+  // Refused by the server: a missing InviteType, an unknown search, an empty search, a group
+  // that does not exist, a contact list id that is not one.
+  await assert.rejects(alice.invite({ users: ['wv:bob@localhost'] }), refusedWith(402));
+  await assert.rejects(alice.searchMore(77, 1), refusedWith(424));
+  await assert.rejects(alice.search({}), refusedWith(402));
+  await assert.rejects(alice.joinGroup('wv:alice/none@localhost', { screenName: 'a' }), refusedWith(800));
+  await assert.rejects(alice.createContactList('not a list'), refusedWith(402));
+  // The session still works.
+  assert.equal((await alice.getBlockedList()).name, 'GetBlockedList-Response');
+  await close();
+});
