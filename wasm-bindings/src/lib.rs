@@ -10,6 +10,8 @@
 
 use std::sync::Mutex;
 
+mod config;
+
 use imps_engine::client::{
     self, Client, ClientConfig, ClientEvent, ClientInput, ClientOutput, Command, LoginScheme,
 };
@@ -559,22 +561,12 @@ impl ServerCore {
     /// defaults) and 32 bytes of seed from real entropy.
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue, seed: &[u8]) -> Result<ServerCore, JsValue> {
-        let config: Config = if config.is_undefined() || config.is_null() {
+        let config = if config.is_undefined() || config.is_null() {
             Config::default()
         } else {
-            let parsed: Config = serde_wasm_bindgen::from_value(config.clone())
+            let mut parsed = Config::default();
+            read_config(&config, "", &mut parsed)
                 .map_err(|e| error(400, format!("configuration: {e}"), None))?;
-            // serde-wasm-bindgen reads only the fields it knows, so `deny_unknown_fields`
-            // never fires: compare the keys given with those of the parsed configuration.
-            let known = serde_wasm_bindgen::to_value(&parsed)
-                .map_err(|e| error(500, format!("configuration: {e}"), None))?;
-            if let Some(path) = unknown_key(&config, &known, String::new()) {
-                return Err(error(
-                    400,
-                    format!("configuration: unknown field `{path}`"),
-                    None,
-                ));
-            }
             parsed
         };
         let seed: [u8; 32] = seed
@@ -796,37 +788,54 @@ impl ServerCore {
     }
 }
 
-/// The first key path of `given` that `known` (the same value as the engine understood it)
-/// lacks. serde-wasm-bindgen writes structs as Maps or plain objects; both are read.
-fn unknown_key(given: &JsValue, known: &JsValue, path: String) -> Option<String> {
-    if !given.is_object() || Array::is_array(given) || given.is_instance_of::<Uint8Array>() {
-        return None;
+/// Reads the configuration object `v` (the section at `path`, `""` for the whole) into
+/// `config`: the first unknown field or wrong value is the error. Undefined fields keep their
+/// defaults.
+fn read_config(v: &JsValue, path: &str, config: &mut Config) -> Result<(), String> {
+    if !v.is_object() || Array::is_array(v) {
+        return Err(if path.is_empty() {
+            "it must be an object".into()
+        } else {
+            format!("`{path}` must be an object")
+        });
     }
-    let known_get = |k: &str| -> Option<JsValue> {
-        if let Some(map) = known.dyn_ref::<js_sys::Map>() {
-            let key = JsValue::from_str(k);
-            return map.has(&key).then(|| map.get(&key));
-        }
-        if known.is_object() && Reflect::has(known, &JsValue::from_str(k)).unwrap_or(false) {
-            return Some(get(known, k));
-        }
-        None
-    };
-    for key in Object::keys(&Object::from(given.clone())).iter() {
+    for key in Object::keys(&Object::from(v.clone())).iter() {
         let Some(k) = key.as_string() else { continue };
         let here = if path.is_empty() {
             k.clone()
         } else {
             format!("{path}.{k}")
         };
-        let Some(inner) = known_get(&k) else {
-            return Some(here);
-        };
-        if let Some(p) = unknown_key(&get(given, &k), &inner, here) {
-            return Some(p);
+        let value = get(v, &k);
+        if value.is_undefined() {
+            continue;
+        }
+        if config::is_section(&here) {
+            read_config(&value, &here, config)?;
+        } else {
+            config::set(config, &here, given(&value))?;
         }
     }
-    None
+    Ok(())
+}
+
+/// A leaf of the configuration object for [`config::set`].
+fn given(v: &JsValue) -> config::Given {
+    use config::Given;
+    if let Some(b) = v.as_bool() {
+        Given::Bool(b)
+    } else if let Some(n) = v.as_f64() {
+        Given::Number(n)
+    } else if let Some(s) = v.as_string() {
+        Given::Text(s)
+    } else if v.is_null() {
+        Given::Null
+    } else if Array::is_array(v) && Array::from(v).length() == 2 {
+        let a = Array::from(v);
+        Given::HostPort(a.get(0).as_string(), a.get(1).as_f64())
+    } else {
+        Given::Other
+    }
 }
 
 /// An event or admin result as an object (replies, batches and wake-ups leave packed).

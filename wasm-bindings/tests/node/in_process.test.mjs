@@ -269,9 +269,23 @@ test('bad client options are ImpsErrors', () => {
   );
 });
 
-test('an unknown configuration field is refused with 400 and names the field', async () => {
+test('an unknown or mistyped configuration field is refused with 400 and names the field', async () => {
   await assert.rejects(ImpsServer.open({ nonsense: 1 }), (e) => e instanceof ImpsError && e.code === 400 && /nonsense/.test(e.message));
   await assert.rejects(ImpsServer.open({ login: { nope: true } }), (e) => e.code === 400 && /login\.nope/.test(e.message));
+  // A wrong type or range names the field and what it takes.
+  await assert.rejects(ImpsServer.open({ login: { digest: 'yes' } }), (e) => e.code === 400 && /login\.digest.*true or false/.test(e.message));
+  await assert.rejects(ImpsServer.open({ im: { max_content_bytes: -1 } }), (e) => e.code === 400 && /im\.max_content_bytes/.test(e.message));
+  await assert.rejects(ImpsServer.open({ cir: 'on' }), (e) => e.code === 400 && /`cir` must be an object/.test(e.message));
+  // Every kind of field is read: the server answers with what was configured.
+  const configured = await ImpsServer.open({
+    domain: 'example.org',
+    service_provider: { name: 'Example IM', url: null },
+    cir: { stcp: ['im.example.org', 3717] },
+    presence: { notify_interval_ms: 0 },
+  });
+  await configured.admin({ type: 'provisionUser', userId: 'ann', password: 'pw' });
+  assert.ok(configured.hasAccount('wv:ann@example.org'));
+  await configured.close();
   const s = await ImpsServer.open({ domain: 'example.org', login: { open_registration: false } });
   await s.close();
 });
