@@ -732,10 +732,10 @@ export function webSocketWakeUp(url) {
 
 const successful = (code) => code === undefined || (code >= 200 && code < 300);
 
-// Element trees of the typed client helpers: children that are false, null or undefined are
-// left out, so optional parts read inline.
-// Numbers become text; anything else that is neither text nor an element is refused here,
-// naming the element, rather than by the codec with a less telling message.
+// Element trees of the typed client helpers. Children that are false, null or undefined are
+// left out, so optional parts read inline; numbers become text; anything else that is neither
+// text nor an element is refused here, naming the element, rather than by the codec with a
+// less telling message.
 const node = (name, ...children) => ({
   name,
   attributes: {},
@@ -916,7 +916,7 @@ export class ImpsClient extends Emitter {
   }
   /** Creates contact list `listId` (`wv:you/name@domain`) with users (ids or `{ userId, nickname }`). */
   createContactList(listId, { users = [], displayName, defaultList } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'CreateList-Request',
         node('ContactList', listId),
@@ -931,7 +931,7 @@ export class ImpsClient extends Emitter {
   }
   /** Adds or removes users of a contact list, or changes its properties; resolves with its members. */
   manageContactList(listId, { add = [], remove = [], displayName, defaultList, receiveList = true } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'ListManage-Request',
         node('ContactList', listId),
@@ -960,7 +960,7 @@ export class ImpsClient extends Emitter {
         add.length > 0 && node('AddList', ...add.map((u) => node('UserID', u))),
         remove.length > 0 && node('RemoveList', ...remove.map((u) => node('UserID', u))),
       );
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'BlockEntity-Request',
         list('BlockList', block, unblock, blockListInUse),
@@ -978,7 +978,7 @@ export class ImpsClient extends Emitter {
    * (`{ Name, Topic, AccessType: 'Open', Searchable: true, … }`); `join` joins it at once.
    */
   createGroup(groupId, { properties = {}, welcomeNote, join = false, screenName, subscribe = false } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'CreateGroup-Request',
         node('GroupID', groupId),
@@ -998,7 +998,7 @@ export class ImpsClient extends Emitter {
    * `own` sets own properties (`{ AutoJoin: true }`).
    */
   joinGroup(groupId, { screenName, joinedUsers = false, subscribe = false, own } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'JoinGroup-Request',
         node('GroupID', groupId),
@@ -1032,7 +1032,7 @@ export class ImpsClient extends Emitter {
   /** Changes members' privilege levels: administrators, moderators, ordinary users. */
   memberAccess(groupId, { admins = [], moderators = [], users = [] } = {}) {
     const level = (name, ids) => ids.length > 0 && node(name, userList(ids));
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'MemberAccess-Request',
         node('GroupID', groupId),
@@ -1048,7 +1048,7 @@ export class ImpsClient extends Emitter {
   }
   /** Changes group properties (administrators) and the caller's own properties (`IsMember`, …). */
   setGroupProps(groupId, { properties, welcomeNote, own } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'SetGroupProps-Request',
         node('GroupID', groupId),
@@ -1059,7 +1059,7 @@ export class ImpsClient extends Emitter {
   }
   /** Bans users from a group or lifts bans; resolves with the banned users. */
   rejectFromGroup(groupId, { add = [], remove = [] } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'RejectList-Request',
         node('GroupID', groupId),
@@ -1082,7 +1082,7 @@ export class ImpsClient extends Emitter {
    * `inviteId` defaults to a random one; it is in the answer.
    */
   invite({ inviteId = randomHex(8), type, users = [], groupId, attributes = [], urls = [], note, validity, screenName } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'Invite-Request',
         node('InviteID', inviteId),
@@ -1099,7 +1099,7 @@ export class ImpsClient extends Emitter {
   }
   /** Answers an invitation (an `InviteUser-Request` in a `serverRequest` event). */
   answerInvitation(inviteId, accept, { note, screenName, groupId } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'InviteUser-Response',
         node('InviteID', inviteId),
@@ -1112,7 +1112,7 @@ export class ImpsClient extends Emitter {
   }
   /** Withdraws an invitation, from every invitee or from `users`. */
   cancelInvitation(inviteId, { users = [], note } = {}) {
-    return this.#build(() => 
+    return this.#build(() =>
       node(
         'CancelInvite-Request',
         node('InviteID', inviteId),
@@ -1142,14 +1142,16 @@ export class ImpsClient extends Emitter {
     return this.#build(() => node('StopSearch-Request', node('SearchID', String(searchId))));
   }
 
-  // Sends the tree `make` builds; a bad argument (a user id that is not text, …) rejects the
-  // returned promise like a refusal does, with code 400.
+  // Sends the tree `make` builds; a bad argument (a user id that is not text, a list that is
+  // not an array, …) rejects the returned promise like a refusal does, with code 400.
   #build(make) {
+    let tree;
     try {
-      return this.send(make());
+      tree = make();
     } catch (e) {
-      return Promise.reject(toImpsError(e));
+      return Promise.reject(e instanceof ImpsError ? e : new ImpsError(400, `bad argument: ${e?.message ?? e}`));
     }
+    return this.send(tree);
   }
 
   // ≤ 1.2 name users in `UserList (User (UserID))`, 1.3 in `UserIDList (UserID)`.

@@ -195,6 +195,7 @@ test('bad arguments to the typed helpers are refused with CSP codes, and the ses
   const { alice } = clients;
   // Caught before sending: not text, not an element.
   await assert.rejects(alice.addGroupMembers('wv:alice/g@localhost', [{}]), (e) => e instanceof ImpsError && e.code === 400 && /UserID/.test(e.message));
+  await assert.rejects(alice.removeGroupMembers('wv:alice/g@localhost', 'wv:bob@localhost'), refusedWith(400));
   // Caught by the codec: a SearchID must be a number.
   await assert.rejects(alice.searchMore('abc', 1), refusedWith(400));
   // Refused by the server: a missing InviteType, an unknown search, an empty search, a group
