@@ -748,7 +748,12 @@ const node = (name, ...children) => ({
     }),
 });
 const flag = (b) => (b ? 'T' : 'F');
-const userList = (ids) => node('UserList', ...ids.map((u) => node('User', node('UserID', u))));
+const userIds = (ids) => ids.map((u) => node('UserID', u));
+const userNodes = (ids) => ids.map((u) => node('User', node('UserID', u)));
+const userList = (ids) => node('UserList', ...userNodes(ids));
+// `ScreenName (SName, GroupID?)`.
+const screenNameOf = (name, groupId) =>
+  node('ScreenName', node('SName', name), groupId !== undefined && node('GroupID', groupId));
 // A contact list entry: a user id, or `{ userId, nickname }`.
 const nickName = (u) =>
   typeof u === 'string'
@@ -936,7 +941,7 @@ export class ImpsClient extends Emitter {
         'ListManage-Request',
         node('ContactList', listId),
         add.length > 0 && node('AddNickList', ...add.map(nickName)),
-        remove.length > 0 && node('RemoveNickList', ...remove.map((u) => node('UserID', u))),
+        remove.length > 0 && node('RemoveNickList', ...userIds(remove)),
         listProperties(displayName, defaultList),
         this.version !== '1.1' && node('ReceiveList', flag(receiveList)),
       ),
@@ -957,8 +962,8 @@ export class ImpsClient extends Emitter {
       node(
         name,
         !v13 && inUse !== undefined && node('InUse', flag(inUse)),
-        add.length > 0 && node('AddList', ...add.map((u) => node('UserID', u))),
-        remove.length > 0 && node('RemoveList', ...remove.map((u) => node('UserID', u))),
+        add.length > 0 && node('AddList', ...userIds(add)),
+        remove.length > 0 && node('RemoveList', ...userIds(remove)),
       );
     return this.#build(() =>
       node(
@@ -984,7 +989,7 @@ export class ImpsClient extends Emitter {
         node('GroupID', groupId),
         groupProperties(properties, welcomeNote),
         node('JoinGroup', flag(join)),
-        join && screenName !== undefined && node('ScreenName', node('SName', screenName), node('GroupID', groupId)),
+        join && screenName !== undefined && screenNameOf(screenName, groupId),
         node('SubscribeNotification', flag(subscribe)),
       ),
     );
@@ -1002,7 +1007,7 @@ export class ImpsClient extends Emitter {
       node(
         'JoinGroup-Request',
         node('GroupID', groupId),
-        screenName !== undefined && node('ScreenName', node('SName', screenName), node('GroupID', groupId)),
+        screenName !== undefined && screenNameOf(screenName, groupId),
         node('JoinedRequest', flag(joinedUsers)),
         node('SubscribeNotification', flag(subscribe)),
         own !== undefined && node('OwnProperties', ...propertyNodes(own)),
@@ -1063,8 +1068,8 @@ export class ImpsClient extends Emitter {
       node(
         'RejectList-Request',
         node('GroupID', groupId),
-        add.length > 0 && node('AddList', ...add.map((u) => node('UserID', u))),
-        remove.length > 0 && node('RemoveList', ...remove.map((u) => node('UserID', u))),
+        add.length > 0 && node('AddList', ...userIds(add)),
+        remove.length > 0 && node('RemoveList', ...userIds(remove)),
       ),
     );
   }
@@ -1087,12 +1092,12 @@ export class ImpsClient extends Emitter {
         'Invite-Request',
         node('InviteID', inviteId),
         node('InviteType', type),
-        node('Recipient', ...users.map((u) => node('User', node('UserID', u)))),
+        node('Recipient', ...userNodes(users)),
         groupId !== undefined && node('GroupID', groupId),
         attributes.length > 0 && node('PresenceSubList', ...attributes.map((a) => node(a))),
         urls.length > 0 && node('URLList', ...urls.map((u) => node('URL', u))),
         note !== undefined && node('InviteNote', note),
-        screenName !== undefined && node('ScreenName', node('SName', screenName), groupId !== undefined && node('GroupID', groupId)),
+        screenName !== undefined && screenNameOf(screenName, groupId),
         validity !== undefined && node('Validity', String(validity)),
       ),
     ).then((answer) => ({ ...answer, inviteId }));
@@ -1104,9 +1109,9 @@ export class ImpsClient extends Emitter {
         'InviteUser-Response',
         node('InviteID', inviteId),
         node('Acceptance', flag(accept)),
-        node('Sender', node('User', node('UserID', this.#userId))),
+        node('Sender', ...userNodes([this.#userId])),
         note !== undefined && node('ResponseNote', note),
-        screenName !== undefined && node('ScreenName', node('SName', screenName), groupId !== undefined && node('GroupID', groupId)),
+        screenName !== undefined && screenNameOf(screenName, groupId),
       ),
     );
   }
@@ -1116,7 +1121,7 @@ export class ImpsClient extends Emitter {
       node(
         'CancelInvite-Request',
         node('InviteID', inviteId),
-        users.length > 0 && node('Recipient', ...users.map((u) => node('User', node('UserID', u)))),
+        users.length > 0 && node('Recipient', ...userNodes(users)),
         note !== undefined && node('InviteNote', note),
       ),
     );
@@ -1156,7 +1161,7 @@ export class ImpsClient extends Emitter {
 
   // ≤ 1.2 name users in `UserList (User (UserID))`, 1.3 in `UserIDList (UserID)`.
   #memberList(users) {
-    return this.version === '1.3' ? node('UserIDList', ...users.map((u) => node('UserID', u))) : userList(users);
+    return this.version === '1.3' ? node('UserIDList', ...userIds(users)) : userList(users);
   }
 
   /** Any request primitive as an element tree (groups, contact lists, …); resolves with its answer. */

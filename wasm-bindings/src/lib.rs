@@ -830,8 +830,7 @@ fn given(v: &JsValue) -> config::Given {
         Given::Text(s)
     } else if v.is_null() {
         Given::Null
-    } else if Array::is_array(v) && Array::from(v).length() == 2 {
-        let a = Array::from(v);
+    } else if let Some(a) = v.dyn_ref::<Array>().filter(|a| a.length() == 2) {
         Given::HostPort(a.get(0).as_string(), a.get(1).as_f64())
     } else {
         Given::Other

@@ -2,27 +2,19 @@
 // search) against an ImpsServer in process, in every CSP version each primitive exists in.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ImpsClient, ImpsError, ImpsServer } from 'imps-engine';
-import { until } from './helpers.mjs';
+import { ImpsError, ImpsServer } from 'imps-engine';
+import { connect, until } from './helpers.mjs';
 
-/** The first element named `name` in `tree` (depth first), or undefined. */
-function find(tree, name) {
-  if (!tree || typeof tree === 'string') return undefined;
-  if (tree.name === name) return tree;
-  for (const c of tree.children) {
-    const hit = find(c, name);
-    if (hit) return hit;
-  }
-  return undefined;
-}
-
-/** Every element named `name` in `tree`. */
+/** Every element named `name` in `tree`, depth first. */
 function all(tree, name, out = []) {
   if (!tree || typeof tree === 'string') return out;
   if (tree.name === name) out.push(tree);
   for (const c of tree.children) all(c, name, out);
   return out;
 }
+
+/** The first element named `name` in `tree`, or undefined. */
+const find = (tree, name) => all(tree, name)[0];
 
 /** The text of an element. */
 const text = (e) => (e ? e.children.filter((c) => typeof c === 'string').join('') : undefined);
@@ -34,10 +26,7 @@ async function setUp(version, users) {
   const clients = {};
   for (const userId of users) {
     await server.admin({ type: 'provisionUser', userId, password: 'pw' });
-    const c = new ImpsClient({ transport: (r) => server.handle(r), userId, password: 'pw', version });
-    server.on('wakeUp', (w) => {
-      if (w.sessionId === c.sessionId) c.wakeUp();
-    });
+    const c = connect(server, { userId, password: 'pw', version });
     await c.login();
     clients[userId] = c;
   }

@@ -4,6 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ImpsClient } from 'imps-engine';
+
+/** A client talking to `server` in process; wake-ups routed to it by session id. */
+export function connect(server, options) {
+  const client = new ImpsClient({ transport: (req) => server.handle(req), ...options });
+  server.on('wakeUp', (w) => {
+    if (w.sessionId === client.sessionId) client.wakeUp();
+  });
+  return client;
+}
 
 /** An element tree: `el('GroupID', 'wv:a/g')`, `el('JoinGroup-Request', el(...), ...)`. */
 export const el = (name, ...children) => ({ name, attributes: {}, children });

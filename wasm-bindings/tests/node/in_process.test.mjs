@@ -13,17 +13,7 @@ import {
   presenceValues,
   versions,
 } from 'imps-engine';
-import { el, pollWhile, until } from './helpers.mjs';
-
-
-/** Clients talking to `server` in process; wake-ups routed to them by session id. */
-function connect(server, options) {
-  const client = new ImpsClient({ transport: (req) => server.handle(req), ...options });
-  server.on('wakeUp', (w) => {
-    if (w.sessionId === client.sessionId) client.wakeUp();
-  });
-  return client;
-}
+import { connect, el, pollWhile, until } from './helpers.mjs';
 
 async function openServer(name) {
   return ImpsServer.open({}, await IndexedDbStore.open(name));
