@@ -375,25 +375,39 @@ function views() {
 // Bytes copied out of the module's memory (reply bodies, stored values) are views of a shared
 // pool, as Node's own small Buffers are: V8 allocates every ArrayBuffer outside its heap, for
 // about 2 µs whatever its size (three per IM step were a quarter of the step), while a view of
-// an existing one costs a tenth of that. A pool is never reused: it lives while a view of it
-// does. Larger outputs get a buffer of their own.
+// an existing one costs a tenth of that. A drain's data area is copied into the pool at once
+// and each value is a view of it. A pool is never reused: it lives while a view of it does. A
+// larger area gets a buffer per value, so a kept value never holds a large reply alive.
 const POOL_SIZE = 16 * 1024;
 let pool = new Uint8Array(0);
 let pooled = 0;
-function copyOut(at, len) {
-  if (len > POOL_SIZE >>> 2) return mem8.slice(at, at + len);
+
+/**
+ * The byte strings of a drain's data area (`len` bytes at `at` in memory), taken in order:
+ * `take(n)` gives the next `n` bytes as a view no later call into the module can change.
+ */
+function dataArea(at, len) {
+  let pos = 0;
+  if (len > POOL_SIZE >>> 2) {
+    return (n) => {
+      const b = mem8.slice(at + pos, at + pos + n);
+      pos += n;
+      return b;
+    };
+  }
   if (pooled + len > pool.length) {
     pool = new Uint8Array(POOL_SIZE);
     pooled = 0;
   }
   pool.set(mem8.subarray(at, at + len), pooled);
-  const view = pool.subarray(pooled, pooled + len);
+  const base = pooled;
   pooled += len;
-  return view;
+  return (n) => {
+    const b = pool.subarray(base + pos, base + pos + n);
+    pos += n;
+    return b;
+  };
 }
-
-/** The UTF-8 string of `len` bytes at `at` in memory. */
-const readString = (at, len) => utf8.decode(mem8.subarray(at, at + len));
 
 let tables = null;
 // The usual CSP content types; a request or reply names one by its position plus one.
@@ -562,22 +576,25 @@ export class ImpsServer extends Emitter {
     views();
     const objects = memView.getUint32(start + 4, true) > 0 ? call(() => this.#core.drainObjects()) : null;
     if (objects) views();
-    const end = start + memView.getUint32(start, true);
     const deadline = memView.getFloat64(start + 8, true);
+    // The text area decoded at once; each string is a slice of it, in UTF-16 units.
+    const textAt = start + memView.getUint32(start + 16, true);
+    const text = utf8.decode(mem8.subarray(textAt, textAt + memView.getUint32(start + 20, true)));
+    const take = dataArea(start + memView.getUint32(start + 24, true), memView.getUint32(start + 28, true));
+    const end = textAt;
     const outputs = [];
     let next = 0;
-    let at = start + 16;
+    let at = start + 32;
+    let pos = 0;
     const str = () => {
       const n = memView.getUint32(at, true);
-      const s = readString(at + 4, n);
-      at += 4 + n;
-      return s;
+      at += 4;
+      return text.substring(pos, (pos += n));
     };
     const bytes = () => {
       const n = memView.getUint32(at, true);
-      const b = copyOut(at + 4, n);
-      at += 4 + n;
-      return b;
+      at += 4;
+      return take(n);
     };
     while (at < end) {
       const tag = mem8[at++];

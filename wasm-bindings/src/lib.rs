@@ -182,13 +182,25 @@ pub fn wasm_memory() -> JsValue {
 
 /// Outputs packed into bytes for the JS side (`#drain` in `js/core.js` reads them): crossing
 /// the boundary once per drain instead of once per field and string is most of the cost of
-/// a request through the package. Little-endian; a string or byte string is its `u32` length
-/// then its bytes (strings UTF-8). Header: `u32` length of the whole, `u32` count of object
-/// outputs, `f64` next deadline (NaN: none); then one tagged output after another.
-struct Packed(Vec<u8>);
+/// a request through the package. Little-endian. Header (32 bytes): `u32` length of the
+/// whole, `u32` count of object outputs, `f64` next deadline (NaN: none), then `u32` offset
+/// and `u32` byte length of the text area, the same of the data area (offsets from the
+/// start). Then one tagged output after another, then the two areas.
+///
+/// A string is its length in UTF-16 units in the outputs and its UTF-8 in the text area, a
+/// byte string its length in the outputs and its bytes in the data area, both in output
+/// order: JS decodes the text area with one `TextDecoder` call and copies the data area
+/// once, then takes each string and byte string as a slice of those (a decode and a copy per
+/// string and value cost JS more than all the rest of a drain).
+struct Packed {
+    /// The header and the tagged outputs; the areas are appended by `finish`.
+    out: Vec<u8>,
+    text: Vec<u8>,
+    data: Vec<u8>,
+}
 
 impl Packed {
-    const HEADER: usize = 16;
+    const HEADER: usize = 32;
     /// `f64 conn, u8 contentType, [str contentType], bytes body`: the content type as its
     /// position plus one in `contentTypes`, or 0 and the string.
     const REPLY: u8 = 1;
@@ -203,36 +215,70 @@ impl Packed {
     const PUT: u8 = 1;
     const DELETE: u8 = 2;
 
-    fn start(mut buf: Vec<u8>) -> Packed {
-        buf.clear();
-        buf.extend_from_slice(&[0; Self::HEADER]);
-        Packed(buf)
+    /// Starts packing into the buffers of the last drain (`bufs`: outputs, text, data).
+    fn start([mut out, mut text, mut data]: [Vec<u8>; 3]) -> Packed {
+        out.clear();
+        text.clear();
+        data.clear();
+        out.extend_from_slice(&[0; Self::HEADER]);
+        Packed { out, text, data }
     }
     fn tag(&mut self, t: u8) {
-        self.0.push(t);
+        self.out.push(t);
     }
     fn u32(&mut self, n: usize) {
-        self.0.extend_from_slice(&(n as u32).to_le_bytes());
+        self.out.extend_from_slice(&(n as u32).to_le_bytes());
     }
     fn f64(&mut self, x: f64) {
-        self.0.extend_from_slice(&x.to_le_bytes());
+        self.out.extend_from_slice(&x.to_le_bytes());
     }
     fn bytes(&mut self, b: &[u8]) {
         self.u32(b.len());
-        self.0.extend_from_slice(b);
+        self.data.extend_from_slice(b);
     }
     fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
+        // JS slices the decoded text area in UTF-16 units.
+        let units = if s.is_ascii() {
+            s.len()
+        } else {
+            s.encode_utf16().count()
+        };
+        self.u32(units);
+        self.text.extend_from_slice(s.as_bytes());
     }
-    fn finish(mut self, deadline: Option<u64>, objects: usize) -> Vec<u8> {
-        let len = (self.0.len() as u32).to_le_bytes();
-        let objects = (objects as u32).to_le_bytes();
-        let deadline = deadline.map_or(f64::NAN, |t| t as f64).to_le_bytes();
-        let header = len.iter().chain(&objects).chain(&deadline);
-        for (slot, byte) in self.0.iter_mut().zip(header) {
-            *slot = *byte;
+    /// The packed bytes, and the emptied area buffers to keep for the next drain.
+    fn finish(self, deadline: Option<u64>, objects: usize) -> (Vec<u8>, [Vec<u8>; 2]) {
+        let Packed {
+            mut out,
+            text,
+            data,
+        } = self;
+        let text_at = out.len();
+        out.extend_from_slice(&text);
+        let data_at = out.len();
+        out.extend_from_slice(&data);
+        let words = [
+            out.len() as u32,
+            objects as u32,
+            0,
+            0,
+            text_at as u32,
+            text.len() as u32,
+            data_at as u32,
+            data.len() as u32,
+        ];
+        let mut header = [0u8; Self::HEADER];
+        for (slot, word) in header.chunks_exact_mut(4).zip(words) {
+            slot.copy_from_slice(&word.to_le_bytes());
         }
-        self.0
+        let deadline = deadline.map_or(f64::NAN, |t| t as f64).to_le_bytes();
+        if let Some(slot) = header.get_mut(8..16) {
+            slot.copy_from_slice(&deadline);
+        }
+        if let Some(slot) = out.get_mut(..Self::HEADER) {
+            slot.copy_from_slice(&header);
+        }
+        (out, [text, data])
     }
 }
 
@@ -553,6 +599,8 @@ pub struct ServerCore {
     objects: Vec<JsValue>,
     /// The packed outputs of the last `drain` (reused).
     out: Vec<u8>,
+    /// The text and data area buffers of the packing (reused).
+    areas: [Vec<u8>; 2],
 }
 
 #[wasm_bindgen]
@@ -576,6 +624,7 @@ impl ServerCore {
             server: Server::new(config, seed),
             objects: Vec::new(),
             out: Vec::new(),
+            areas: [Vec::new(), Vec::new()],
         })
     }
 
@@ -690,12 +739,15 @@ impl ServerCore {
     /// `drainObjects`; the header gives the next deadline, so one call per turn tells JS
     /// everything. The buffer stays valid until the next `drain`.
     pub fn drain(&mut self) -> u32 {
-        let mut buf = std::mem::take(&mut self.out);
-        // One huge reply or restore must not pin its buffer for the module's life.
-        if buf.capacity() > 1 << 20 {
-            buf = Vec::new();
+        let [text, data] = std::mem::take(&mut self.areas);
+        let mut bufs = [std::mem::take(&mut self.out), text, data];
+        // One huge reply or restore must not pin its buffers for the module's life.
+        for buf in &mut bufs {
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::new();
+            }
         }
-        let mut out = Packed::start(buf);
+        let mut out = Packed::start(bufs);
         while let Some(o) = self.server.poll_output() {
             match o {
                 Output::Reply(r) => {
@@ -753,7 +805,7 @@ impl ServerCore {
                 }
             }
         }
-        self.out = out.finish(self.server.poll_timeout(), self.objects.len());
+        (self.out, self.areas) = out.finish(self.server.poll_timeout(), self.objects.len());
         self.out.as_ptr() as usize as u32
     }
 

@@ -6,11 +6,16 @@
 //   for the previous message, whose reply carries the next NewMessage. Server work only, the
 //   request bodies encoded before the clock starts (byte for byte what the native bench's
 //   support module encodes), through the public `ImpsServer.handle` on a `MemoryStore`.
+// * im_step_engine — the same steps through the module's raw exports only (`ServerCore.request`
+//   and `drain`, the calls `ImpsServer.handle` makes), none of the package's JS: what V8's code
+//   for the engine costs against native, the floor any JS around it could reach.
 // * two_clients — ImpsServer and two ImpsClients with in-process transports: alice sends a
 //   message to bob, who polls for it (every layer of the package).
 //
 // Each figure is printed as `figure NAME PER_SECOND` for xtask after a line for people.
 import { ImpsClient, ImpsServer } from 'imps-engine';
+// The same module instance the package's entry initialised (Node resolves the link).
+import { ServerCore, wasmMemory } from '../../node_modules/imps-engine/imps_wasm.js';
 
 const STEPS = 20000; // equal to the native side's
 const MESSAGES = 2000; // equal to the native side's
@@ -104,6 +109,103 @@ async function imStep() {
   await server.close();
 }
 
+// The reply bodies in one packed drain of `ServerCore` (the layout `#drain` in core.js reads:
+// a 32-byte header, tagged outputs whose strings and byte strings are lengths, then the text
+// and data areas); storage batches and wake-ups are stepped over, objects dropped.
+function replies(core, start) {
+  if (new DataView(wasmMemory().buffer).getUint32(start + 4, true) > 0) core.drainObjects();
+  const mem = new Uint8Array(wasmMemory().buffer);
+  const view = new DataView(mem.buffer);
+  const end = start + view.getUint32(start + 16, true);
+  let data = start + view.getUint32(start + 24, true);
+  const out = [];
+  let at = start + 32;
+  const skip = () => (at += 4);
+  const bytes = () => {
+    const n = view.getUint32(at, true);
+    at += 4;
+    data += n;
+    return mem.slice(data - n, data);
+  };
+  while (at < end) {
+    const tag = mem[at++];
+    if (tag === 1) {
+      at += 8;
+      if (mem[at++] === 0) skip();
+      out.push(bytes());
+    } else if (tag === 2) {
+      const count = view.getUint32(at + 8, true);
+      at += 12;
+      for (let i = 0; i < count; i++) {
+        const put = mem[at] === 1;
+        at += 2;
+        skip();
+        if (put) bytes();
+      }
+    } else if (tag === 4) {
+      skip();
+      skip();
+      if (mem[at++] === 1) skip();
+      skip();
+      const methods = view.getUint32(at, true);
+      at += 4 + 4 * methods;
+    } else if (tag !== 3) {
+      throw new Error(`im_step_engine: unexpected output tag ${tag}`);
+    }
+  }
+  return out;
+}
+
+async function imStepEngine() {
+  const core = new ServerCore(CONFIG, crypto.getRandomValues(new Uint8Array(32)));
+  core.restore(0, []);
+  let conn = 1;
+  let clock = 0;
+  const handle = (body) => {
+    core.request(clock, conn++, 1, undefined, body, Date.now(), undefined);
+    return core.drain();
+  };
+  const sids = [];
+  for (const [id, userId] of ['alice', 'bob'].entries()) {
+    core.admin(clock, id + 1, { type: 'provisionUser', userId, password: 'pw' });
+    replies(core, core.drain());
+    const transport = async (r) => {
+      const [body] = replies(core, handle(r.body));
+      return { contentType: 'application/vnd.wv.csp.xml', body };
+    };
+    const c = new ImpsClient({ transport, userId, password: 'pw', version: '1.2' });
+    await c.login();
+    sids.push(c.sessionId);
+    c.close();
+  }
+  const [alice, bob] = sids;
+  const sends = Array.from({ length: 4096 }, (_, i) => sendBody(alice, i));
+  handle(sends[0]);
+  let pending = delivered(replies(core, handle(pollBody(bob)))[0]);
+  let i = 1;
+  function run(n) {
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const send = sends[i % sends.length];
+      const ack = ackBody(bob, pending.tid, pending.id);
+      i++;
+      clock++;
+      const start = performance.now();
+      const answer = handle(send);
+      const reply = handle(ack);
+      total += performance.now() - start;
+      if (replies(core, answer).length !== 1) throw new Error('SendMessage got no answer');
+      pending = delivered(replies(core, reply)[0]);
+    }
+    return total;
+  }
+  run(STEPS);
+  const us = (run(STEPS) * 1000) / STEPS;
+  console.log(`node im_step_engine: ${STEPS} steps, ${us.toFixed(2)} µs per step (ServerCore.request + drain, no package JS)`);
+  console.log(`figure node_im_step_engine ${(1e6 / us).toFixed(1)}`);
+  core.free();
+}
+
 async function twoClients() {
   const server = await ImpsServer.open(CONFIG);
   for (const user of ['alice', 'bob']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
@@ -134,4 +236,5 @@ async function twoClients() {
 
 const only = process.argv[2];
 if (!only || only === 'im_step') await imStep();
+if (!only || only === 'im_step_engine') await imStepEngine();
 if (!only || only === 'two_clients') await twoClients();

@@ -988,13 +988,20 @@ fn web_demo_tests(imps: &Path, total: &mut Counts) -> Result {
 }
 
 /// The workloads of `cargo xtask bench-wasm`, each measured natively and in Node: the
-/// figure names their halves print (`figure native_NAME` and `figure node_NAME`).
-const BENCH_WASM_FIGURES: &[(&str, &str)] = &[
+/// figure names their halves print (`figure node_NAME` against `figure native_NATIVE`).
+const BENCH_WASM_FIGURES: &[(&str, &str, &str)] = &[
     (
+        "im_step",
         "im_step",
         "the engine's IM bench step, server only: ImpsServer.handle on MemoryStore",
     ),
     (
+        "im_step_engine",
+        "im_step",
+        "the same steps through the module's raw exports, none of the package's JS: the floor",
+    ),
+    (
+        "two_clients",
         "two_clients",
         "server and two clients in one process, alice sends, bob polls",
     ),
@@ -1030,8 +1037,8 @@ fn bench_wasm() -> Result {
     println!(
         "\nbench-wasm: Node through the package against native (per second, higher is better)"
     );
-    for (name, what) in BENCH_WASM_FIGURES {
-        let native = get(format!("native_{name}"))?;
+    for (name, native_name, what) in BENCH_WASM_FIGURES {
+        let native = get(format!("native_{native_name}"))?;
         let node = get(format!("node_{name}"))?;
         println!(
             "  {name}: native {native:.0}/s, node {node:.0}/s, ratio {:.3}x  ({what})",

@@ -370,3 +370,52 @@ test('a request made by a listener while the server drains is answered, and in o
   uma.close();
   await server.close();
 });
+
+test('non-ASCII text crosses the packed outputs intact, and the strings and values after it', async () => {
+  // A drain slices one decoded text area in UTF-16 units and one copied data area: a session
+  // cookie with non-ASCII (and non-BMP) characters must come out whole in the wake-up, and
+  // the token, stored value and reply after it unshifted.
+  const inner = new MemoryStore();
+  const ops = [];
+  const store = {
+    load: () => inner.load(),
+    apply(batch) {
+      ops.push(...batch.ops);
+      inner.apply(batch);
+    },
+  };
+  const server = await ImpsServer.open({}, store);
+  for (const user of ['tom', 'ula']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
+  const utf8 = new TextEncoder();
+  const text = new TextDecoder();
+  let cookie;
+  const transport = (r) => {
+    const xml = text.decode(r.body).replace(/<SessionCookie>([^<]*)<\/SessionCookie>/, (_, c) => {
+      cookie = `ñü😀-${c}`;
+      return `<SessionCookie>${cookie}</SessionCookie>`;
+    });
+    return server.handle({ ...r, body: utf8.encode(xml) });
+  };
+  const ula = new ImpsClient({ transport, userId: 'ula', password: 'pw', version: '1.2' });
+  await ula.login();
+  assert.ok(cookie, 'the login carried a cookie');
+  const tom = connect(server, { userId: 'tom', password: 'pw' });
+  await tom.login();
+  const wake = new Promise((resolve) => server.on('wakeUp', (w) => w.sessionId === ula.sessionId && resolve(w)));
+  const message = 'for ula, é 😀';
+  const sent = await tom.sendText({ users: ['ula'], text: message });
+  assert.equal(sent.name, 'SendMessage-Response');
+  const w = await wake;
+  assert.equal(w.cookie, cookie);
+  assert.equal(w.version, '1.2');
+  assert.match(w.cirToken, /^[0-9a-f]+$/, `the token after the cookie: ${w.cirToken}`);
+  const put = ops.find((o) => o.table === 'mailbox' && o.op === 'put');
+  assert.ok(put.key.startsWith('wv:ula@localhost/'), put.key);
+  assert.ok(text.decode(put.value).includes(message), 'the stored value holds the message');
+  const got = until(ula, 'message', (m) => m.content === message, 5000);
+  ula.poll();
+  assert.equal((await got).content, message);
+  ula.close();
+  tom.close();
+  await server.close();
+});
