@@ -8,9 +8,8 @@
 //! form, so their builders return `None` there (a 1.3 owner answers an `ANU` notification by
 //! defining attribute lists, [`create_attribute_list`]).
 
-use std::collections::BTreeMap;
-
 use super::ClientEvent;
+use crate::boxmap::BoxMap;
 use crate::codec::access13::NotificationType;
 use crate::codec::common::{ContactListIdList, User, UserIdList};
 use crate::codec::presence::{
@@ -629,7 +628,7 @@ fn key(user_id: &str) -> String {
 /// The contacts' presence as last heard from the server, per user.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PresenceView {
-    users: BTreeMap<String, PresenceSubList>,
+    users: BoxMap<String, PresenceSubList>,
 }
 
 impl PresenceView {

@@ -31,11 +31,10 @@
 //! It looks at user entries only; group and screen-name entries are kept for the group
 //! features to consult. Nobody blocks themselves.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::boxmap::BoxMap;
 use crate::codec::common::{DetailedResult, EntityList, ScreenName, Status};
 use crate::codec::im::{AccessList, BlockLists};
 use crate::codec::{Primitive, Version};
@@ -135,7 +134,7 @@ impl BlockRecord {
 }
 
 /// Every user's lists: owner → record. Users with default lists have no record.
-pub(crate) type Blocks = BTreeMap<String, BlockRecord>;
+pub(crate) type Blocks = BoxMap<String, BlockRecord>;
 
 fn put(record: &BlockRecord) -> StorageOp {
     StorageOp::Put {

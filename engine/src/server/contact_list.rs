@@ -7,11 +7,10 @@
 //! Members are local users (531 for unknown ones, 516 for other domains) with an optional
 //! nickname; a list holds at most the configured number of contacts (754).
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::boxmap::BoxMap;
 use crate::codec::common::{
     ContactListIdList, NickList, NickName, Properties, Property, PropertyName, Status,
 };
@@ -85,7 +84,7 @@ impl ContactList {
 }
 
 /// Every user's lists: owner → list id → list.
-pub(crate) type Lists = BTreeMap<String, VecMap<String, ContactList>>;
+pub(crate) type Lists = BoxMap<String, VecMap<String, ContactList>>;
 
 fn put(ids: &Ids, list: &ContactList) -> StorageOp {
     let stored = StoredList {

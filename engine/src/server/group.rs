@@ -72,8 +72,9 @@
 //!   `groups.max_groups` on the server (815). Deleting an account deletes the groups it
 //!   owns and takes it off every other group.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
+use crate::boxmap::BoxMap;
 use crate::vecmap::{VecMap, VecSet};
 use std::sync::Arc;
 
@@ -314,12 +315,12 @@ impl Group {
 /// Every group, and which groups each session joined.
 #[derive(Debug, Default)]
 pub(crate) struct Groups {
-    pub groups: BTreeMap<String, Group>,
-    by_session: BTreeMap<u64, VecSet<String>>,
+    pub groups: BoxMap<String, Group>,
+    by_session: BoxMap<u64, VecSet<String>>,
     /// Changes waiting to be told, per group.
-    pending: BTreeMap<String, Vec<Told>>,
+    pending: BoxMap<String, Vec<Told>>,
     /// When each group's last notice went out (kept for one interval).
-    last_notice: BTreeMap<String, Millis>,
+    last_notice: BoxMap<String, Millis>,
     /// (deadline, group) of the waiting changes.
     due: BTreeSet<(Millis, String)>,
     /// The number of the next change.

@@ -37,11 +37,12 @@
 //!   then groups).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::boxmap::BoxMap;
 use crate::codec::capability::DeliveryMethod;
 use crate::codec::common::{DetailedResult, Group, Recipient, ScreenName, Sender, Status, User};
 use crate::codec::im::{
@@ -123,11 +124,11 @@ struct ItemRecord<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct ImState {
     /// Mailboxes by canonical user id, oldest item first.
-    pub mailboxes: BTreeMap<String, VecDeque<Item>>,
+    pub mailboxes: BoxMap<String, VecDeque<Item>>,
     /// (expiry, seq) of every item, for the expiry timer.
     expiries: BTreeSet<(i64, u64)>,
     /// seq → mailbox owner.
-    owners: BTreeMap<u64, String>,
+    owners: BoxMap<u64, String>,
     next_seq: u64,
 }
 

@@ -36,10 +36,11 @@
 //! - **Limits.** `invite.per_minute` Invite-Requests per inviter per minute (503 beyond, with
 //!   nothing kept), `invite.max_open_per_user` open invitations per inviter (507).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::boxmap::BoxMap;
 use crate::codec::common::{Group, Recipient, ScreenName, Sender, Status, UrlList, User};
 use crate::codec::fundamental::{
     CancelInviteRequest, InviteRequest, InviteResponse, InviteType, InviteUserResponse,
@@ -141,13 +142,13 @@ pub struct InvitationInfo {
 /// Every open invitation, indexed by the users it concerns.
 #[derive(Debug, Default)]
 pub(crate) struct Invitations {
-    all: BTreeMap<String, Invitation>,
+    all: BoxMap<String, Invitation>,
     /// Keys of the invitations each user sent or received.
-    by_user: BTreeMap<String, crate::vecmap::VecSet<String>>,
+    by_user: BoxMap<String, crate::vecmap::VecSet<String>>,
     /// (expiry, key).
     expiries: BTreeSet<(i64, String)>,
     /// Recent Invite-Request times per inviter (rate limit).
-    sent: BTreeMap<String, VecDeque<Millis>>,
+    sent: BoxMap<String, VecDeque<Millis>>,
 }
 
 fn key(inviter: &str, id: &str) -> String {

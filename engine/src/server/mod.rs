@@ -21,7 +21,7 @@ mod search;
 mod session;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use rand_chacha::ChaCha20Rng;
@@ -29,6 +29,7 @@ use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::boxmap::BoxMap;
 use crate::codec::Encoding;
 use crate::codec::capability::CirMethod;
 use crate::codec::common::CspResult;
@@ -310,7 +311,7 @@ pub struct Server {
     wall_clock_ms: i64,
     /// The monotonic time `wall_clock_ms` was read (wall time between requests is derived).
     wall_at: Millis,
-    accounts: BTreeMap<String, Account>,
+    accounts: BoxMap<String, Account>,
     lists: contact_list::Lists,
     presence: presence::PresenceState,
     im: im::ImState,
@@ -324,14 +325,14 @@ pub struct Server {
     searches: search::Searches,
     /// Searchable text of every account.
     search_index: search::Index,
-    sessions: BTreeMap<u64, Session>,
-    by_id: BTreeMap<String, u64>,
-    by_user: BTreeMap<String, Vec<u64>>,
+    sessions: BoxMap<u64, Session>,
+    by_id: BoxMap<String, u64>,
+    by_user: BoxMap<String, Vec<u64>>,
     expiries: BTreeSet<(Millis, u64)>,
     /// Sessions ended by the server, so their next request learns why (600/601), until then.
-    ended: BTreeMap<String, (u16, Millis)>,
-    challenges: BTreeMap<String, Vec<Challenge>>,
-    throttles: BTreeMap<String, Throttle>,
+    ended: BoxMap<String, (u16, Millis)>,
+    challenges: BoxMap<String, Vec<Challenge>>,
+    throttles: BoxMap<String, Throttle>,
     registrations: VecDeque<Millis>,
     outputs: VecDeque<Output>,
     next_handle: u64,
@@ -361,22 +362,22 @@ impl Server {
             now: 0,
             wall_clock_ms: 0,
             wall_at: 0,
-            accounts: BTreeMap::new(),
-            lists: BTreeMap::new(),
+            accounts: Default::default(),
+            lists: Default::default(),
             presence: presence::PresenceState::default(),
             im: im::ImState::default(),
-            blocks: BTreeMap::new(),
+            blocks: Default::default(),
             groups: group::Groups::default(),
             invitations: invite::Invitations::default(),
             searches: search::Searches::default(),
             search_index: search::Index::default(),
-            sessions: BTreeMap::new(),
-            by_id: BTreeMap::new(),
-            by_user: BTreeMap::new(),
+            sessions: Default::default(),
+            by_id: Default::default(),
+            by_user: Default::default(),
             expiries: BTreeSet::new(),
-            ended: BTreeMap::new(),
-            challenges: BTreeMap::new(),
-            throttles: BTreeMap::new(),
+            ended: Default::default(),
+            challenges: Default::default(),
+            throttles: Default::default(),
             registrations: VecDeque::new(),
             outputs: VecDeque::new(),
             next_handle: 1,

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::boxmap::BoxMap;
 use crate::codec::common::{ContactListIdList, DetailedResult, Status, User, UserIdList};
 use crate::codec::presence::{
     AuthState, GetPresenceRequest, GetPresenceResponse, GetWatcherListRequest,
@@ -115,7 +116,7 @@ pub(crate) struct Subs {
 #[derive(Debug, Serialize, Deserialize)]
 struct SubsRecord {
     watcher: String,
-    users: BTreeMap<String, AttrSet>,
+    users: BoxMap<String, AttrSet>,
     lists: VecMap<String, ListSub>,
 }
 
@@ -131,15 +132,15 @@ struct PresenceRecord {
 #[derive(Debug, Default)]
 pub(crate) struct PresenceState {
     pub ids: Ids,
-    pub people: BTreeMap<u32, Presentity>,
-    pub auth: BTreeMap<u32, authorization::Auth>,
-    pub subs: BTreeMap<u32, Subs>,
+    pub people: BoxMap<u32, Presentity>,
+    pub auth: BoxMap<u32, authorization::Auth>,
+    pub subs: BoxMap<u32, Subs>,
     /// Publisher → watcher → subscription: the fan-out index.
-    pub watch: BTreeMap<u32, VecMap<u32, Watch>>,
+    pub watch: BoxMap<u32, VecMap<u32, Watch>>,
     /// Changed attributes waiting for the coalescing interval, per publisher.
-    pending: BTreeMap<u32, AttrSet>,
+    pending: BoxMap<u32, AttrSet>,
     due: BTreeSet<(Millis, u32)>,
-    last_flush: BTreeMap<u32, Millis>,
+    last_flush: BoxMap<u32, Millis>,
 }
 
 impl PresenceState {

@@ -29,11 +29,10 @@
 //!   `Searchable` (T/F, our extension: CSP has no primitive for it); other `PP_*` properties
 //!   are not kept and refuse the request (402).
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::boxmap::BoxMap;
 use crate::codec::access13::{
     GetPublicProfileRequest, GetPublicProfileResponse, PublicProfile, UpdatePublicProfileRequest,
 };
@@ -549,7 +548,7 @@ struct Open {
 /// Searches open for paging, per session.
 #[derive(Debug, Default)]
 pub(crate) struct Searches {
-    open: BTreeMap<u64, Vec<Open>>,
+    open: BoxMap<u64, Vec<Open>>,
     next_id: u32,
 }
 
