@@ -6,7 +6,7 @@
 
 pub mod abi;
 pub mod address;
-pub mod boxmap;
+pub(crate) mod boxmap;
 pub mod client;
 pub mod codec;
 pub mod datetime;
