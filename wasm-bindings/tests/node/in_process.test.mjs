@@ -15,6 +15,15 @@ import {
 } from 'imps-engine';
 import { connect, el, pollWhile, until } from './helpers.mjs';
 
+// A store whose apply returns nothing (synchronous), showing each batch to `seen` first.
+const syncStore = (inner, seen) => ({
+  load: () => inner.load(),
+  apply(batch) {
+    seen(batch);
+    inner.apply(batch);
+  },
+});
+
 async function openServer(name) {
   return ImpsServer.open({}, await IndexedDbStore.open(name));
 }
@@ -330,13 +339,7 @@ test('text with quotes, backslashes, line breaks and non-ASCII arrives unchanged
 test('a store whose apply returns nothing is applied before each reply, in order', async () => {
   const inner = new MemoryStore();
   const applied = [];
-  const store = {
-    load: () => inner.load(),
-    apply(batch) {
-      applied.push(batch.id);
-      inner.apply(batch);
-    },
-  };
+  const store = syncStore(inner, (batch) => applied.push(batch.id));
   const server = await ImpsServer.open({}, store);
   const text = await server.admin({ type: 'provisionUser', userId: 'sam', password: 'pw' });
   assert.match(text, /./);
@@ -375,15 +378,8 @@ test('non-ASCII text crosses the packed outputs intact, and the strings and valu
   // A drain slices one decoded text area in UTF-16 units and one copied data area: a session
   // cookie with non-ASCII (and non-BMP) characters must come out whole in the wake-up, and
   // the token, stored value and reply after it unshifted.
-  const inner = new MemoryStore();
   const ops = [];
-  const store = {
-    load: () => inner.load(),
-    apply(batch) {
-      ops.push(...batch.ops);
-      inner.apply(batch);
-    },
-  };
+  const store = syncStore(new MemoryStore(), (batch) => ops.push(...batch.ops));
   const server = await ImpsServer.open({}, store);
   for (const user of ['tom', 'ula']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
   const utf8 = new TextEncoder();
