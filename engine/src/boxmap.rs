@@ -27,14 +27,6 @@ mod slot {
     pub fn into_inner<V>(slot: Slot<V>) -> V {
         *slot
     }
-
-    pub fn get<V>(slot: &Slot<V>) -> &V {
-        slot
-    }
-
-    pub fn get_mut<V>(slot: &mut Slot<V>) -> &mut V {
-        slot
-    }
 }
 
 #[cfg(not(feature = "compact"))]
@@ -49,17 +41,19 @@ mod slot {
     pub fn into_inner<V>(slot: Slot<V>) -> V {
         slot
     }
-
-    pub fn get<V>(slot: &Slot<V>) -> &V {
-        slot
-    }
-
-    pub fn get_mut<V>(slot: &mut Slot<V>) -> &mut V {
-        slot
-    }
 }
 
 use slot::Slot;
+
+/// A stored value, to read (through the box's `Deref` under `compact`, as is otherwise).
+fn get<V>(slot: &Slot<V>) -> &V {
+    slot
+}
+
+/// A stored value, to change.
+fn get_mut<V>(slot: &mut Slot<V>) -> &mut V {
+    slot
+}
 
 /// A `BTreeMap<K, V>` whose values are boxed under the `compact` feature (see the module
 /// documentation); the API is the subset of `BTreeMap`'s that the engine uses.
@@ -83,11 +77,11 @@ impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for BoxMap<K, V> {
 }
 
 fn pair<'a, K, V>((k, v): (&'a K, &'a Slot<V>)) -> (&'a K, &'a V) {
-    (k, slot::get(v))
+    (k, get(v))
 }
 
 fn pair_mut<'a, K, V>((k, v): (&'a K, &'a mut Slot<V>)) -> (&'a K, &'a mut V) {
-    (k, slot::get_mut(v))
+    (k, get_mut(v))
 }
 
 impl<K, V> BoxMap<K, V> {
@@ -125,12 +119,12 @@ impl<K, V> BoxMap<K, V> {
 
     /// The values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + Clone {
-        self.0.values().map(slot::get)
+        self.0.values().map(get)
     }
 
     /// The values in key order, mutable.
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut V> + ExactSizeIterator {
-        self.0.values_mut().map(slot::get_mut)
+        self.0.values_mut().map(get_mut)
     }
 
     /// Removes every entry.
@@ -140,22 +134,12 @@ impl<K, V> BoxMap<K, V> {
 }
 
 impl<K: Ord, V> BoxMap<K, V> {
-    /// The first entry.
-    pub fn first_key_value(&self) -> Option<(&K, &V)> {
-        self.0.first_key_value().map(pair)
-    }
-
-    /// The last entry.
-    pub fn last_key_value(&self) -> Option<(&K, &V)> {
-        self.0.last_key_value().map(pair)
-    }
-
     /// The value of `key`.
     pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
     {
-        self.0.get(key).map(slot::get)
+        self.0.get(key).map(get)
     }
 
     /// The value of `key`, mutably.
@@ -163,7 +147,7 @@ impl<K: Ord, V> BoxMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.0.get_mut(key).map(slot::get_mut)
+        self.0.get_mut(key).map(get_mut)
     }
 
     /// Whether `key` is present.
@@ -187,16 +171,6 @@ impl<K: Ord, V> BoxMap<K, V> {
         self.0.remove(key).map(slot::into_inner)
     }
 
-    /// Removes `key`, giving back the stored key and its value.
-    pub fn remove_entry<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<(K, V)>
-    where
-        K: Borrow<Q>,
-    {
-        self.0
-            .remove_entry(key)
-            .map(|(k, v)| (k, slot::into_inner(v)))
-    }
-
     /// The entry of `key`.
     pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
         Entry(self.0.entry(key))
@@ -215,12 +189,7 @@ impl<K: Ord, V> BoxMap<K, V> {
 
     /// Keeps only the entries for which `f` is true.
     pub fn retain(&mut self, mut f: impl FnMut(&K, &mut V) -> bool) {
-        self.0.retain(|k, v| f(k, slot::get_mut(v)))
-    }
-
-    /// Removes and gives back the first entry.
-    pub fn pop_first(&mut self) -> Option<(K, V)> {
-        self.0.pop_first().map(|(k, v)| (k, slot::into_inner(v)))
+        self.0.retain(|k, v| f(k, get_mut(v)))
     }
 }
 
@@ -233,17 +202,12 @@ impl<'a, K: Ord, V> Entry<'a, K, V> {
     where
         V: Default,
     {
-        slot::get_mut(self.0.or_default())
+        get_mut(self.0.or_default())
     }
 
     /// The value, inserting `f()` first when absent.
     pub fn or_insert_with(self, f: impl FnOnce() -> V) -> &'a mut V {
-        slot::get_mut(self.0.or_insert_with(|| slot::new(f())))
-    }
-
-    /// The value, inserting `value` first when absent.
-    pub fn or_insert(self, value: V) -> &'a mut V {
-        slot::get_mut(self.0.or_insert_with(|| slot::new(value)))
+        get_mut(self.0.or_insert_with(|| slot::new(f())))
     }
 }
 

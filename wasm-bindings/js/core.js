@@ -581,7 +581,6 @@ export class ImpsServer extends Emitter {
     const textAt = start + memView.getUint32(start + 16, true);
     const text = utf8.decode(mem8.subarray(textAt, textAt + memView.getUint32(start + 20, true)));
     const take = dataArea(start + memView.getUint32(start + 24, true), memView.getUint32(start + 28, true));
-    const end = textAt;
     const outputs = [];
     let next = 0;
     let at = start + 32;
@@ -596,7 +595,8 @@ export class ImpsServer extends Emitter {
       at += 4;
       return take(n);
     };
-    while (at < end) {
+    // The tagged outputs end where the text area starts.
+    while (at < textAt) {
       const tag = mem8[at++];
       if (tag === REPLY) {
         const conn = memView.getFloat64(at, true);

@@ -215,13 +215,23 @@ impl Packed {
     const PUT: u8 = 1;
     const DELETE: u8 = 2;
 
-    /// Starts packing into the buffers of the last drain (`bufs`: outputs, text, data).
-    fn start([mut out, mut text, mut data]: [Vec<u8>; 3]) -> Packed {
-        out.clear();
-        text.clear();
-        data.clear();
-        out.extend_from_slice(&[0; Self::HEADER]);
-        Packed { out, text, data }
+    fn new() -> Packed {
+        Packed {
+            out: Vec::new(),
+            text: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+    /// Starts a new packing in the buffers of the last (the previous one is gone).
+    fn restart(&mut self) {
+        for buf in [&mut self.out, &mut self.text, &mut self.data] {
+            // One huge reply or restore must not pin its buffer for the module's life.
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::new();
+            }
+            buf.clear();
+        }
+        self.out.extend_from_slice(&[0; Self::HEADER]);
     }
     fn tag(&mut self, t: u8) {
         self.out.push(t);
@@ -246,39 +256,20 @@ impl Packed {
         self.u32(units);
         self.text.extend_from_slice(s.as_bytes());
     }
-    /// The packed bytes, and the emptied area buffers to keep for the next drain.
-    fn finish(self, deadline: Option<u64>, objects: usize) -> (Vec<u8>, [Vec<u8>; 2]) {
-        let Packed {
-            mut out,
-            text,
-            data,
-        } = self;
-        let text_at = out.len();
-        out.extend_from_slice(&text);
-        let data_at = out.len();
-        out.extend_from_slice(&data);
-        let words = [
-            out.len() as u32,
-            objects as u32,
-            0,
-            0,
-            text_at as u32,
-            text.len() as u32,
-            data_at as u32,
-            data.len() as u32,
-        ];
-        let mut header = [0u8; Self::HEADER];
-        for (slot, word) in header.chunks_exact_mut(4).zip(words) {
-            slot.copy_from_slice(&word.to_le_bytes());
+    /// Appends the areas and fills in the header; the packing is then `out`.
+    fn finish(&mut self, deadline: Option<u64>, objects: usize) {
+        let text_at = self.out.len();
+        self.out.extend_from_slice(&self.text);
+        let data_at = self.out.len();
+        self.out.extend_from_slice(&self.data);
+        let words = |w: [usize; 2]| w.into_iter().flat_map(|n| (n as u32).to_le_bytes());
+        let header = words([self.out.len(), objects])
+            .chain(deadline.map_or(f64::NAN, |t| t as f64).to_le_bytes())
+            .chain(words([text_at, self.text.len()]))
+            .chain(words([data_at, self.data.len()]));
+        for (slot, byte) in self.out.iter_mut().zip(header) {
+            *slot = byte;
         }
-        let deadline = deadline.map_or(f64::NAN, |t| t as f64).to_le_bytes();
-        if let Some(slot) = header.get_mut(8..16) {
-            slot.copy_from_slice(&deadline);
-        }
-        if let Some(slot) = out.get_mut(..Self::HEADER) {
-            slot.copy_from_slice(&header);
-        }
-        (out, [text, data])
     }
 }
 
@@ -597,10 +588,8 @@ pub struct ServerCore {
     server: Server,
     /// Outputs drained as objects and not yet taken by `drainObjects`.
     objects: Vec<JsValue>,
-    /// The packed outputs of the last `drain` (reused).
-    out: Vec<u8>,
-    /// The text and data area buffers of the packing (reused).
-    areas: [Vec<u8>; 2],
+    /// The packed outputs of the last `drain` (its buffers reused).
+    packed: Packed,
 }
 
 #[wasm_bindgen]
@@ -623,8 +612,7 @@ impl ServerCore {
         Ok(ServerCore {
             server: Server::new(config, seed),
             objects: Vec::new(),
-            out: Vec::new(),
-            areas: [Vec::new(), Vec::new()],
+            packed: Packed::new(),
         })
     }
 
@@ -739,15 +727,8 @@ impl ServerCore {
     /// `drainObjects`; the header gives the next deadline, so one call per turn tells JS
     /// everything. The buffer stays valid until the next `drain`.
     pub fn drain(&mut self) -> u32 {
-        let [text, data] = std::mem::take(&mut self.areas);
-        let mut bufs = [std::mem::take(&mut self.out), text, data];
-        // One huge reply or restore must not pin its buffers for the module's life.
-        for buf in &mut bufs {
-            if buf.capacity() > 1 << 20 {
-                *buf = Vec::new();
-            }
-        }
-        let mut out = Packed::start(bufs);
+        let out = &mut self.packed;
+        out.restart();
         while let Some(o) = self.server.poll_output() {
             match o {
                 Output::Reply(r) => {
@@ -805,8 +786,8 @@ impl ServerCore {
                 }
             }
         }
-        (self.out, self.areas) = out.finish(self.server.poll_timeout(), self.objects.len());
-        self.out.as_ptr() as usize as u32
+        out.finish(self.server.poll_timeout(), self.objects.len());
+        out.out.as_ptr() as usize as u32
     }
 
     /// The outputs that `drain` marked as objects, in order (then forgotten here).
