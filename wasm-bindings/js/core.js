@@ -86,6 +86,11 @@ const encoder = new TextEncoder();
 const asBytes = (b) =>
   typeof b === 'string' ? encoder.encode(b) : b instanceof Uint8Array ? b : new Uint8Array(b);
 
+// Module-private members of Emitter: whether anything listens to a type, and the hook a
+// subclass has called after every change of its listeners.
+const listening = Symbol('listening');
+const listenersChanged = Symbol('listenersChanged');
+
 /** A minimal listener registry (works the same in browsers, workers and Node). */
 class Emitter {
   #listeners = new Map();
@@ -93,10 +98,15 @@ class Emitter {
   on(type, listener) {
     if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
     this.#listeners.get(type).add(listener);
+    this[listenersChanged]?.();
     return () => this.off(type, listener);
   }
   off(type, listener) {
     this.#listeners.get(type)?.delete(listener);
+    this[listenersChanged]?.();
+  }
+  [listening](type) {
+    return this.#listeners.get(type)?.size > 0 || this.#listeners.get('*')?.size > 0;
   }
   /** The next event `type` for which `predicate` holds, or an ImpsError 408 after `timeoutMs`. */
   next(type, predicate = () => true, timeoutMs = 10000) {
@@ -204,13 +214,16 @@ class Deadline {
 
 // ---- stores ----------------------------------------------------------------------------------
 
-// The synchronous apply of MemoryStore (module-private).
-const applyAtOnce = Symbol('applyAtOnce');
+// The records of a MemoryStore, for ImpsServer (module-private).
+const memoryRecords = Symbol('memoryRecords');
 
-/** A store in memory: `{ load(), apply(batch) }` like every store. */
+/**
+ * A store in memory: `{ load(), apply(batch) }` like every store. Its records live in the
+ * engine module's memory, where a server attached to it applies its batches itself.
+ */
 export class MemoryStore {
-  // table → key → record.
-  #tables = new Map();
+  // Made on first use: the module may not be initialised yet when the store is constructed.
+  #records = null;
   #key = null;
   /** The server key (sealed passwords for digest login): random, for this store's life. */
   async serverKey() {
@@ -218,26 +231,13 @@ export class MemoryStore {
     return this.#key;
   }
   async load() {
-    return [...this.#tables.values()]
-      .flatMap((records) => [...records.values()])
-      .map((r) => ({ ...r }))
-      .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return call(() => this[memoryRecords]().load());
   }
   async apply(batch) {
-    this[applyAtOnce](batch);
+    call(() => this[memoryRecords]().apply(batch.ops));
   }
-  // What `apply` does, without its promise: ImpsServer calls this directly (memory is durable
-  // at once), so a reply need not wait a microtask for every batch before it. `owned`: the
-  // values are the server's own copies (views of its output pool, never written again), kept
-  // without copying again; a kept value holds its 16 KiB pool alive, a fair price for a store
-  // meant for tests and short-lived servers.
-  [applyAtOnce](batch, owned = false) {
-    for (const op of batch.ops) {
-      let records = this.#tables.get(op.table);
-      if (!records) this.#tables.set(op.table, (records = new Map()));
-      if (op.op === 'put') records.set(op.key, { table: op.table, key: op.key, value: owned ? op.value : op.value.slice() });
-      else records.delete(op.key);
-    }
+  [memoryRecords]() {
+    return (this.#records ??= new wasm.MemoryRecords());
   }
 }
 
@@ -433,8 +433,8 @@ const tableName = (i) => (tables ??= call(() => wasm.tableNames()))[i];
 export class ImpsServer extends Emitter {
   #core;
   #store;
-  // MemoryStore's synchronous apply when the store is a MemoryStore that keeps its own apply.
-  #applyAtOnce = null;
+  // The MemoryStore's records when the engine applies batches to them itself.
+  #memory = null;
   #nextConn = 1;
   #nextAdmin = 1;
   #waiting = new Map();
@@ -467,8 +467,11 @@ export class ImpsServer extends Emitter {
   constructor(config = {}, store = new MemoryStore()) {
     super();
     this.#store = store;
-    if (store instanceof MemoryStore && store.apply === MemoryStore.prototype.apply) {
-      this.#applyAtOnce = (batch) => store[applyAtOnce](batch, true);
+    // A MemoryStore that keeps its own load and apply: the engine applies its batches to
+    // the store's records inside the module (memory is durable at once), and no key or
+    // value crosses into JS on a request.
+    if (store instanceof MemoryStore && store.apply === MemoryStore.prototype.apply && store.load === MemoryStore.prototype.load) {
+      this.#memory = store[memoryRecords];
     }
     this.#ready = (async () => {
       let cfg = config ?? {};
@@ -476,8 +479,10 @@ export class ImpsServer extends Emitter {
         cfg = { ...cfg, server_key: await store.serverKey() };
       }
       this.#core = call(() => new wasm.ServerCore(cfg, seed()));
+      this.#syncWakeUps();
       const records = await store.load();
       call(() => this.#core.restore(now(), records));
+      if (this.#memory) call(() => this.#core.attachMemory(this.#memory.call(store)));
       this.#pump();
       this.#started = true;
     })();
@@ -537,6 +542,15 @@ export class ImpsServer extends Emitter {
     return call(() => this.#core.hasAccount(userId));
   }
 
+  // The engine packs wake-ups only while something listens to them.
+  [listenersChanged]() {
+    this.#syncWakeUps();
+  }
+
+  #syncWakeUps() {
+    if (this.#core && deadBecause === null) this.#core.setWakeUps(this[listening]('wakeUp'));
+  }
+
   #startedOrThrow() {
     if (!this.#core) throw new ImpsError(503, 'the server is still starting: await server.ready');
   }
@@ -579,7 +593,8 @@ export class ImpsServer extends Emitter {
     const deadline = memView.getFloat64(start + 8, true);
     // The text area decoded at once; each string is a slice of it, in UTF-16 units.
     const textAt = start + memView.getUint32(start + 16, true);
-    const text = utf8.decode(mem8.subarray(textAt, textAt + memView.getUint32(start + 20, true)));
+    const textLen = memView.getUint32(start + 20, true);
+    const text = textLen === 0 ? '' : utf8.decode(mem8.subarray(textAt, textAt + textLen));
     const take = dataArea(start + memView.getUint32(start + 24, true), memView.getUint32(start + 28, true));
     const outputs = [];
     let next = 0;
@@ -688,7 +703,7 @@ export class ImpsServer extends Emitter {
     if (this.#storeFailure) return;
     let done;
     try {
-      done = this.#applyAtOnce ? this.#applyAtOnce(batch) : this.#store.apply(batch);
+      done = this.#store.apply(batch);
     } catch (e) {
       this.#failed(batch, e);
       return;

@@ -8,6 +8,9 @@
 //! envelopes) cross as element trees `{ name, attributes, children }` written and read by the
 //! engine's own codec, so everything the codec knows is reachable without a second model.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Mutex;
 
 mod config;
@@ -582,10 +585,109 @@ fn parse_encoding(name: Option<&str>) -> Result<codec::Encoding, JsValue> {
 
 // ---- server ----------------------------------------------------------------------------------
 
+/// The records of a `MemoryStore`: one map per table (in [`Table::ALL`]'s order) of key to
+/// value. Shared by the store and the server attached to it. The boxed value gives the maps
+/// the node layout of the engine's own string-keyed maps in the browser module (its `compact`
+/// feature boxes their values), whose B-tree code `wasm-opt` then keeps once for both.
+type RecordMap = [BTreeMap<String, Box<Vec<u8>>>; Table::ALL.len()];
+
+/// The records of the package's `MemoryStore`, kept in the module's memory: a server attached
+/// to them (`ServerCore::attachMemory`) applies its storage batches here inside `drain`, so
+/// no key or value crosses into JS on a request (that crossing was most of the package's own
+/// cost per request). Memory is durable at once, so applying in the drain, before the
+/// replies behind the batch are handed out, keeps the durability contract.
+#[wasm_bindgen]
+pub struct MemoryRecords {
+    map: Rc<RefCell<RecordMap>>,
+}
+
+impl Default for MemoryRecords {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[wasm_bindgen]
+impl MemoryRecords {
+    /// No records.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> MemoryRecords {
+        MemoryRecords { map: Rc::default() }
+    }
+
+    /// Applies the ops `[{ op: "put" | "delete", table, key, value? }]` of one batch.
+    pub fn apply(&self, ops: Array) -> Result<(), JsValue> {
+        let mut parsed = Vec::with_capacity(ops.length() as usize);
+        for op in ops.iter() {
+            let table = get_string(&op, "table")
+                .as_deref()
+                .and_then(Table::from_name)
+                .ok_or_else(|| error(400, "a storage op names no known table", None))?;
+            let key = get_string(&op, "key")
+                .ok_or_else(|| error(400, "a storage op has no key", None))?;
+            parsed.push(match get_string(&op, "op").as_deref() {
+                Some("put") => {
+                    let value = get(&op, "value");
+                    if !value.is_instance_of::<Uint8Array>() {
+                        return Err(error(400, "a put's value is not bytes", None));
+                    }
+                    StorageOp::Put {
+                        table,
+                        key,
+                        value: Uint8Array::from(value).to_vec(),
+                    }
+                }
+                Some("delete") => StorageOp::Delete { table, key },
+                _ => return Err(error(400, "a storage op is neither put nor delete", None)),
+            });
+        }
+        // All or nothing: the batch is checked whole before any op lands.
+        apply_ops(&mut self.map.borrow_mut(), parsed);
+        Ok(())
+    }
+
+    /// Every record `{ table, key, value }`, by table and key.
+    pub fn load(&self) -> Array {
+        let out = Array::new();
+        for (table, records) in Table::ALL.iter().zip(self.map.borrow().iter()) {
+            for (key, value) in records {
+                let o = Object::new();
+                set(&o, "table", table.name());
+                set(&o, "key", key.as_str());
+                set(&o, "value", bytes(value));
+                out.push(&o);
+            }
+        }
+        out
+    }
+}
+
+/// Applies `ops` to `map` in order.
+fn apply_ops(map: &mut RecordMap, ops: Vec<StorageOp>) {
+    for op in ops {
+        match op {
+            StorageOp::Put { table, key, value } => {
+                if let Some(records) = map.get_mut(table_index(table) as usize) {
+                    records.insert(key, Box::new(value));
+                }
+            }
+            StorageOp::Delete { table, key } => {
+                if let Some(records) = map.get_mut(table_index(table) as usize) {
+                    records.remove(key.as_str());
+                }
+            }
+        }
+    }
+}
+
 /// The server engine: `Server` with its outputs as JS objects.
 #[wasm_bindgen]
 pub struct ServerCore {
     server: Server,
+    /// The `MemoryStore` records this server applies its batches to, if attached.
+    memory: Option<Rc<RefCell<RecordMap>>>,
+    /// Whether anybody listens to wake-ups (else `drain` drops them unpacked).
+    wake_ups: bool,
     /// Outputs drained as objects and not yet taken by `drainObjects`.
     objects: Vec<JsValue>,
     /// The packed outputs of the last `drain` (its buffers reused).
@@ -611,9 +713,24 @@ impl ServerCore {
             .map_err(|_| error(400, "the seed must be 32 bytes", None))?;
         Ok(ServerCore {
             server: Server::new(config, seed),
+            memory: None,
+            wake_ups: true,
             objects: Vec::new(),
             packed: Packed::new(),
         })
+    }
+
+    /// Attaches the records of a `MemoryStore`: every later storage batch is applied to them
+    /// inside `drain` instead of crossing to JS.
+    #[wasm_bindgen(js_name = attachMemory)]
+    pub fn attach_memory(&mut self, records: &MemoryRecords) {
+        self.memory = Some(Rc::clone(&records.map));
+    }
+
+    /// Whether `drain` gives wake-ups (false: nobody listens, they are dropped unpacked).
+    #[wasm_bindgen(js_name = setWakeUps)]
+    pub fn set_wake_ups(&mut self, on: bool) {
+        self.wake_ups = on;
     }
 
     /// Feeds the stored records `[{ table, key, value }]` (once, before any request).
@@ -743,27 +860,33 @@ impl ServerCore {
                     }
                     out.bytes(&r.body);
                 }
-                Output::Storage(batch) => {
-                    out.tag(Packed::STORAGE);
-                    out.f64(batch.id as f64);
-                    out.u32(batch.ops.len());
-                    for op in &batch.ops {
-                        match op {
-                            StorageOp::Put { table, key, value } => {
-                                out.tag(Packed::PUT);
-                                out.tag(table_index(*table));
-                                out.str(key);
-                                out.bytes(value);
-                            }
-                            StorageOp::Delete { table, key } => {
-                                out.tag(Packed::DELETE);
-                                out.tag(table_index(*table));
-                                out.str(key);
+                Output::Storage(batch) => match &self.memory {
+                    Some(m) => apply_ops(&mut m.borrow_mut(), batch.ops),
+                    None => {
+                        out.tag(Packed::STORAGE);
+                        out.f64(batch.id as f64);
+                        out.u32(batch.ops.len());
+                        for op in &batch.ops {
+                            match op {
+                                StorageOp::Put { table, key, value } => {
+                                    out.tag(Packed::PUT);
+                                    out.tag(table_index(*table));
+                                    out.str(key);
+                                    out.bytes(value);
+                                }
+                                StorageOp::Delete { table, key } => {
+                                    out.tag(Packed::DELETE);
+                                    out.tag(table_index(*table));
+                                    out.str(key);
+                                }
                             }
                         }
                     }
-                }
+                },
                 Output::WakeUp(w) => {
+                    if !self.wake_ups {
+                        continue;
+                    }
                     out.tag(Packed::WAKE_UP);
                     out.str(&w.session_id);
                     out.str(w.version.as_str());

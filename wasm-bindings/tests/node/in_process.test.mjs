@@ -166,28 +166,89 @@ test('a WBXML client and an XML client talk through one server, each answered in
   await server.close();
 });
 
-test('accounts and an offline message survive a restart on IndexedDB', async () => {
-  let server = await openServer('restart');
-  await server.admin({ type: 'provisionUser', userId: 'alice', password: 'a' });
-  await server.admin({ type: 'provisionUser', userId: 'dave', password: 'd' });
-  const alice = connect(server, { userId: 'alice', password: 'a' });
-  await alice.login();
-  await alice.sendText({ users: ['dave'], text: 'while you were away' });
-  await alice.logout();
-  alice.close();
-  await server.close();
+// The same restart on IndexedDB and on one MemoryStore shared by both servers (whose records
+// the engine keeps in the module's memory).
+for (const [kind, open] of [
+  ['IndexedDB', () => openServer('restart')],
+  ['a MemoryStore', ((store) => () => ImpsServer.open({}, store))(new MemoryStore())],
+]) {
+  test(`accounts and an offline message survive a restart on ${kind}`, async () => {
+    let server = await open();
+    await server.admin({ type: 'provisionUser', userId: 'alice', password: 'a' });
+    await server.admin({ type: 'provisionUser', userId: 'dave', password: 'd' });
+    const alice = connect(server, { userId: 'alice', password: 'a' });
+    await alice.login();
+    await alice.sendText({ users: ['dave'], text: 'while you were away' });
+    await alice.logout();
+    alice.close();
+    await server.close();
 
-  server = await openServer('restart');
-  assert.ok(server.hasAccount('dave'));
-  assert.equal(server.stats().accounts, 2);
-  const dave = connect(server, { userId: 'dave', password: 'd', scheme: 'digest' });
-  // Registered before the login: the stored message may come with the first poll.
-  const got = dave.next('message', (e) => e.content === 'while you were away', 15000);
-  await dave.login();
-  const m = await pollWhile(dave, got);
-  assert.equal(m.sender, 'wv:alice@localhost');
-  await dave.logout();
-  dave.close();
+    server = await open();
+    assert.ok(server.hasAccount('dave'));
+    assert.equal(server.stats().accounts, 2);
+    const dave = connect(server, { userId: 'dave', password: 'd', scheme: 'digest' });
+    // Registered before the login: the stored message may come with the first poll.
+    const got = dave.next('message', (e) => e.content === 'while you were away', 15000);
+    await dave.login();
+    const m = await pollWhile(dave, got);
+    assert.equal(m.sender, 'wv:alice@localhost');
+    await dave.logout();
+    dave.close();
+    await server.close();
+  });
+}
+
+test('a MemoryStore gives the records its server stored, and takes batches of its own', async () => {
+  const store = new MemoryStore();
+  const server = await ImpsServer.open({}, store);
+  await server.admin({ type: 'provisionUser', userId: 'vera', password: 'pw' });
+  const records = await store.load();
+  const account = records.find((r) => r.table === 'accounts');
+  assert.ok(account?.key.includes('vera'), JSON.stringify(records.map((r) => [r.table, r.key])));
+  assert.ok(account.value instanceof Uint8Array && account.value.length > 0);
+  await server.close();
+  // A batch applied from JS: a put lands, a delete removes, and a bad op is refused whole.
+  const value = new Uint8Array([1, 2, 3]);
+  await store.apply({ id: 1, ops: [{ op: 'put', table: 'meta', key: 'extra', value }] });
+  assert.deepEqual((await store.load()).find((r) => r.key === 'extra')?.value, value);
+  await assert.rejects(
+    store.apply({ id: 2, ops: [{ op: 'delete', table: 'meta', key: 'extra' }, { op: 'put', table: 'nope', key: 'k', value }] }),
+    (e) => e instanceof ImpsError && e.code === 400,
+  );
+  assert.ok((await store.load()).some((r) => r.key === 'extra'), 'nothing of the refused batch applied');
+  await store.apply({ id: 3, ops: [{ op: 'delete', table: 'meta', key: 'extra' }] });
+  assert.ok(!(await store.load()).some((r) => r.key === 'extra'));
+});
+
+test('wake-ups reach a listener added after traffic began, and again after one was removed', async () => {
+  const server = await ImpsServer.open();
+  for (const user of ['wes', 'xia']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
+  // No listeners yet (plain clients): the engine drops wake-ups unpacked meanwhile.
+  const client = (userId) => new ImpsClient({ transport: (r) => server.handle(r), userId, password: 'pw', version: '1.2' });
+  const wes = client('wes');
+  const xia = client('xia');
+  await wes.login();
+  await xia.login();
+  // Each message is fetched before the next: the engine wakes a session once per new arrival.
+  const exchange = async (text) => {
+    const got = until(xia, 'message', (m) => m.content === text, 5000);
+    await wes.sendText({ users: ['xia'], text });
+    await got;
+  };
+  await exchange('unheard');
+  const heard = [];
+  const off = server.on('*', (w) => heard.push(w));
+  await exchange('one');
+  assert.ok(heard.some((w) => w.type === 'wakeUp' && w.sessionId === xia.sessionId), 'a "*" listener hears wake-ups');
+  off();
+  const before = heard.length;
+  await exchange('two');
+  assert.equal(heard.length, before, 'a removed listener hears nothing');
+  const again = new Promise((resolve) => server.on('wakeUp', resolve));
+  await exchange('three');
+  assert.equal((await again).sessionId, xia.sessionId);
+  wes.close();
+  xia.close();
   await server.close();
 });
 
