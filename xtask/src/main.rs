@@ -1007,42 +1007,68 @@ const BENCH_WASM_FIGURES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Rounds of `bench-wasm`. The machines are shared and their speed drifts by half within
+/// minutes, so native and Node run alternately, each ratio is taken within its round, and the
+/// median of the rounds is the figure.
+const BENCH_WASM_ROUNDS: usize = 5;
+
 /// `cargo xtask bench-wasm`: the same engine workloads natively
 /// (`wasm-bindings/examples/bench_native.rs`) and through the npm package in Node
-/// (`wasm-bindings/tests/bench.mjs`), one after the other, then each Node figure as a ratio
-/// of the native one.
+/// (`wasm-bindings/tests/bench.mjs`), one after the other in each of [`BENCH_WASM_ROUNDS`]
+/// rounds, then each Node figure as a ratio of the native one: per round and the median.
 fn bench_wasm() -> Result {
     npm_package()?;
-    let mut native = cargo();
-    native.args([
-        "run",
-        "--release",
-        "-p",
-        "imps-wasm",
-        "--example",
-        "bench_native",
-    ]);
-    let mut figures = run_figures(native)?;
-    let mut node = Command::new("node");
-    node.arg(root().join("wasm-bindings").join("tests").join("bench.mjs"))
-        .current_dir(root());
-    figures.extend(run_figures(node)?);
-    let get = |name: String| {
-        figures
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("bench-wasm: no figure {name}"))
-    };
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); BENCH_WASM_FIGURES.len()];
+    let mut last = Vec::new();
+    for round in 1..=BENCH_WASM_ROUNDS {
+        println!("\nbench-wasm: round {round} of {BENCH_WASM_ROUNDS}");
+        let mut native = cargo();
+        native.args([
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "imps-wasm",
+            "--example",
+            "bench_native",
+        ]);
+        let mut figures = run_figures(native)?;
+        let mut node = Command::new("node");
+        node.arg(root().join("wasm-bindings").join("tests").join("bench.mjs"))
+            .current_dir(root());
+        figures.extend(run_figures(node)?);
+        let get = |name: String| {
+            figures
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| format!("bench-wasm: no figure {name}"))
+        };
+        last.clear();
+        for (i, (name, native_name, _)) in BENCH_WASM_FIGURES.iter().enumerate() {
+            let native = get(format!("native_{native_name}"))?;
+            let node = get(format!("node_{name}"))?;
+            last.push((native, node));
+            if let Some(r) = ratios.get_mut(i) {
+                r.push(node / native);
+            }
+        }
+    }
     println!(
-        "\nbench-wasm: Node through the package against native (per second, higher is better)"
+        "\nbench-wasm: Node through the package against native (per second, higher is better; \
+         ratios per round, then their median)"
     );
-    for (name, native_name, what) in BENCH_WASM_FIGURES {
-        let native = get(format!("native_{native_name}"))?;
-        let node = get(format!("node_{name}"))?;
+    for ((name, _, what), (r, (native, node))) in BENCH_WASM_FIGURES
+        .iter()
+        .zip(ratios.iter_mut().zip(last))
+    {
+        r.sort_by(f64::total_cmp);
+        let rounds: Vec<String> = r.iter().map(|x| format!("{x:.3}")).collect();
+        let median = r.get(r.len() / 2).copied().unwrap_or(f64::NAN);
         println!(
-            "  {name}: native {native:.0}/s, node {node:.0}/s, ratio {:.3}x  ({what})",
-            node / native
+            "  {name}: ratio {median:.3}x (rounds, sorted: {}; last round native {native:.0}/s, \
+             node {node:.0}/s)  ({what})",
+            rounds.join(" ")
         );
     }
     Ok(())
