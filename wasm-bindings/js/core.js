@@ -816,6 +816,9 @@ const groupProperties = (props, welcomeNote) =>
  * tree, over a transport (default: fetch to `url`). Wake-ups: polling by the engine's own
  * schedule, plus `wakeUp` (a function given a nudge) or `wakeUpUrl` (a WebSocket).
  */
+// The client event types in the order of `ClientCore.setEvents`'s bits.
+let clientEventTypes = null;
+
 export class ImpsClient extends Emitter {
   #core;
   #transport;
@@ -833,6 +836,7 @@ export class ImpsClient extends Emitter {
     this.#userId = engine.userId;
     if (!transport && !url) throw new ImpsError(400, 'ImpsClient needs `url` or `transport`');
     this.#core = call(() => new wasm.ClientCore(engine, seed()));
+    this.#syncEvents();
     this.#transport = transport ?? fetchTransport(url);
     const channel = wakeUp ?? (wakeUpUrl ? webSocketWakeUp(wakeUpUrl) : null);
     if (channel) this.#stopWakeUp = channel(() => this.wakeUp());
@@ -1208,6 +1212,20 @@ export class ImpsClient extends Emitter {
     this.#stopWakeUp?.();
   }
 
+  // The engine writes only the events something listens to (the package's own waits on
+  // answers listen too).
+  [listenersChanged]() {
+    this.#syncEvents();
+  }
+
+  #syncEvents() {
+    if (!this.#core || deadBecause !== null) return;
+    clientEventTypes ??= call(() => wasm.clientEventTypes());
+    let mask = 0;
+    for (let i = 0; i < clientEventTypes.length; i++) if (this[listening](clientEventTypes[i])) mask |= 1 << i;
+    this.#core.setEvents(mask);
+  }
+
   // Sends a request built by `build(now)`; resolves with the answer's primitive when its
   // result is a success, else rejects with its code.
   #request(build) {
@@ -1236,13 +1254,20 @@ export class ImpsClient extends Emitter {
   }
 
   #pump() {
-    // One JSON text and one array of bodies per drain (see `ClientCore.drain`), both taken
+    // One JSON text and one area of bodies per drain (see `ClientCore.drain`), both taken
     // before any listener runs: a listener may call in and drain again.
     const outputs = JSON.parse(call(() => this.#core.drain()));
-    const bodies = outputs.some((o) => o.type === 'send') ? call(() => this.#core.takeBodies()) : null;
+    let total = 0;
+    for (const o of outputs) if (o.type === 'send') total += o.body;
+    let take = null;
+    if (total > 0) {
+      const at = call(() => this.#core.bodies());
+      views();
+      take = dataArea(at, total);
+    }
     for (const o of outputs) {
       if (o.type === 'send') {
-        const body = bodies[o.body];
+        const body = take ? take(o.body) : new Uint8Array(0);
         Promise.resolve()
           .then(() => this.#transport({ body, contentType: o.contentType }))
           .then(

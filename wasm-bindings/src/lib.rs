@@ -1067,8 +1067,12 @@ pub struct ClientCore {
     /// Outputs drained from the engine and not yet handed to JS (kept so a builder can
     /// answer with the TransactionID of the request it just made).
     pending: Vec<ClientOutput>,
-    /// The bodies of the sends of the last `drain`, until `takeBodies`.
-    bodies: Vec<Vec<u8>>,
+    /// The bodies of the sends of the last `drain`, one after another, until the next.
+    bodies: Vec<u8>,
+    /// The events `drain` gives, one bit per [`CLIENT_EVENT_TYPES`] entry: JS sets the bits
+    /// of the types something listens to, and the others are dropped unwritten (an event's
+    /// element trees are most of a drain's JSON, and of its parsing in JS).
+    events: u32,
 }
 
 #[wasm_bindgen]
@@ -1114,6 +1118,7 @@ impl ClientCore {
             version,
             pending: Vec::new(),
             bodies: Vec::new(),
+            events: u32::MAX,
         })
     }
 
@@ -1402,28 +1407,37 @@ impl ClientCore {
         self.send(now, client::im::get_message_list(group.as_deref(), count))
     }
 
+    /// Which events `drain` gives: bit `i` for `clientEventTypes()[i]`.
+    #[wasm_bindgen(js_name = setEvents)]
+    pub fn set_events(&mut self, mask: u32) {
+        self.events = mask;
+    }
+
     /// Every pending output, in order, as one JSON text (JS parses it in one go instead of
     /// this module building each object field by field across the boundary):
-    /// `[{ type: "send", requestId, contentType, body: INDEX }, { type: "event", event }]`;
-    /// the bodies of the sends, by INDEX, come from `takeBodies` right after.
+    /// `[{ type: "send", requestId, contentType, body: LENGTH }, { type: "event", event }]`;
+    /// the bodies of the sends lie one after another, in order, at `bodies()` in the module's
+    /// memory until the next `drain` (JS copies them out at once: one copy, no `Uint8Array`
+    /// made per body here).
     pub fn drain(&mut self) -> String {
         let mut j = Json::default();
         j.begin_array();
         self.bodies.clear();
         for o in std::mem::take(&mut self.pending) {
+            if let ClientOutput::Event(e) = &o
+                && self.events & (1 << event_kind(e)) == 0
+            {
+                continue;
+            }
             client_output(o, self.version, &mut j, &mut self.bodies);
         }
         j.end_array();
         j.0
     }
 
-    /// The bodies of the sends of the last `drain`, in its order (then forgotten here).
-    #[wasm_bindgen(js_name = takeBodies)]
-    pub fn take_bodies(&mut self) -> Array {
-        std::mem::take(&mut self.bodies)
-            .iter()
-            .map(|b| JsValue::from(bytes(b)))
-            .collect()
+    /// Where the bodies of the last `drain`'s sends start in the module's memory.
+    pub fn bodies(&self) -> u32 {
+        self.bodies.as_ptr() as usize as u32
     }
 
     /// When to call `timeout` next (monotonic ms).
@@ -1594,15 +1608,15 @@ impl Json {
     }
 }
 
-fn client_output(o: ClientOutput, version: Version, j: &mut Json, bodies: &mut Vec<Vec<u8>>) {
+fn client_output(o: ClientOutput, version: Version, j: &mut Json, bodies: &mut Vec<u8>) {
     j.begin_object();
     match o {
         ClientOutput::Send(s) => {
             j.field_str("type", "send");
             j.field_num("requestId", s.request_id);
             j.field_str("contentType", s.content_type);
-            j.field_num("body", bodies.len() as u64);
-            bodies.push(s.body);
+            j.field_num("body", s.body.len() as u64);
+            bodies.extend_from_slice(&s.body);
         }
         ClientOutput::Event(e) => {
             j.field_str("type", "event");
@@ -1613,14 +1627,65 @@ fn client_output(o: ClientOutput, version: Version, j: &mut Json, bodies: &mut V
     j.end_object();
 }
 
+/// The `type` of each client event, in the order of [`event_kind`].
+const CLIENT_EVENT_TYPES: [&str; 13] = [
+    "loggedIn",
+    "ready",
+    "loginFailed",
+    "disconnected",
+    "serverRequest",
+    "response",
+    "keptAlive",
+    "error",
+    "presence",
+    "authorizationRequest",
+    "message",
+    "messageWaiting",
+    "deliveryReport",
+];
+
+/// The position of `e`'s type in [`CLIENT_EVENT_TYPES`].
+fn event_kind(e: &ClientEvent) -> usize {
+    match e {
+        ClientEvent::LoggedIn { .. } => 0,
+        ClientEvent::Ready { .. } => 1,
+        ClientEvent::LoginFailed { .. } => 2,
+        ClientEvent::Disconnected { .. } => 3,
+        ClientEvent::ServerRequest(_) => 4,
+        ClientEvent::Response { .. } => 5,
+        ClientEvent::KeptAlive { .. } => 6,
+        ClientEvent::Error { .. } => 7,
+        ClientEvent::Presence { .. } => 8,
+        ClientEvent::AuthorizationRequest { .. } => 9,
+        ClientEvent::Message { .. } => 10,
+        ClientEvent::MessageWaiting { .. } => 11,
+        ClientEvent::DeliveryReport { .. } => 12,
+    }
+}
+
+/// [`CLIENT_EVENT_TYPES`], for JS (the bits of `ClientCore.setEvents`).
+#[wasm_bindgen(js_name = clientEventTypes)]
+pub fn client_event_types() -> Array {
+    CLIENT_EVENT_TYPES
+        .iter()
+        .map(|t| JsValue::from_str(t))
+        .collect()
+}
+
 fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
     j.begin_object();
+    j.field_str(
+        "type",
+        CLIENT_EVENT_TYPES
+            .get(event_kind(&e))
+            .copied()
+            .unwrap_or_default(),
+    );
     match e {
         ClientEvent::LoggedIn {
             session_id,
             keep_alive_secs,
         } => {
-            j.field_str("type", "loggedIn");
             j.field_str("sessionId", &session_id);
             j.field_num("keepAliveSecs", keep_alive_secs.into());
         }
@@ -1628,28 +1693,23 @@ fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
             agreed,
             not_available,
         } => {
-            j.field_str("type", "ready");
             j.field_strings("agreed", &agreed);
             j.field_strings("notAvailable", &not_available);
         }
         ClientEvent::LoginFailed { code, description } => {
-            j.field_str("type", "loginFailed");
             j.field_num("code", code.into());
             j.field_str("description", &description);
         }
         ClientEvent::Disconnected { code } => {
-            j.field_str("type", "disconnected");
             j.field_num("code", code.into());
         }
         ClientEvent::ServerRequest(p) => {
-            j.field_str("type", "serverRequest");
             j.primitive("primitive", &p, version);
         }
         ClientEvent::Response {
             transaction_id,
             primitive,
         } => {
-            j.field_str("type", "response");
             j.field_str("transactionId", &transaction_id);
             j.primitive("primitive", &primitive, version);
         }
@@ -1657,16 +1717,13 @@ fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
             code,
             keep_alive_secs,
         } => {
-            j.field_str("type", "keptAlive");
             j.field_num("code", code.into());
             j.field_num("keepAliveSecs", keep_alive_secs.into());
         }
         ClientEvent::Error { message } => {
-            j.field_str("type", "error");
             j.field_str("message", &message);
         }
         ClientEvent::Presence { user_id, changed } => {
-            j.field_str("type", "presence");
             j.field_str("userId", &user_id);
             j.value("changed", &*changed, "PresenceSubList", version);
         }
@@ -1674,7 +1731,6 @@ fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
             user_id,
             attributes,
         } => {
-            j.field_str("type", "authorizationRequest");
             j.field_str("userId", &user_id);
             j.value("attributes", &*attributes, "PresenceSubList", version);
         }
@@ -1684,7 +1740,6 @@ fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
             info,
             content,
         } => {
-            j.field_str("type", "message");
             j.field_str("messageId", &message_id);
             if let Some(s) = sender {
                 j.field_str("sender", &s);
@@ -1696,7 +1751,6 @@ fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
             j.field_str("content", &content);
         }
         ClientEvent::MessageWaiting { info } => {
-            j.field_str("type", "messageWaiting");
             if let Some(id) = &info.message_id {
                 j.field_str("messageId", id);
             }
@@ -1707,7 +1761,6 @@ fn client_event(e: ClientEvent, version: Version, j: &mut Json) {
             code,
             info,
         } => {
-            j.field_str("type", "deliveryReport");
             if let Some(id) = message_id {
                 j.field_str("messageId", &id);
             }

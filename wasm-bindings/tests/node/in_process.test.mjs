@@ -252,6 +252,31 @@ test('wake-ups reach a listener added after traffic began, and again after one w
   await server.close();
 });
 
+test('a client writes only the events something listens to, and every one a listener asks for', async () => {
+  const server = await ImpsServer.open();
+  for (const user of ['yan', 'zoe']) await server.admin({ type: 'provisionUser', userId: user, password: 'pw' });
+  const yan = connect(server, { userId: 'yan', password: 'pw' });
+  const zoe = connect(server, { userId: 'zoe', password: 'pw' });
+  await yan.login();
+  await zoe.login();
+  // First with 'message' listened to only, then with 'serverRequest' and '*' too.
+  let got = until(zoe, 'message', (m) => m.content === 'quiet', 5000);
+  await yan.sendText({ users: ['zoe'], text: 'quiet' });
+  await got;
+  const requests = [];
+  const all = [];
+  zoe.on('serverRequest', (e) => requests.push(e));
+  zoe.on('*', (e) => all.push(e.type));
+  got = until(zoe, 'message', (m) => m.content === 'loud', 5000);
+  await yan.sendText({ users: ['zoe'], text: 'loud' });
+  await got;
+  assert.ok(requests.some((e) => e.primitive.name === 'NewMessage'), 'the NewMessage as a serverRequest');
+  assert.ok(all.includes('serverRequest') && all.includes('message'), all.join());
+  yan.close();
+  zoe.close();
+  await server.close();
+});
+
 test('a custom store sees every batch before the reply is released', async () => {
   const applied = [];
   let release;
