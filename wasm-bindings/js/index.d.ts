@@ -136,6 +136,7 @@ export interface Store {
   apply(batch: StorageBatch): Promise<void> | void;
 }
 
+/** The default store: records in the engine module's memory, applied there by its server. */
 export class MemoryStore implements Store {
   load(): Promise<StoredRecord[]>;
   apply(batch: StorageBatch): Promise<void>;

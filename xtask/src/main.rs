@@ -1058,9 +1058,8 @@ fn bench_wasm() -> Result {
         "\nbench-wasm: Node through the package against native (per second, higher is better; \
          ratios per round, then their median)"
     );
-    for ((name, _, what), (r, (native, node))) in BENCH_WASM_FIGURES
-        .iter()
-        .zip(ratios.iter_mut().zip(last))
+    for ((name, _, what), (r, (native, node))) in
+        BENCH_WASM_FIGURES.iter().zip(ratios.iter_mut().zip(last))
     {
         r.sort_by(f64::total_cmp);
         let rounds: Vec<String> = r.iter().map(|x| format!("{x:.3}")).collect();
