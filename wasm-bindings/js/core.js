@@ -435,6 +435,8 @@ export class ImpsServer extends Emitter {
   #store;
   // The MemoryStore's records when the engine applies batches to them itself.
   #memory = null;
+  // What the engine was last told about wake-up listeners (it starts packing them).
+  #wakeUps = true;
   #nextConn = 1;
   #nextAdmin = 1;
   #waiting = new Map();
@@ -548,7 +550,10 @@ export class ImpsServer extends Emitter {
   }
 
   #syncWakeUps() {
-    if (this.#core && deadBecause === null) this.#core.setWakeUps(this[listening]('wakeUp'));
+    const on = this[listening]('wakeUp');
+    if (!this.#core || deadBecause !== null || on === this.#wakeUps) return;
+    this.#wakeUps = on;
+    this.#core.setWakeUps(on);
   }
 
   #startedOrThrow() {
@@ -829,6 +834,8 @@ export class ImpsClient extends Emitter {
   #stopWakeUp = null;
   #closed = false;
   #userId;
+  // The event bits the engine was last given (it starts with all).
+  #events = -1;
 
   constructor(options) {
     super();
@@ -1223,6 +1230,8 @@ export class ImpsClient extends Emitter {
     clientEventTypes ??= call(() => wasm.clientEventTypes());
     let mask = 0;
     for (let i = 0; i < clientEventTypes.length; i++) if (this[listening](clientEventTypes[i])) mask |= 1 << i;
+    if (mask === this.#events) return;
+    this.#events = mask;
     this.#core.setEvents(mask);
   }
 
