@@ -87,7 +87,7 @@ const asBytes = (b) =>
   typeof b === 'string' ? encoder.encode(b) : b instanceof Uint8Array ? b : new Uint8Array(b);
 
 // Module-private members of Emitter: whether anything listens to a type, and the hook a
-// subclass has called after every change of its listeners.
+// subclass has called with the type after every change of its listeners.
 const listening = Symbol('listening');
 const listenersChanged = Symbol('listenersChanged');
 
@@ -98,12 +98,12 @@ class Emitter {
   on(type, listener) {
     if (!this.#listeners.has(type)) this.#listeners.set(type, new Set());
     this.#listeners.get(type).add(listener);
-    this[listenersChanged]?.();
+    this[listenersChanged]?.(type);
     return () => this.off(type, listener);
   }
   off(type, listener) {
     this.#listeners.get(type)?.delete(listener);
-    this[listenersChanged]?.();
+    this[listenersChanged]?.(type);
   }
   [listening](type) {
     return this.#listeners.get(type)?.size > 0 || this.#listeners.get('*')?.size > 0;
@@ -545,8 +545,8 @@ export class ImpsServer extends Emitter {
   }
 
   // The engine packs wake-ups only while something listens to them.
-  [listenersChanged]() {
-    this.#syncWakeUps();
+  [listenersChanged](type) {
+    if (type === 'wakeUp' || type === '*') this.#syncWakeUps();
   }
 
   #syncWakeUps() {
@@ -816,14 +816,14 @@ const groupProperties = (props, welcomeNote) =>
       node('WelcomeNote', node('ContentType', 'text/plain'), node('ContentData', welcomeNote)),
   );
 
+// The client event types, each with its bit in `ClientCore.setEvents`'s mask.
+let clientEventBits = null;
+
 /**
  * A CSP client: login (both schemes), presence, messaging and any primitive as an element
  * tree, over a transport (default: fetch to `url`). Wake-ups: polling by the engine's own
  * schedule, plus `wakeUp` (a function given a nudge) or `wakeUpUrl` (a WebSocket).
  */
-// The client event types in the order of `ClientCore.setEvents`'s bits.
-let clientEventTypes = null;
-
 export class ImpsClient extends Emitter {
   #core;
   #transport;
@@ -1220,16 +1220,24 @@ export class ImpsClient extends Emitter {
   }
 
   // The engine writes only the events something listens to (the package's own waits on
-  // answers listen too).
-  [listenersChanged]() {
-    this.#syncEvents();
+  // answers listen too): a change of one type's listeners moves that type's bit only.
+  [listenersChanged](type) {
+    this.#syncEvents(type);
   }
 
-  #syncEvents() {
+  // `type`: the one type whose listeners changed; none or '*': every type.
+  #syncEvents(type = '*') {
     if (!this.#core || deadBecause !== null) return;
-    clientEventTypes ??= call(() => wasm.clientEventTypes());
-    let mask = 0;
-    for (let i = 0; i < clientEventTypes.length; i++) if (this[listening](clientEventTypes[i])) mask |= 1 << i;
+    clientEventBits ??= new Map(call(() => wasm.clientEventTypes()).map((t, i) => [t, 1 << i]));
+    let mask = this.#events;
+    if (type === '*') {
+      mask = 0;
+      for (const [t, bit] of clientEventBits) if (this[listening](t)) mask |= bit;
+    } else {
+      const bit = clientEventBits.get(type);
+      if (bit === undefined) return;
+      mask = this[listening](type) ? mask | bit : mask & ~bit;
+    }
     if (mask === this.#events) return;
     this.#events = mask;
     this.#core.setEvents(mask);

@@ -586,9 +586,9 @@ fn parse_encoding(name: Option<&str>) -> Result<codec::Encoding, JsValue> {
 // ---- server ----------------------------------------------------------------------------------
 
 /// The records of a `MemoryStore`: one map per table (in [`Table::ALL`]'s order) of key to
-/// value. Shared by the store and the server attached to it. The boxed value gives the maps
-/// the node layout of the engine's own string-keyed maps in the browser module (its `compact`
-/// feature boxes their values), whose B-tree code `wasm-opt` then keeps once for both.
+/// value. Shared by the store and the server attached to it. Boxed values measured 0.3 KB
+/// gzipped smaller in the browser module than inline ones (`wasm-opt` still keeps this B-tree
+/// code apart from the engine's own string-keyed maps).
 type RecordMap = [BTreeMap<String, Box<Vec<u8>>>; Table::ALL.len()];
 
 /// The records of the package's `MemoryStore`, kept in the module's memory: a server attached
